@@ -1,0 +1,74 @@
+package io.dctun.appliance;
+
+import io.dctun.appliance.config.ConfigError;
+import io.dctun.appliance.config.ConfigException;
+import io.dctun.appliance.config.ConfigLoader;
+import io.dctun.appliance.config.GatewayConfig;
+import io.dctun.appliance.config.InterfaceAddress;
+import io.dctun.appliance.config.PeerConfig;
+import java.io.PrintWriter;
+import java.nio.file.Path;
+import java.util.concurrent.Callable;
+import java.util.stream.Collectors;
+import picocli.CommandLine.Command;
+import picocli.CommandLine.Option;
+import picocli.CommandLine.ParentCommand;
+
+/** {@code dctun check -c FILE}: validates a configuration and summarises it. */
+@Command(name = "check", description = "Check a gateway configuration and print a summary, or every error in it.")
+final class CheckCommand implements Callable<Integer> {
+  @ParentCommand Main main;
+
+  @Option(names = {"-c", "--config"}, required = true, paramLabel = "FILE", description = "the YAML configuration")
+  Path config;
+
+  @picocli.CommandLine.Spec picocli.CommandLine.Model.CommandSpec spec;
+
+  @Override
+  public Integer call() {
+    PrintWriter out = spec.commandLine().getOut();
+    GatewayConfig cfg;
+    try {
+      cfg = ConfigLoader.load(main.resolve(config));
+    } catch (ConfigException e) {
+      printErrors(spec.commandLine().getErr(), e);
+      return Main.EXIT_CONFIG;
+    }
+    out.println(config + ": OK");
+    out.print(summary(cfg));
+    out.flush();
+    return Main.EXIT_OK;
+  }
+
+  static void printErrors(PrintWriter err, ConfigException e) {
+    for (ConfigError error : e.errors()) {
+      err.println(error);
+    }
+    err.println(e.errors().size() + (e.errors().size() == 1 ? " error" : " errors"));
+    err.flush();
+  }
+
+  static String summary(GatewayConfig cfg) {
+    StringBuilder s = new StringBuilder();
+    s.append("  interface ").append(cfg.interfaceName()).append(", mtu ").append(cfg.mtu())
+        .append(", public key ").append(cfg.publicKey()).append('\n');
+    s.append("  ").append(cfg.listenPort().isPresent()
+        ? "listens on " + cfg.listenAddress().map(InterfaceAddress::format).map(a -> a.contains(":") ? "[" + a + "]" : a).orElse("*")
+            + ":" + cfg.listenPort().getAsInt()
+        : "dials out only (no listen-port)").append('\n');
+    s.append("  addresses: ").append(cfg.addresses().isEmpty() ? "none"
+        : cfg.addresses().stream().map(Object::toString).collect(Collectors.joining(", "))).append('\n');
+    s.append("  ").append(cfg.peers().size()).append(cfg.peers().size() == 1 ? " peer" : " peers").append('\n');
+    for (PeerConfig p : cfg.peers()) {
+      s.append("    ").append(p.label());
+      if (p.name().isPresent()) s.append(" (").append(p.publicKey()).append(')');
+      s.append(": endpoint ").append(p.endpoint().map(Object::toString).orElse("none (dials in)"));
+      s.append(", allowed-ips ").append(p.allowedIps().isEmpty() ? "none"
+          : p.allowedIps().stream().map(Object::toString).collect(Collectors.joining(", ")));
+      if (p.persistentKeepalive() > 0) s.append(", keepalive ").append(p.persistentKeepalive()).append('s');
+      if (p.presharedKeyFile().isPresent()) s.append(", preshared key");
+      s.append('\n');
+    }
+    return s.toString();
+  }
+}

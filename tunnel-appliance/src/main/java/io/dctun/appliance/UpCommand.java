@@ -1,0 +1,34 @@
+package io.dctun.appliance;
+
+import io.dctun.appliance.config.ConfigException;
+import io.dctun.appliance.config.ConfigLoader;
+import io.dctun.appliance.config.GatewayConfig;
+import java.nio.file.Path;
+import java.util.concurrent.Callable;
+import picocli.CommandLine.Command;
+import picocli.CommandLine.Option;
+import picocli.CommandLine.ParentCommand;
+
+/** {@code dctun up -c FILE}: validates the configuration, then hands it to the {@link GatewayRunner}. */
+@Command(name = "up", description = "Check a gateway configuration and run the gateway.")
+final class UpCommand implements Callable<Integer> {
+  @ParentCommand Main main;
+
+  @Option(names = {"-c", "--config"}, required = true, paramLabel = "FILE", description = "the YAML configuration")
+  Path config;
+
+  @picocli.CommandLine.Spec picocli.CommandLine.Model.CommandSpec spec;
+
+  @Override
+  public Integer call() throws Exception {
+    GatewayConfig cfg;
+    try {
+      cfg = ConfigLoader.load(main.resolve(config));
+    } catch (ConfigException e) {
+      CheckCommand.printErrors(spec.commandLine().getErr(), e);
+      return Main.EXIT_CONFIG;
+    }
+    GatewayRunner.current().run(cfg); // failures reach Main's handler: exit 3
+    return Main.EXIT_OK;
+  }
+}

@@ -1,0 +1,502 @@
+package io.dctun.appliance.config;
+
+import io.dctun.core.route.Prefix;
+import io.dctun.crypto.KeyFiles;
+import io.dctun.crypto.PresharedKey;
+import io.dctun.crypto.PrivateKey;
+import io.dctun.crypto.PublicKey;
+import java.io.IOException;
+import java.io.StringReader;
+import java.net.InetAddress;
+import java.nio.charset.CharacterCodingException;
+import java.nio.file.Files;
+import java.nio.file.NoSuchFileException;
+import java.nio.file.Path;
+import java.util.ArrayList;
+import java.util.Comparator;
+import java.util.HashMap;
+import java.util.LinkedHashMap;
+import java.util.List;
+import java.util.Locale;
+import java.util.Map;
+import java.util.Optional;
+import java.util.OptionalInt;
+import java.util.Set;
+import java.util.regex.Pattern;
+import org.yaml.snakeyaml.LoaderOptions;
+import org.yaml.snakeyaml.Yaml;
+import org.yaml.snakeyaml.constructor.SafeConstructor;
+import org.yaml.snakeyaml.error.Mark;
+import org.yaml.snakeyaml.error.MarkedYAMLException;
+import org.yaml.snakeyaml.error.YAMLException;
+import org.yaml.snakeyaml.nodes.MappingNode;
+import org.yaml.snakeyaml.nodes.Node;
+import org.yaml.snakeyaml.nodes.NodeTuple;
+import org.yaml.snakeyaml.nodes.ScalarNode;
+import org.yaml.snakeyaml.nodes.SequenceNode;
+import org.yaml.snakeyaml.nodes.Tag;
+
+/**
+ * Reads a gateway configuration from YAML and checks all of it before anything runs.
+ *
+ * <p>The file is composed into SnakeYAML's node tree, never into Java objects, so that every value
+ * keeps its line: each error names the file, the line and the field. Checking does not stop at the
+ * first error; the caller gets them all, in file order. Key files are read through {@link
+ * KeyFiles}, permission checks included, and paths in the file are relative to its directory.
+ *
+ * <pre>
+ * interface: dctun0            # optional, default dctun0
+ * private-key-file: gw.key     # required
+ * listen-port: 51820           # optional; absent = dial out only
+ * listen-address: 192.0.2.10   # optional; absent = all addresses
+ * addresses: [10.10.0.1/24]
+ * mtu: 1420                    # optional, 1280-9000
+ * peers:
+ *   - name: dc2                # optional, unique
+ *     public-key: BASE64
+ *     endpoint: gw.dc2.example.net:51820
+ *     allowed-ips: [10.20.0.0/16]
+ *     persistent-keepalive: 25
+ *     preshared-key-file: dc2.psk
+ * </pre>
+ *
+ * Stateless and thread-safe.
+ */
+public final class ConfigLoader {
+  static final Set<String> TOP_FIELDS = Set.of(
+      "interface", "private-key-file", "listen-port", "listen-address", "addresses", "mtu", "peers");
+  static final Set<String> PEER_FIELDS = Set.of(
+      "name", "public-key", "endpoint", "allowed-ips", "persistent-keepalive", "preshared-key-file");
+
+  private static final Pattern INTERFACE_NAME = Pattern.compile("[a-zA-Z0-9_.-]{1,15}");
+  private static final Pattern PEER_NAME = Pattern.compile("[A-Za-z0-9][A-Za-z0-9_.-]{0,62}");
+  private static final int MAX_FILE_CHARS = 4 << 20;
+
+  private ConfigLoader() {}
+
+  /** Reads and checks {@code file}. */
+  public static GatewayConfig load(Path file) throws ConfigException {
+    String text;
+    try {
+      text = Files.readString(file);
+    } catch (NoSuchFileException e) {
+      throw new ConfigException(List.of(new ConfigError(file, 0, "", "does not exist")));
+    } catch (CharacterCodingException e) {
+      throw new ConfigException(List.of(new ConfigError(file, 0, "", "is not UTF-8 text")));
+    } catch (IOException e) {
+      throw new ConfigException(List.of(new ConfigError(file, 0, "", "cannot be read: " + e)));
+    }
+    return parse(file, text);
+  }
+
+  /**
+   * Checks {@code yaml} as though it were the content of {@code file}: errors name that file and
+   * relative key paths resolve against its directory.
+   */
+  public static GatewayConfig parse(Path file, String yaml) throws ConfigException {
+    Run run = new Run(file);
+    GatewayConfig cfg = run.parse(yaml);
+    if (!run.errors.isEmpty()) {
+      List<ConfigError> sorted = new ArrayList<>(run.errors);
+      sorted.sort(Comparator.comparingInt(ConfigError::line)); // stable: same-line errors keep their order
+      throw new ConfigException(sorted);
+    }
+    return cfg;
+  }
+
+  /** One pass over one file: the errors found so far. */
+  private static final class Run {
+    final Path file;
+    final Path dir;
+    final List<ConfigError> errors = new ArrayList<>();
+
+    Run(Path file) {
+      this.file = file;
+      Path parent = file.toAbsolutePath().getParent();
+      this.dir = parent != null ? parent : file.toAbsolutePath();
+    }
+
+    GatewayConfig parse(String yaml) {
+      if (yaml.length() > MAX_FILE_CHARS) {
+        errors.add(new ConfigError(file, 0, "", "is too large for a configuration (" + yaml.length() + " characters)"));
+        return null;
+      }
+      Node root;
+      try {
+        LoaderOptions options = new LoaderOptions();
+        options.setAllowRecursiveKeys(false);
+        options.setMaxAliasesForCollections(20);
+        root = new Yaml(new SafeConstructor(options)).compose(new StringReader(yaml));
+      } catch (MarkedYAMLException e) {
+        Mark mark = e.getProblemMark() != null ? e.getProblemMark() : e.getContextMark();
+        String what = e.getProblem() != null ? e.getProblem() : e.getMessage();
+        errors.add(new ConfigError(file, mark != null ? mark.getLine() + 1 : 0, "", "YAML syntax: " + what));
+        return null;
+      } catch (YAMLException e) {
+        errors.add(new ConfigError(file, 0, "", "YAML: " + e.getMessage()));
+        return null;
+      }
+      if (root == null || isNull(root)) {
+        errors.add(new ConfigError(file, 1, "", "is empty; it needs at least private-key-file"));
+        return null;
+      }
+      if (!(root instanceof MappingNode)) {
+        error(root, "", "must be a mapping of field: value at the top level");
+        return null;
+      }
+      return gateway((MappingNode) root);
+    }
+
+    GatewayConfig gateway(MappingNode root) {
+      Map<String, NodeTuple> f = fields(root, "", TOP_FIELDS);
+
+      String ifName = GatewayConfig.DEFAULT_INTERFACE;
+      Node n = value(f, "interface");
+      if (n != null) {
+        String s = scalar(n, "interface");
+        if (s != null && !INTERFACE_NAME.matcher(s).matches()) {
+          error(n, "interface", "'" + s + "' is not an interface name (1-15 characters of a-z A-Z 0-9 _ . -)");
+        } else if (s != null && (s.equals(".") || s.equals(".."))) {
+          error(n, "interface", "'" + s + "' is not an interface name");
+        } else if (s != null) {
+          ifName = s;
+        }
+      }
+
+      Path keyFile = null;
+      PrivateKey key = null;
+      n = value(f, "private-key-file");
+      if (n == null) {
+        error(root, "private-key-file", "is required (a file holding the output of `dctun genkey`)");
+      } else {
+        String s = scalar(n, "private-key-file");
+        if (s != null) {
+          keyFile = dir.resolve(s).normalize();
+          try {
+            key = KeyFiles.readPrivateKey(keyFile);
+          } catch (KeyFiles.KeyFileException e) {
+            error(n, "private-key-file", e.getMessage());
+          }
+        }
+      }
+
+      OptionalInt listenPort = OptionalInt.empty();
+      n = value(f, "listen-port");
+      if (n != null) {
+        Integer p = integer(n, "listen-port", 1, 65535);
+        if (p != null) listenPort = OptionalInt.of(p);
+      }
+
+      Optional<InetAddress> listenAddress = Optional.empty();
+      n = value(f, "listen-address");
+      if (n != null) {
+        String s = scalar(n, "listen-address");
+        if (s != null) {
+          try {
+            listenAddress = Optional.of(InterfaceAddress.parseLiteral(s));
+          } catch (IllegalArgumentException e) {
+            error(n, "listen-address", "'" + s + "' is not an IP address (host names are not accepted here)");
+          }
+          if (value(f, "listen-port") == null) {
+            error(n, "listen-address", "is set but listen-port is not; a gateway that only dials out binds no address");
+          }
+        }
+      }
+
+      List<InterfaceAddress> addresses = new ArrayList<>();
+      Map<InterfaceAddress, Integer> seenAddr = new HashMap<>();
+      List<Node> items = list(value(f, "addresses"), "addresses");
+      for (int i = 0; i < items.size(); i++) {
+        String field = "addresses[" + i + "]";
+        String s = scalar(items.get(i), field);
+        if (s == null) continue;
+        try {
+          InterfaceAddress a = InterfaceAddress.parse(s);
+          Integer first = seenAddr.putIfAbsent(a, line(items.get(i)));
+          if (first != null) {
+            error(items.get(i), field, a + " is listed twice (first at line " + first + ")");
+          } else {
+            addresses.add(a);
+          }
+        } catch (IllegalArgumentException e) {
+          error(items.get(i), field, e.getMessage());
+        }
+      }
+
+      int mtu = GatewayConfig.DEFAULT_MTU;
+      n = value(f, "mtu");
+      if (n != null) {
+        Integer m = integer(n, "mtu", GatewayConfig.MIN_MTU, GatewayConfig.MAX_MTU);
+        if (m != null) mtu = m;
+      }
+
+      List<PeerConfig> peers = new ArrayList<>();
+      Map<String, Integer> names = new HashMap<>();
+      Map<PublicKey, Integer> keys = new HashMap<>();
+      Map<Prefix, String> routes = new HashMap<>();
+      List<Node> peerNodes = list(value(f, "peers"), "peers");
+      for (int i = 0; i < peerNodes.size(); i++) {
+        PeerConfig p = peer(peerNodes.get(i), "peers[" + i + "]", key, listenPort.isPresent(), names, keys, routes);
+        if (p != null) peers.add(p);
+      }
+
+      if (!errors.isEmpty()) {
+        return null;
+      }
+      return new GatewayConfig(ifName, keyFile, key, listenPort, listenAddress, addresses, mtu, peers);
+    }
+
+    PeerConfig peer(Node node, String at, PrivateKey own, boolean listening,
+        Map<String, Integer> names, Map<PublicKey, Integer> keys, Map<Prefix, String> routes) {
+      if (!(node instanceof MappingNode)) {
+        error(node, at, "must be a mapping (public-key, allowed-ips, ...)");
+        return null;
+      }
+      int errorsBefore = errors.size();
+      Map<String, NodeTuple> f = fields((MappingNode) node, at + ".", PEER_FIELDS);
+
+      Optional<String> name = Optional.empty();
+      Node n = value(f, "name");
+      if (n != null) {
+        String s = scalar(n, at + ".name");
+        if (s != null && !PEER_NAME.matcher(s).matches()) {
+          error(n, at + ".name", "'" + s + "' is not a peer name (1-63 characters of A-Z a-z 0-9 _ . -, starting with a letter or digit)");
+        } else if (s != null) {
+          Integer first = names.putIfAbsent(s, line(n));
+          if (first != null) {
+            error(n, at + ".name", "'" + s + "' is already the name of the peer at line " + first);
+          }
+          name = Optional.of(s);
+        }
+      }
+      String label = name.map(s -> "'" + s + "'").orElse("at line " + line(node));
+
+      PublicKey pub = null;
+      n = value(f, "public-key");
+      if (n == null) {
+        error(node, at + ".public-key", "is required");
+      } else {
+        String s = scalar(n, at + ".public-key");
+        if (s != null) {
+          try {
+            pub = PublicKey.fromBase64(s);
+            Integer first = keys.putIfAbsent(pub, line(n));
+            if (first != null) {
+              error(n, at + ".public-key", "is the same key as the peer at line " + first);
+            }
+            if (own != null && pub.equals(own.publicKey())) {
+              error(n, at + ".public-key", "is this gateway's own public key");
+            }
+          } catch (IllegalArgumentException e) {
+            error(n, at + ".public-key", e.getMessage());
+          }
+        }
+      }
+
+      Optional<Endpoint> endpoint = Optional.empty();
+      n = value(f, "endpoint");
+      if (n != null) {
+        String s = scalar(n, at + ".endpoint");
+        if (s != null) {
+          try {
+            endpoint = Optional.of(Endpoint.parse(s));
+          } catch (IllegalArgumentException e) {
+            error(n, at + ".endpoint", e.getMessage());
+          }
+        }
+      }
+      if (n == null && !listening) {
+        error(node, at, "has no endpoint and this gateway has no listen-port: neither side could start a handshake");
+      }
+
+      List<Prefix> allowed = new ArrayList<>();
+      n = value(f, "allowed-ips");
+      if (n == null) {
+        error(node, at + ".allowed-ips", "is required (write [] for a peer that is routed nothing)");
+      }
+      List<Node> items = list(n, at + ".allowed-ips");
+      for (int i = 0; i < items.size(); i++) {
+        String field = at + ".allowed-ips[" + i + "]";
+        Node item = items.get(i);
+        String s = scalar(item, field);
+        if (s == null) continue;
+        Prefix p;
+        try {
+          p = Prefix.parse(s);
+        } catch (IllegalArgumentException e) {
+          error(item, field, e.getMessage());
+          continue;
+        }
+        if (!hasNoHostBits(s, p)) {
+          error(item, field, "'" + s + "' has host bits set; did you mean " + p + "?");
+          continue;
+        }
+        String here = "peer " + label + " (line " + line(item) + ")";
+        String first = routes.putIfAbsent(p, here);
+        if (first != null) {
+          error(item, field, p + " is already routed to " + first);
+          continue;
+        }
+        allowed.add(p);
+      }
+
+      int keepalive = 0;
+      n = value(f, "persistent-keepalive");
+      if (n != null) {
+        Integer k = integer(n, at + ".persistent-keepalive", 0, 65535);
+        if (k != null) keepalive = k;
+      }
+
+      Optional<Path> pskFile = Optional.empty();
+      PresharedKey psk = PresharedKey.NONE;
+      n = value(f, "preshared-key-file");
+      if (n != null) {
+        String s = scalar(n, at + ".preshared-key-file");
+        if (s != null) {
+          Path p = dir.resolve(s).normalize();
+          pskFile = Optional.of(p);
+          try {
+            psk = KeyFiles.readPresharedKey(p);
+          } catch (KeyFiles.KeyFileException e) {
+            error(n, at + ".preshared-key-file", e.getMessage());
+          }
+        }
+      }
+
+      if (errors.size() != errorsBefore || pub == null) {
+        return null;
+      }
+      return new PeerConfig(name, pub, endpoint, allowed, keepalive, pskFile, psk);
+    }
+
+    /** The mapping's fields by name; reports unknown, duplicate and non-text keys. */
+    Map<String, NodeTuple> fields(MappingNode m, String prefix, Set<String> known) {
+      Map<String, NodeTuple> out = new LinkedHashMap<>();
+      for (NodeTuple t : m.getValue()) {
+        Node k = t.getKeyNode();
+        if (!(k instanceof ScalarNode) || isNull(k)) {
+          error(k, prefix.isEmpty() ? "" : prefix.substring(0, prefix.length() - 1), "field names must be plain text");
+          continue;
+        }
+        String name = ((ScalarNode) k).getValue();
+        if (!known.contains(name)) {
+          error(k, prefix + name, "unknown field" + suggestion(name, known));
+          continue;
+        }
+        NodeTuple first = out.putIfAbsent(name, t);
+        if (first != null) {
+          error(k, prefix + name, "is given twice (first at line " + line(first.getKeyNode()) + ")");
+        }
+      }
+      return out;
+    }
+
+    /** The field's value node, or null if absent or written as null (so the default applies). */
+    static Node value(Map<String, NodeTuple> f, String name) {
+      NodeTuple t = f.get(name);
+      if (t == null || isNull(t.getValueNode())) {
+        return null;
+      }
+      return t.getValueNode();
+    }
+
+    String scalar(Node n, String field) {
+      if (!(n instanceof ScalarNode)) {
+        error(n, field, "must be a single value, not a " + (n instanceof SequenceNode ? "list" : "mapping"));
+        return null;
+      }
+      if (isNull(n)) {
+        error(n, field, "has no value");
+        return null;
+      }
+      String s = ((ScalarNode) n).getValue().strip();
+      if (s.isEmpty()) {
+        error(n, field, "is empty");
+        return null;
+      }
+      return s;
+    }
+
+    Integer integer(Node n, String field, int min, int max) {
+      String s = scalar(n, field);
+      if (s == null) {
+        return null;
+      }
+      if (s.length() > 9 || !s.chars().allMatch(c -> c >= '0' && c <= '9')) {
+        error(n, field, "'" + s + "' is not a whole number " + min + "-" + max);
+        return null;
+      }
+      int v = Integer.parseInt(s);
+      if (v < min || v > max) {
+        error(n, field, v + " is outside " + min + "-" + max);
+        return null;
+      }
+      return v;
+    }
+
+    /** The items of a list; null (absent) is the empty list, and a lone value is reported. */
+    List<Node> list(Node n, String field) {
+      if (n == null) {
+        return List.of();
+      }
+      if (!(n instanceof SequenceNode)) {
+        error(n, field, "must be a list, e.g. [" + (n instanceof ScalarNode ? ((ScalarNode) n).getValue() : "...") + "]");
+        return List.of();
+      }
+      return ((SequenceNode) n).getValue();
+    }
+
+    void error(Node at, String field, String message) {
+      errors.add(new ConfigError(file, line(at), field, message));
+    }
+  }
+
+  /**
+   * Whether {@code text} had no host bits past its length. Compares addresses rather than using
+   * {@code Prefix.isCanonical()}, which misreports IPv6 bytes of 0x80 and above (sign extension).
+   */
+  public static boolean hasNoHostBits(String text, Prefix p) {
+    int slash = text.indexOf('/');
+    return slash < 0 || java.util.Arrays.equals(Prefix.parse(text.substring(0, slash)).address(), p.address());
+  }
+
+  static boolean isNull(Node n) {
+    return n instanceof ScalarNode && n.getTag().equals(Tag.NULL);
+  }
+
+  static int line(Node n) {
+    return n.getStartMark() == null ? 0 : n.getStartMark().getLine() + 1;
+  }
+
+  /** "; did you mean 'allowed-ips'?" for a near miss (typo, snake_case, camelCase), else "". */
+  static String suggestion(String name, Set<String> known) {
+    String folded = name.replaceAll("([a-z])([A-Z])", "$1-$2").replace('_', '-').toLowerCase(Locale.ROOT);
+    String best = null;
+    int bestDistance = 3;
+    for (String k : known) {
+      int d = k.equals(folded) ? 0 : distance(folded, k);
+      if (d < bestDistance || (d == bestDistance && best != null && k.compareTo(best) < 0)) {
+        best = k;
+        bestDistance = d;
+      }
+    }
+    return best == null ? "" : "; did you mean '" + best + "'?";
+  }
+
+  private static int distance(String a, String b) {
+    int[] prev = new int[b.length() + 1];
+    int[] cur = new int[b.length() + 1];
+    for (int j = 0; j <= b.length(); j++) prev[j] = j;
+    for (int i = 1; i <= a.length(); i++) {
+      cur[0] = i;
+      for (int j = 1; j <= b.length(); j++) {
+        int sub = prev[j - 1] + (a.charAt(i - 1) == b.charAt(j - 1) ? 0 : 1);
+        cur[j] = Math.min(sub, Math.min(prev[j] + 1, cur[j - 1] + 1));
+      }
+      int[] t = prev;
+      prev = cur;
+      cur = t;
+    }
+    return prev[b.length()];
+  }
+}

@@ -1,0 +1,85 @@
+package io.dctun.appliance.config;
+
+import io.dctun.crypto.PrivateKey;
+import io.dctun.crypto.PublicKey;
+import java.net.InetAddress;
+import java.nio.file.Path;
+import java.util.List;
+import java.util.Objects;
+import java.util.Optional;
+import java.util.OptionalInt;
+
+/**
+ * A validated gateway configuration, as {@link ConfigLoader} returns it: the interface, this
+ * gateway's identity and where it listens, and its peers. Immutable; the records do not re-check
+ * cross-field rules (unique keys, disjoint allowed IPs), which the loader has already enforced.
+ *
+ * <p>Equality compares the private key by its file and public key, never by its secret bytes.
+ *
+ * @param interfaceName the TUN interface name, 1-15 characters of {@code [a-zA-Z0-9_.-]}
+ * @param privateKeyFile the file the private key was read from, absolute
+ * @param privateKey this gateway's static private key
+ * @param listenPort UDP port to listen on; empty means dial out only (an ephemeral port)
+ * @param listenAddress address to bind; empty means all addresses
+ * @param addresses addresses the interface gets
+ * @param mtu the interface MTU, 1280-9000
+ * @param peers the peers, in file order
+ */
+public record GatewayConfig(
+    String interfaceName,
+    Path privateKeyFile,
+    PrivateKey privateKey,
+    OptionalInt listenPort,
+    Optional<InetAddress> listenAddress,
+    List<InterfaceAddress> addresses,
+    int mtu,
+    List<PeerConfig> peers) {
+
+  public static final String DEFAULT_INTERFACE = "dctun0";
+  public static final int DEFAULT_MTU = 1420;
+  public static final int MIN_MTU = 1280;
+  public static final int MAX_MTU = 9000;
+
+  public GatewayConfig {
+    Objects.requireNonNull(interfaceName, "interfaceName");
+    Objects.requireNonNull(privateKeyFile, "privateKeyFile");
+    Objects.requireNonNull(privateKey, "privateKey");
+    Objects.requireNonNull(listenPort, "listenPort");
+    Objects.requireNonNull(listenAddress, "listenAddress");
+    addresses = List.copyOf(addresses);
+    peers = List.copyOf(peers);
+  }
+
+  /** This gateway's public key, as its peers list it. */
+  public PublicKey publicKey() {
+    return privateKey.publicKey();
+  }
+
+  @Override
+  public boolean equals(Object o) {
+    if (!(o instanceof GatewayConfig)) {
+      return false;
+    }
+    GatewayConfig c = (GatewayConfig) o;
+    return c.interfaceName.equals(interfaceName)
+        && c.privateKeyFile.equals(privateKeyFile)
+        && c.publicKey().equals(publicKey())
+        && c.listenPort.equals(listenPort)
+        && c.listenAddress.equals(listenAddress)
+        && c.addresses.equals(addresses)
+        && c.mtu == mtu
+        && c.peers.equals(peers);
+  }
+
+  @Override
+  public int hashCode() {
+    return Objects.hash(interfaceName, privateKeyFile, publicKey(), listenPort, listenAddress, addresses, mtu, peers);
+  }
+
+  @Override
+  public String toString() {
+    return "GatewayConfig[" + interfaceName + ", publicKey=" + publicKey() + ", privateKeyFile=" + privateKeyFile
+        + ", listenPort=" + listenPort + ", listenAddress=" + listenAddress + ", addresses=" + addresses
+        + ", mtu=" + mtu + ", peers=" + peers + "]";
+  }
+}

@@ -1,0 +1,74 @@
+package io.dctun.appliance.config;
+
+import io.dctun.core.route.Prefix;
+import io.dctun.crypto.PresharedKey;
+import io.dctun.crypto.PublicKey;
+import java.nio.file.Path;
+import java.util.List;
+import java.util.Objects;
+import java.util.Optional;
+
+/**
+ * One peer of a gateway: who it is, where to reach it, and which inner addresses it may send from
+ * and is routed. Immutable.
+ *
+ * <p>Equality compares the preshared key by its file, not its bytes, so that comparing
+ * configurations never compares secrets.
+ *
+ * @param name optional label for logs and the CLI; unique within a configuration when given
+ * @param publicKey the peer's static public key
+ * @param endpoint where to send the first handshake; empty if the peer always dials in
+ * @param allowedIps inner prefixes routed to this peer and accepted from it
+ * @param persistentKeepalive seconds between keepalives to hold a NAT mapping open; 0 means off
+ * @param presharedKeyFile the file the preshared key was read from, absolute
+ * @param presharedKey the preshared key; {@link PresharedKey#NONE} if there is none
+ */
+public record PeerConfig(
+    Optional<String> name,
+    PublicKey publicKey,
+    Optional<Endpoint> endpoint,
+    List<Prefix> allowedIps,
+    int persistentKeepalive,
+    Optional<Path> presharedKeyFile,
+    PresharedKey presharedKey) {
+
+  public PeerConfig {
+    Objects.requireNonNull(name, "name");
+    Objects.requireNonNull(publicKey, "publicKey");
+    Objects.requireNonNull(endpoint, "endpoint");
+    allowedIps = List.copyOf(allowedIps);
+    Objects.requireNonNull(presharedKeyFile, "presharedKeyFile");
+    Objects.requireNonNull(presharedKey, "presharedKey");
+    if (persistentKeepalive < 0 || persistentKeepalive > 65535) {
+      throw new IllegalArgumentException("persistent-keepalive " + persistentKeepalive + " is outside 0-65535");
+    }
+  }
+
+  /** The name if there is one, else the public key: how logs and the CLI refer to the peer. */
+  public String label() {
+    return name.orElseGet(publicKey::toBase64);
+  }
+
+  @Override
+  public boolean equals(Object o) {
+    return o instanceof PeerConfig
+        && ((PeerConfig) o).name.equals(name)
+        && ((PeerConfig) o).publicKey.equals(publicKey)
+        && ((PeerConfig) o).endpoint.equals(endpoint)
+        && ((PeerConfig) o).allowedIps.equals(allowedIps)
+        && ((PeerConfig) o).persistentKeepalive == persistentKeepalive
+        && ((PeerConfig) o).presharedKeyFile.equals(presharedKeyFile);
+  }
+
+  @Override
+  public int hashCode() {
+    return Objects.hash(name, publicKey, endpoint, allowedIps, persistentKeepalive, presharedKeyFile);
+  }
+
+  @Override
+  public String toString() {
+    return "PeerConfig[" + label() + ", endpoint=" + endpoint.map(Endpoint::toString).orElse("none")
+        + ", allowedIps=" + allowedIps + ", persistentKeepalive=" + persistentKeepalive
+        + ", presharedKeyFile=" + presharedKeyFile.map(Path::toString).orElse("none") + "]";
+  }
+}
