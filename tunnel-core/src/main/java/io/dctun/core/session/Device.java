@@ -1,0 +1,365 @@
+package io.dctun.core.session;
+
+import static io.dctun.crypto.WireFormat.*;
+
+import io.dctun.core.Clock;
+import io.dctun.core.packet.IpPacket;
+import io.dctun.core.route.AllowedIps;
+import io.dctun.core.route.Prefix;
+import io.dctun.crypto.Aead;
+import io.dctun.crypto.CookieChecker;
+import io.dctun.crypto.Handshake;
+import io.dctun.crypto.LocalIdentity;
+import io.dctun.crypto.PrivateKey;
+import io.dctun.crypto.PublicKey;
+import java.net.InetSocketAddress;
+import java.util.ArrayList;
+import java.util.Collection;
+import java.util.List;
+import java.util.Map;
+import java.util.SplittableRandom;
+import java.util.concurrent.ConcurrentHashMap;
+import java.util.concurrent.atomic.AtomicLong;
+
+/**
+ * One WireGuard interface as a sans-I/O state machine: a static identity, its peers, the
+ * cryptokey routing table, and the receiver-index table. Feed it inner packets from the packet
+ * device ({@link #outbound}), datagrams from the network ({@link #inbound}) and the passage of
+ * time ({@link #tick}); it answers through {@link Output}.
+ *
+ * <pre>
+ *   outbound: inner packet -> filter -> allowed IPs (destination) -> peer -> keypair -> seal in place -> Output.sendToNetwork
+ *   inbound:  datagram -> type/length -> handshake (mac1, cookie under load) | transport: index -> keypair
+ *             -> replay window -> open in place -> allowed IPs (source) must name the sender -> filter -> Output.deliverToDevice
+ * </pre>
+ *
+ * Thread-safety: all public methods may be called from any thread; several threads may run
+ * {@link #outbound} and {@link #inbound} at once. Configuration changes are copy-on-write.
+ */
+public final class Device {
+  private final LocalIdentity identity;
+  private final CookieChecker cookieChecker;
+  private final Output output;
+  private final Clock clock;
+  private final int mtu;
+  private final Aead.Impl aeadImpl;
+  private final IndexTable index = new IndexTable();
+  private final DropCounters drops;
+  private final Map<PublicKey, Peer> peers = new ConcurrentHashMap<>();
+  private volatile AllowedIps<Peer> routes = new AllowedIps<>();
+  private volatile PacketFilter filter = PacketFilter.ACCEPT_ALL;
+  private final SplittableRandom random = new SplittableRandom();
+
+  /** Handshake messages seen in the current one-second bucket, for the under-load decision. */
+  private final AtomicLong handshakeBucketStart = new AtomicLong(Long.MIN_VALUE);
+  private final AtomicLong handshakesInBucket = new AtomicLong();
+  private volatile int underLoadThreshold = 1000;
+  private volatile boolean forceUnderLoad;
+
+  public Device(PrivateKey key, int mtu, Output output, Clock clock) {
+    this(key, mtu, output, clock, null);
+  }
+
+  /** @param aeadImpl the data-path AEAD, or null for the JVM's default choice */
+  public Device(PrivateKey key, int mtu, Output output, Clock clock, Aead.Impl aeadImpl) {
+    if (mtu < 576 || mtu > 65535 - 80) {
+      throw new IllegalArgumentException("MTU must be 576..65455, got " + mtu);
+    }
+    this.identity = new LocalIdentity(key);
+    this.cookieChecker = new CookieChecker(identity);
+    this.output = output;
+    this.clock = clock;
+    this.mtu = mtu;
+    this.aeadImpl = aeadImpl;
+    this.drops = new DropCounters("device " + key.publicKey().toBase64().substring(0, 8));
+  }
+
+  public PublicKey publicKey() {
+    return identity.publicKey();
+  }
+
+  public int mtu() {
+    return mtu;
+  }
+
+  public DropCounters drops() {
+    return drops;
+  }
+
+  LocalIdentity identity() {
+    return identity;
+  }
+
+  Output output() {
+    return output;
+  }
+
+  public Clock clock() {
+    return clock;
+  }
+
+  IndexTable index() {
+    return index;
+  }
+
+  Aead.Impl aeadImpl() {
+    return aeadImpl;
+  }
+
+  synchronized long jitter() {
+    return random.nextLong(Timers.REKEY_TIMEOUT_JITTER_MAX);
+  }
+
+  /** Installs the packet filter both directions pass through (default: accept all). */
+  public void setFilter(PacketFilter f) {
+    this.filter = f == null ? PacketFilter.ACCEPT_ALL : f;
+  }
+
+  /** Handshake messages per second above which a valid cookie (mac2) is demanded. */
+  public void setUnderLoadThreshold(int perSecond) {
+    this.underLoadThreshold = perSecond;
+  }
+
+  /** Forces the under-load behaviour (for tests and for operators under attack). */
+  public void setForceUnderLoad(boolean on) {
+    this.forceUnderLoad = on;
+  }
+
+  // ------------------------------------------------------------------ configuration
+
+  /** Adds a peer, or updates it if its key is known. Refuses our own key and overlapping prefixes of other peers. */
+  public synchronized Peer addPeer(PeerConfig c) {
+    if (c.publicKey().equals(identity.publicKey())) {
+      throw new IllegalArgumentException("peer " + c.name() + " has this device's own public key");
+    }
+    Peer p = peers.get(c.publicKey());
+    if (p == null) {
+      p = new Peer(this, c);
+      peers.put(c.publicKey(), p);
+    } else {
+      p.reconfigure(c);
+    }
+    rebuildRoutes();
+    return p;
+  }
+
+  public synchronized void removePeer(PublicKey key) {
+    Peer p = peers.remove(key);
+    if (p != null) {
+      p.close();
+      rebuildRoutes();
+    }
+  }
+
+  private void rebuildRoutes() {
+    AllowedIps<Peer> t = new AllowedIps<>();
+    for (Peer p : peers.values()) {
+      for (Prefix pre : p.config().allowedIps()) {
+        t.insert(pre, p);
+      }
+    }
+    routes = t;
+  }
+
+  public Peer peer(PublicKey key) {
+    return peers.get(key);
+  }
+
+  public Collection<Peer> peers() {
+    return List.copyOf(peers.values());
+  }
+
+  /** The peer whose allowed IPs hold the packet's source address (inbound) — used to check senders. */
+  Peer routeFor(byte[] buf, int off, int len) {
+    int at = IpPacket.sourceOffset(buf, off, len);
+    return at < 0 ? null : routes.lookup(buf, at, IpPacket.addressLength(buf, off, len));
+  }
+
+  /** The peer an outbound packet's destination routes to, or null. */
+  public Peer route(byte[] buf, int off, int len) {
+    int at = IpPacket.destinationOffset(buf, off, len);
+    return at < 0 ? null : routes.lookup(buf, at, IpPacket.addressLength(buf, off, len));
+  }
+
+  // ------------------------------------------------------------------ outbound
+
+  /**
+   * An inner packet from the packet device at {@code buf[off..off+len)}; the buffer must have 16
+   * bytes of headroom before {@code off} and 32 after the packet (padding and tag).
+   */
+  public void outbound(byte[] buf, int off, int len, long now) {
+    if (len > mtu) {
+      drops.drop(DropReason.TOO_BIG, now, len);
+      return;
+    }
+    if (!IpPacket.isValid(buf, off, len)) {
+      drops.drop(DropReason.INVALID_INNER_PACKET, now, "outbound");
+      return;
+    }
+    Peer p = route(buf, off, len);
+    if (p == null) {
+      drops.drop(DropReason.NO_ROUTE, now, "outbound");
+      return;
+    }
+    if (!filter.allowOutbound(p.publicKey(), buf, off, len, now)) {
+      drops.drop(DropReason.FILTERED, now, "outbound");
+      return;
+    }
+    p.send(buf, off, len, now);
+  }
+
+  /** Delivers a decrypted, source-checked packet through the filter to the device. */
+  void deliverInbound(Peer p, byte[] buf, int off, int len, long now) {
+    if (!filter.allowInbound(p.publicKey(), buf, off, len, now)) {
+      drops.drop(DropReason.FILTERED, now, "inbound");
+      return;
+    }
+    output.deliverToDevice(buf, off, len);
+  }
+
+  // ------------------------------------------------------------------ inbound
+
+  /** One UDP datagram from {@code from}, at {@code buf[off..off+len)}; opened in place. */
+  public void inbound(byte[] buf, int off, int len, InetSocketAddress from, long now) {
+    if (len < 4) {
+      drops.drop(DropReason.UNKNOWN_MESSAGE_TYPE, now, from);
+      return;
+    }
+    int type = getIntLE(buf, off);
+    switch (type) {
+      case TYPE_TRANSPORT:
+        if (len < TRANSPORT_MIN_LENGTH) {
+          drops.drop(DropReason.BAD_MESSAGE_LENGTH, now, from);
+          return;
+        }
+        Keypair kp = index.keypair(getIntLE(buf, off + TRANSPORT_RECEIVER));
+        if (kp == null) {
+          drops.drop(DropReason.UNKNOWN_RECEIVER_INDEX, now, from);
+          return;
+        }
+        kp.peer.receiveTransport(kp, buf, off, len, from, now);
+        return;
+      case TYPE_INITIATION:
+      case TYPE_RESPONSE:
+      case TYPE_COOKIE_REPLY:
+        handshakeMessage(type, buf, off, len, from, now);
+        return;
+      default:
+        drops.drop(DropReason.UNKNOWN_MESSAGE_TYPE, now, from);
+    }
+  }
+
+  private void handshakeMessage(int type, byte[] buf, int off, int len, InetSocketAddress from, long now) {
+    int expected = type == TYPE_INITIATION ? INITIATION_LENGTH : type == TYPE_RESPONSE ? RESPONSE_LENGTH : COOKIE_REPLY_LENGTH;
+    if (len != expected) {
+      drops.drop(DropReason.BAD_MESSAGE_LENGTH, now, from);
+      return;
+    }
+    byte[] msg = java.util.Arrays.copyOfRange(buf, off, off + len);
+    if (type == TYPE_COOKIE_REPLY) {
+      int receiver = getIntLE(msg, COOKIE_RECEIVER);
+      Peer p = index.pendingPeer(receiver);
+      if (p == null) {
+        Keypair k = index.keypair(receiver);
+        p = k == null ? null : k.peer;
+      }
+      if (p == null) {
+        drops.drop(DropReason.UNEXPECTED_HANDSHAKE, now, from);
+        return;
+      }
+      p.consumeCookieReply(msg, now);
+      return;
+    }
+    if (!cookieChecker.checkMac1(msg, 0, len)) {
+      drops.drop(DropReason.BAD_MAC1, now, from);
+      return;
+    }
+    if (underLoad(now)) {
+      byte[] source = sourceBytes(from);
+      if (!cookieChecker.checkMac2(msg, 0, len, source, now)) {
+        byte[] reply = cookieChecker.createReply(msg, 0, len, source, now);
+        drops.drop(DropReason.COOKIE_REQUIRED, now, from);
+        output.sendToNetwork(from, reply, 0, reply.length);
+        return;
+      }
+    }
+    if (type == TYPE_INITIATION) {
+      Handshake.Initiation init = Handshake.parseInitiation(identity, msg);
+      Peer p = init == null ? null : peers.get(init.initiatorKey());
+      if (p == null) {
+        drops.drop(DropReason.UNKNOWN_PEER, now, from);
+        return;
+      }
+      p.consumeInitiation(init, from, now);
+    } else {
+      Peer p = index.pendingPeer(getIntLE(msg, RESP_RECEIVER));
+      if (p == null) {
+        drops.drop(DropReason.UNEXPECTED_HANDSHAKE, now, from);
+        return;
+      }
+      p.consumeResponse(msg, from, now);
+    }
+  }
+
+  private boolean underLoad(long now) {
+    if (forceUnderLoad) {
+      return true;
+    }
+    long start = handshakeBucketStart.get();
+    if (start == Long.MIN_VALUE || now - start >= 1_000_000_000L) {
+      handshakeBucketStart.set(now);
+      handshakesInBucket.set(1);
+      return false;
+    }
+    return handshakesInBucket.incrementAndGet() > underLoadThreshold;
+  }
+
+  static byte[] sourceBytes(InetSocketAddress a) {
+    byte[] ip = a.getAddress().getAddress();
+    byte[] s = new byte[ip.length + 2];
+    System.arraycopy(ip, 0, s, 0, ip.length);
+    s[ip.length] = (byte) (a.getPort() >>> 8);
+    s[ip.length + 1] = (byte) a.getPort();
+    return s;
+  }
+
+  // ------------------------------------------------------------------ time
+
+  /** Fires due timers of every peer. Call it every 100 ms or so. */
+  public void tick(long now) {
+    for (Peer p : peers.values()) {
+      p.tick(now);
+    }
+  }
+
+  /** Starts a handshake with every peer at once (for example after an HA takeover). */
+  public void initiateAll(long now) {
+    for (Peer p : peers.values()) {
+      p.initiate(now, true);
+    }
+  }
+
+  /** Starts a handshake with one peer now. */
+  public void initiate(PublicKey key, long now) {
+    Peer p = peers.get(key);
+    if (p != null) {
+      p.initiate(now, false);
+    }
+  }
+
+  /** Ends every session and forgets every key. */
+  public synchronized void close() {
+    for (Peer p : peers.values()) {
+      p.close();
+    }
+  }
+
+  /** Summary lines for status output; contains no secrets. */
+  public List<String> describe() {
+    List<String> out = new ArrayList<>();
+    for (Peer p : peers.values()) {
+      out.add(p.name() + " " + p.publicKey() + " endpoint=" + p.endpoint() + " rx=" + p.rxBytes() + " tx=" + p.txBytes());
+    }
+    return out;
+  }
+}

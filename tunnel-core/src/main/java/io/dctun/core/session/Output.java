@@ -1,0 +1,16 @@
+package io.dctun.core.session;
+
+import java.net.InetSocketAddress;
+
+/**
+ * Where a {@link Device}'s decisions go. The device calls these synchronously from whichever
+ * thread gave it the input; it does no I/O itself. Implementations must not keep the buffer
+ * after returning: it is reused for the next packet.
+ */
+public interface Output {
+  /** Send {@code buf[off..off+len)} as one UDP datagram to {@code endpoint}. */
+  void sendToNetwork(InetSocketAddress endpoint, byte[] buf, int off, int len);
+
+  /** Write the inner IP packet {@code buf[off..off+len)} to the packet device. */
+  void deliverToDevice(byte[] buf, int off, int len);
+}

@@ -1,0 +1,535 @@
+package io.dctun.core.session;
+
+import static io.dctun.crypto.WireFormat.*;
+
+import io.dctun.core.packet.IpPacket;
+import io.dctun.crypto.CookieGenerator;
+import io.dctun.crypto.Handshake;
+import io.dctun.crypto.PublicKey;
+import io.dctun.crypto.SessionKeys;
+import java.net.InetSocketAddress;
+import java.util.ArrayDeque;
+
+/**
+ * One remote peer's session: its handshake, its keypairs (current, previous, next) and its
+ * timers, as a sans-I/O state machine driven by {@link Device}. Every method takes the current
+ * monotonic time; nothing here reads a clock or touches a socket.
+ *
+ * <p>Key rotation, as in the whitepaper (section 5.4.6) and wireguard-go:
+ *
+ * <pre>
+ *   initiator: response consumed          -> previous = current, current = new  (send at once)
+ *   responder: initiation answered        -> next = new                          (may not send yet)
+ *              first data under next      -> previous = current, current = next
+ * </pre>
+ *
+ * Timers are deadlines checked by {@link #tick}: handshake retransmission (REKEY_TIMEOUT plus
+ * jitter, giving up after REKEY_ATTEMPT_TIME), keepalive after receiving data we did not answer
+ * (KEEPALIVE_TIMEOUT), a new handshake when data we sent got no answer (KEEPALIVE_TIMEOUT +
+ * REKEY_TIMEOUT), persistent keepalive, and wiping keys after 3 * REJECT_AFTER_TIME of silence.
+ *
+ * <p>Thread-safety: data paths ({@link #send}, transport receive) run concurrently and lock only
+ * the keypair's cipher; state transitions synchronise on this peer.
+ */
+public final class Peer {
+  static final long NEVER = Long.MIN_VALUE;
+  /** Packets held while a handshake is in flight (wireguard-go holds 1024 per peer). */
+  public static final int MAX_QUEUED = 1024;
+
+  private final Device device;
+  private final Handshake handshake;
+  final CookieGenerator cookies;
+  private volatile PeerConfig config;
+  private volatile InetSocketAddress endpoint;
+
+  private volatile Keypair current;
+  private volatile Keypair previous;
+  private volatile Keypair next;
+
+  private final ArrayDeque<byte[]> queue = new ArrayDeque<>();
+
+  // Timer state; written by data paths without locks (volatile), read by tick.
+  /** First data received since we last sent anything: a keepalive is due KEEPALIVE_TIMEOUT after it. */
+  private volatile long unansweredReceiveSince = NEVER;
+  /** First data sent since we last heard anything: a new handshake is due 15 s after it. */
+  private volatile long unansweredSendSince = NEVER;
+  private volatile long lastAuthSent = NEVER;
+  private volatile long lastAuthReceived = NEVER;
+  private volatile boolean rekeyRequestedOnReceive;
+
+  // Handshake state; guarded by this.
+  private long lastInitiationSent = NEVER;
+  private long retransmitAt = NEVER;
+  private int handshakeAttempts;
+  private long lastInitiationConsumed = NEVER;
+  private volatile long lastHandshakeCompleted = NEVER;
+  private volatile long lastHandshakeWallNanos;
+  private boolean keysWiped = true;
+
+  private final java.util.concurrent.atomic.AtomicLong rxBytes = new java.util.concurrent.atomic.AtomicLong();
+  private final java.util.concurrent.atomic.AtomicLong txBytes = new java.util.concurrent.atomic.AtomicLong();
+
+  Peer(Device device, PeerConfig config) {
+    this.device = device;
+    this.config = config;
+    this.endpoint = config.endpoint();
+    this.handshake = new Handshake(device.identity(), config.publicKey(), config.presharedKey());
+    this.cookies = new CookieGenerator(config.publicKey());
+  }
+
+  public PublicKey publicKey() {
+    return config.publicKey();
+  }
+
+  public String name() {
+    return config.name();
+  }
+
+  public PeerConfig config() {
+    return config;
+  }
+
+  void reconfigure(PeerConfig c) {
+    this.config = c;
+    handshake.setPresharedKey(c.presharedKey());
+    if (c.endpoint() != null) {
+      this.endpoint = c.endpoint();
+    }
+  }
+
+  /** The endpoint packets go to: configured, or learned from the last authenticated packet. */
+  public InetSocketAddress endpoint() {
+    return endpoint;
+  }
+
+  public Keypair currentKeypair() {
+    return current;
+  }
+
+  public Keypair previousKeypair() {
+    return previous;
+  }
+
+  public Keypair nextKeypair() {
+    return next;
+  }
+
+  /** Monotonic time of the last completed handshake, or {@link Long#MIN_VALUE}. */
+  public long lastHandshakeNanos() {
+    return lastHandshakeCompleted;
+  }
+
+  /** Wall-clock time of the last completed handshake (ns since epoch), 0 if none. */
+  public long lastHandshakeWallNanos() {
+    return lastHandshakeWallNanos;
+  }
+
+  public long rxBytes() {
+    return rxBytes.get();
+  }
+
+  public long txBytes() {
+    return txBytes.get();
+  }
+
+  public synchronized int queuedPackets() {
+    return queue.size();
+  }
+
+  public synchronized int handshakeAttempts() {
+    return handshakeAttempts;
+  }
+
+  /** The handshake's timestamp bookkeeping, for HA twins sharing one static key. */
+  public Handshake handshake() {
+    return handshake;
+  }
+
+  // ------------------------------------------------------------------ send path
+
+  /**
+   * Seals and sends one inner packet that sits at {@code buf[off..off+len)} with at least 16
+   * bytes of headroom before it and 16 + 15 bytes of room after it. Queues it and starts a
+   * handshake if there is no usable keypair.
+   */
+  void send(byte[] buf, int off, int len, long now) {
+    InetSocketAddress ep = endpoint;
+    if (ep == null) {
+      device.drops().drop(DropReason.NO_ENDPOINT, now, config.name());
+      return;
+    }
+    Keypair kp = current;
+    long counter;
+    if (kp == null || !kp.canSend(now) || (counter = kp.nextCounter()) < 0) {
+      enqueue(buf, off, len, now);
+      initiate(now, false);
+      return;
+    }
+    int padded = paddedLength(len, device.mtu());
+    for (int i = len; i < padded; i++) {
+      buf[off + i] = 0;
+    }
+    transmit(kp, counter, ep, buf, off, padded, now);
+    if (len > 0 && unansweredSendSince == NEVER) {
+      unansweredSendSince = now;
+    }
+    if (kp.isInitiator()
+        && (now - kp.createdNanos() >= Timers.REKEY_AFTER_TIME
+            || Long.compareUnsigned(counter, Timers.REKEY_AFTER_MESSAGES) >= 0)) {
+      initiate(now, false);
+    }
+  }
+
+  private void transmit(Keypair kp, long counter, InetSocketAddress ep, byte[] buf, int off, int padded, long now) {
+    int h = off - TRANSPORT_HEADER_LENGTH;
+    buf[h] = TYPE_TRANSPORT;
+    buf[h + 1] = 0;
+    buf[h + 2] = 0;
+    buf[h + 3] = 0;
+    putIntLE(buf, h + TRANSPORT_RECEIVER, kp.remoteIndex());
+    putLongLE(buf, h + TRANSPORT_COUNTER, counter);
+    int sealed = kp.seal(counter, buf, off, padded);
+    lastAuthSent = now;
+    unansweredReceiveSince = NEVER;
+    txBytes.addAndGet(TRANSPORT_HEADER_LENGTH + sealed);
+    device.output().sendToNetwork(ep, buf, h, TRANSPORT_HEADER_LENGTH + sealed);
+  }
+
+  /** Inner packets are zero-padded to a multiple of 16, but never past the MTU (whitepaper 5.4.6). */
+  static int paddedLength(int len, int mtu) {
+    int p = (len + 15) & ~15;
+    if (p > mtu) {
+      p = Math.max(len, mtu);
+    }
+    return p;
+  }
+
+  private synchronized void enqueue(byte[] buf, int off, int len, long now) {
+    if (queue.size() >= MAX_QUEUED) {
+      queue.pollFirst();
+      device.drops().drop(DropReason.QUEUE_OVERFLOW, now, config.name());
+    }
+    byte[] copy = new byte[len];
+    System.arraycopy(buf, off, copy, 0, len);
+    queue.addLast(copy);
+  }
+
+  /** Sends what was queued, or a keepalive if nothing was, once a keypair is usable. */
+  private void flushQueue(long now, boolean keepaliveIfEmpty) {
+    byte[][] pending;
+    synchronized (this) {
+      pending = queue.toArray(new byte[0][]);
+      queue.clear();
+    }
+    if (pending.length == 0) {
+      if (keepaliveIfEmpty) {
+        sendKeepalive(now);
+      }
+      return;
+    }
+    int mtu = device.mtu();
+    byte[] buf = new byte[TRANSPORT_HEADER_LENGTH + mtu + 32];
+    for (byte[] p : pending) {
+      System.arraycopy(p, 0, buf, TRANSPORT_HEADER_LENGTH, p.length);
+      send(buf, TRANSPORT_HEADER_LENGTH, p.length, now);
+    }
+  }
+
+  /** Sends an empty transport message (keepalive) if a keypair is usable. */
+  void sendKeepalive(long now) {
+    byte[] buf = new byte[TRANSPORT_HEADER_LENGTH + 16];
+    Keypair kp = current;
+    InetSocketAddress ep = endpoint;
+    long counter;
+    if (kp == null || ep == null || !kp.canSend(now) || (counter = kp.nextCounter()) < 0) {
+      initiate(now, false);
+      return;
+    }
+    transmit(kp, counter, ep, buf, TRANSPORT_HEADER_LENGTH, 0, now);
+  }
+
+  // ------------------------------------------------------------------ handshake
+
+  /**
+   * Sends an initiation unless one went out less than REKEY_TIMEOUT ago (retransmission is the
+   * timer's job) or we have nowhere to send it.
+   */
+  void initiate(long now, boolean force) {
+    byte[] msg;
+    InetSocketAddress ep;
+    synchronized (this) {
+      ep = endpoint;
+      if (ep == null) {
+        return;
+      }
+      if (!force && lastInitiationSent != NEVER && now - lastInitiationSent < Timers.REKEY_TIMEOUT) {
+        return;
+      }
+      if (!handshake.awaitingResponse()) {
+        handshakeAttempts = 0;
+      }
+      msg = buildInitiation(now);
+    }
+    device.output().sendToNetwork(ep, msg, 0, msg.length);
+  }
+
+  private byte[] buildInitiation(long now) {
+    if (handshake.awaitingResponse()) {
+      device.index().release(handshake.pendingLocalIndex());
+    }
+    int idx = device.index().reserve(this);
+    byte[] msg = handshake.createInitiation(idx, device.clock().wallClockNanos());
+    cookies.addMacs(msg, now);
+    lastInitiationSent = now;
+    retransmitAt = now + Timers.REKEY_TIMEOUT + device.jitter();
+    return msg;
+  }
+
+  /** Answers a decrypted initiation (its MACs already checked by the device). */
+  void consumeInitiation(Handshake.Initiation init, InetSocketAddress from, long now) {
+    byte[] msg;
+    synchronized (this) {
+      if (lastInitiationConsumed != NEVER && now - lastInitiationConsumed < Timers.INITIATION_MIN_SPACING) {
+        device.drops().drop(DropReason.INITIATION_FLOOD, now, config.name());
+        return;
+      }
+      int idx = device.index().reserve(this);
+      Handshake.Response r = handshake.createResponse(init, idx);
+      if (r == null) {
+        device.index().release(idx);
+        device.drops().drop(handshake.lastFailure() == Handshake.Failure.REPLAYED_TIMESTAMP
+            ? DropReason.REPLAYED_TIMESTAMP : DropReason.UNEXPECTED_HANDSHAKE, now, config.name());
+        return;
+      }
+      lastInitiationConsumed = now;
+      Keypair kp = new Keypair(this, r.keys(), now, device.aeadImpl());
+      device.index().bind(idx, kp);
+      Keypair oldNext = next;
+      if (oldNext != null) {
+        device.index().release(oldNext.localIndex());
+      }
+      next = kp;
+      keysWiped = false;
+      endpoint = from;
+      msg = r.message();
+      cookies.addMacs(msg, now);
+      lastAuthReceived = now;
+    }
+    lastAuthSent = now;
+    device.output().sendToNetwork(from, msg, 0, msg.length);
+  }
+
+  /** Consumes a response to our pending initiation; on success the new keypair is current. */
+  void consumeResponse(byte[] msg, InetSocketAddress from, long now) {
+    synchronized (this) {
+      SessionKeys keys = handshake.consumeResponse(msg);
+      if (keys == null) {
+        device.drops().drop(DropReason.UNEXPECTED_HANDSHAKE, now, config.name());
+        return;
+      }
+      Keypair kp = new Keypair(this, keys, now, device.aeadImpl());
+      device.index().bind(keys.localIndex(), kp);
+      if (next != null) {
+        device.index().release(next.localIndex());
+        next = null;
+      }
+      if (previous != null) {
+        device.index().release(previous.localIndex());
+      }
+      previous = current;
+      current = kp;
+      keysWiped = false;
+      endpoint = from;
+      handshakeAttempts = 0;
+      retransmitAt = NEVER;
+      rekeyRequestedOnReceive = false;
+      lastHandshakeCompleted = now;
+      lastHandshakeWallNanos = device.clock().wallClockNanos();
+      lastAuthReceived = now;
+    }
+    // The responder cannot send until it hears from us under the new keys.
+    flushQueue(now, true);
+  }
+
+  void consumeCookieReply(byte[] msg, long now) {
+    if (!cookies.consumeCookieReply(msg, now)) {
+      device.drops().drop(DropReason.UNEXPECTED_HANDSHAKE, now, config.name());
+    }
+  }
+
+  // ------------------------------------------------------------------ receive path
+
+  /** Opens a transport message in place and delivers its inner packet. */
+  void receiveTransport(Keypair kp, byte[] buf, int off, int len, InetSocketAddress from, long now) {
+    if (!kp.canReceive(now)) {
+      device.drops().drop(DropReason.KEYPAIR_EXPIRED, now, config.name());
+      return;
+    }
+    long counter = getLongLE(buf, off + TRANSPORT_COUNTER);
+    int dataOff = off + TRANSPORT_HEADER_LENGTH;
+    int n = kp.open(counter, buf, dataOff, len - TRANSPORT_HEADER_LENGTH);
+    if (n == -1) {
+      device.drops().drop(DropReason.DECRYPT_FAILED, now, config.name());
+      return;
+    }
+    if (n == -2) {
+      device.drops().drop(DropReason.REPLAYED_COUNTER, now, config.name());
+      return;
+    }
+    // Authenticated: the peer is where this came from (roaming).
+    InetSocketAddress ep = endpoint;
+    if (ep == null || !ep.equals(from)) {
+      endpoint = from;
+    }
+    lastAuthReceived = now;
+    unansweredSendSince = NEVER;
+    rxBytes.addAndGet(len);
+    if (kp == next) {
+      promoteNext(kp, now);
+    }
+    if (n == 0) {
+      return; // keepalive
+    }
+    int total = IpPacket.totalLength(buf, dataOff, n);
+    if (total <= 0 || !IpPacket.isValid(buf, dataOff, total)) {
+      device.drops().drop(DropReason.INVALID_INNER_PACKET, now, config.name());
+      return;
+    }
+    if (device.routeFor(buf, dataOff, total) != this) {
+      device.drops().drop(DropReason.SOURCE_NOT_ALLOWED, now, config.name());
+      return;
+    }
+    if (unansweredReceiveSince == NEVER) {
+      unansweredReceiveSince = now;
+    }
+    if (kp.isInitiator() && !rekeyRequestedOnReceive && now - kp.createdNanos() >= Timers.REKEY_ON_RECEIVE_AGE) {
+      rekeyRequestedOnReceive = true;
+      initiate(now, false);
+    }
+    device.deliverInbound(this, buf, dataOff, total, now);
+  }
+
+  private void promoteNext(Keypair kp, long now) {
+    synchronized (this) {
+      if (next != kp) {
+        return;
+      }
+      if (previous != null) {
+        device.index().release(previous.localIndex());
+      }
+      previous = current;
+      current = kp;
+      next = null;
+      lastHandshakeCompleted = now;
+      lastHandshakeWallNanos = device.clock().wallClockNanos();
+    }
+    flushQueue(now, false);
+  }
+
+  // ------------------------------------------------------------------ timers
+
+  /** Fires whatever timers are due at {@code now}. */
+  void tick(long now) {
+    boolean retransmit = false;
+    boolean giveUp = false;
+    synchronized (this) {
+      if (handshake.awaitingResponse() && retransmitAt != NEVER && now >= retransmitAt) {
+        if (handshakeAttempts >= Timers.MAX_HANDSHAKE_ATTEMPTS) {
+          giveUp = true;
+        } else {
+          handshakeAttempts++;
+          retransmit = true;
+        }
+      }
+    }
+    if (giveUp) {
+      giveUp(now);
+    } else if (retransmit) {
+      initiate(now, true);
+    }
+
+    // Keepalive: we received data and sent nothing back for KEEPALIVE_TIMEOUT.
+    long dr = unansweredReceiveSince;
+    if (dr != NEVER && now - dr >= Timers.KEEPALIVE_TIMEOUT) {
+      sendKeepalive(now);
+    }
+    // New handshake: we sent data and heard nothing for KEEPALIVE_TIMEOUT + REKEY_TIMEOUT.
+    long ds = unansweredSendSince;
+    if (ds != NEVER && now - ds >= Timers.KEEPALIVE_TIMEOUT + Timers.REKEY_TIMEOUT) {
+      unansweredSendSince = NEVER;
+      initiate(now, false);
+    }
+    // Persistent keepalive: keeps NAT and firewall state open on a path that is otherwise idle.
+    int pk = config.persistentKeepaliveSeconds();
+    if (pk > 0) {
+      long lastAny = Math.max(lastAuthSent, lastAuthReceived);
+      if (lastAny == NEVER || now - lastAny >= pk * 1_000_000_000L) {
+        sendKeepalive(now);
+      }
+    }
+    // Expire keypairs and finally wipe everything after long silence.
+    synchronized (this) {
+      if (previous != null && !previous.canReceive(now)) {
+        device.index().release(previous.localIndex());
+        previous = null;
+      }
+      if (next != null && !next.canReceive(now)) {
+        device.index().release(next.localIndex());
+        next = null;
+      }
+      if (!keysWiped && lastHandshakeCompleted != NEVER
+          && now - lastHandshakeCompleted >= 3 * Timers.REJECT_AFTER_TIME
+          && (next == null || now - next.createdNanos() >= 3 * Timers.REJECT_AFTER_TIME)) {
+        wipeKeypairs();
+      }
+    }
+  }
+
+  private void giveUp(long now) {
+    int dropped;
+    synchronized (this) {
+      device.index().release(handshake.pendingLocalIndex());
+      handshake.clearPending();
+      retransmitAt = NEVER;
+      handshakeAttempts = 0;
+      dropped = queue.size();
+      queue.clear();
+      unansweredSendSince = NEVER;
+    }
+    for (int i = 0; i < dropped; i++) {
+      device.drops().drop(DropReason.QUEUE_OVERFLOW, now, config.name() + ": handshake gave up after " + Timers.REKEY_ATTEMPT_TIME / 1_000_000_000L + " s");
+    }
+  }
+
+  private void wipeKeypairs() {
+    for (Keypair k : new Keypair[] {previous, current, next}) {
+      if (k != null) {
+        device.index().release(k.localIndex());
+      }
+    }
+    previous = null;
+    current = null;
+    next = null;
+    keysWiped = true;
+  }
+
+  /** Forgets every session (keys are never copied anywhere, so this ends them). */
+  synchronized void close() {
+    wipeKeypairs();
+    if (handshake.awaitingResponse()) {
+      device.index().release(handshake.pendingLocalIndex());
+      handshake.clearPending();
+    }
+    queue.clear();
+  }
+
+  /** True if a handshake is in flight. */
+  public synchronized boolean handshakeInFlight() {
+    return handshake.awaitingResponse();
+  }
+
+  @Override
+  public String toString() {
+    return "Peer[" + config.name() + " " + config.publicKey() + "]";
+  }
+}

@@ -1,0 +1,80 @@
+package io.dctun.core.session;
+
+import io.dctun.core.route.Prefix;
+import io.dctun.crypto.PresharedKey;
+import io.dctun.crypto.PublicKey;
+import java.net.InetSocketAddress;
+import java.util.List;
+import java.util.Objects;
+
+/**
+ * What a device needs to know about one peer: its static key, optional preshared key, where to
+ * reach it (null if it only dials in), the inner prefixes it may use, and the persistent keepalive
+ * interval (0 = off). Immutable.
+ */
+public final class PeerConfig {
+  private final String name;
+  private final PublicKey publicKey;
+  private final PresharedKey presharedKey;
+  private final InetSocketAddress endpoint;
+  private final List<Prefix> allowedIps;
+  private final int persistentKeepaliveSeconds;
+
+  public PeerConfig(String name, PublicKey publicKey, PresharedKey presharedKey, InetSocketAddress endpoint,
+      List<Prefix> allowedIps, int persistentKeepaliveSeconds) {
+    this.name = name == null ? publicKey.toBase64().substring(0, 8) : name;
+    this.publicKey = Objects.requireNonNull(publicKey, "publicKey");
+    this.presharedKey = presharedKey == null ? PresharedKey.NONE : presharedKey;
+    this.endpoint = endpoint;
+    this.allowedIps = List.copyOf(allowedIps);
+    if (persistentKeepaliveSeconds < 0 || persistentKeepaliveSeconds > 65535) {
+      throw new IllegalArgumentException("persistent keepalive must be 0..65535 s, got " + persistentKeepaliveSeconds);
+    }
+    this.persistentKeepaliveSeconds = persistentKeepaliveSeconds;
+  }
+
+  public static PeerConfig of(PublicKey key, InetSocketAddress endpoint, String... allowedIps) {
+    return new PeerConfig(null, key, null, endpoint, java.util.Arrays.stream(allowedIps).map(Prefix::parse).toList(), 0);
+  }
+
+  public String name() {
+    return name;
+  }
+
+  public PublicKey publicKey() {
+    return publicKey;
+  }
+
+  public PresharedKey presharedKey() {
+    return presharedKey;
+  }
+
+  public InetSocketAddress endpoint() {
+    return endpoint;
+  }
+
+  public List<Prefix> allowedIps() {
+    return allowedIps;
+  }
+
+  public int persistentKeepaliveSeconds() {
+    return persistentKeepaliveSeconds;
+  }
+
+  public PeerConfig withPersistentKeepalive(int seconds) {
+    return new PeerConfig(name, publicKey, presharedKey, endpoint, allowedIps, seconds);
+  }
+
+  public PeerConfig withPresharedKey(PresharedKey psk) {
+    return new PeerConfig(name, publicKey, psk, endpoint, allowedIps, persistentKeepaliveSeconds);
+  }
+
+  public PeerConfig withName(String n) {
+    return new PeerConfig(n, publicKey, presharedKey, endpoint, allowedIps, persistentKeepaliveSeconds);
+  }
+
+  @Override
+  public String toString() {
+    return "Peer[" + name + " " + publicKey + " endpoint=" + endpoint + " allowed=" + allowedIps + "]";
+  }
+}
