@@ -36,6 +36,7 @@ public final class Main implements Runnable {
   }
 
   public static void main(String[] args) {
+    GatewayRunner.install(Gateway.RUNNER);
     System.exit(commandLine(System.in, null).execute(args));
   }
 

@@ -1,0 +1,169 @@
+package io.dctun.appliance;
+
+import io.dctun.appliance.config.GatewayConfig;
+import io.dctun.appliance.config.InterfaceAddress;
+import io.dctun.core.Clock;
+import io.dctun.core.device.PacketDevice;
+import io.dctun.core.engine.Engine;
+import io.dctun.core.engine.NioUdpTransport;
+import io.dctun.core.route.Prefix;
+import io.dctun.core.session.Device;
+import io.dctun.core.session.Peer;
+import io.dctun.core.session.PeerConfig;
+import io.dctun.tun.LinkConfig;
+import io.dctun.tun.LinuxTun;
+import io.dctun.tun.NativeIoException;
+import java.io.IOException;
+import java.net.InetAddress;
+import java.net.InetSocketAddress;
+import java.net.UnknownHostException;
+import java.util.ArrayList;
+import java.util.HashSet;
+import java.util.List;
+import java.util.Set;
+import java.util.concurrent.CountDownLatch;
+import java.util.concurrent.atomic.AtomicLong;
+import org.slf4j.Logger;
+import org.slf4j.LoggerFactory;
+
+/**
+ * One running gateway: the TUN interface with its addresses and routes, the UDP socket, the
+ * protocol {@link Device} and the {@link Engine} between them. Built all-or-nothing: if any step
+ * fails, what was already created is removed before the error is reported.
+ */
+public final class Gateway implements AutoCloseable {
+  private static final Logger LOG = LoggerFactory.getLogger(Gateway.class);
+
+  private final GatewayConfig cfg;
+  private LinuxTun tun;
+  private NioUdpTransport udp;
+  private Device device;
+  private Engine engine;
+  private final AtomicLong writeErrors = new AtomicLong();
+
+  private Gateway(GatewayConfig cfg) {
+    this.cfg = cfg;
+  }
+
+  /** Creates the interface, binds the socket and starts moving packets. */
+  public static Gateway start(GatewayConfig cfg) throws IOException {
+    Gateway g = new Gateway(cfg);
+    try {
+      g.open();
+      return g;
+    } catch (IOException | RuntimeException e) {
+      g.close();
+      throw e;
+    }
+  }
+
+  private void open() throws IOException {
+    List<PeerConfig> peers = new ArrayList<>();
+    for (io.dctun.appliance.config.PeerConfig p : cfg.peers()) {
+      InetSocketAddress ep = null;
+      if (p.endpoint().isPresent()) {
+        try {
+          ep = new InetSocketAddress(InetAddress.getByName(p.endpoint().get().host()), p.endpoint().get().port());
+        } catch (UnknownHostException e) {
+          throw new IOException("peer " + p.label() + ": cannot resolve endpoint host " + p.endpoint().get().host());
+        }
+      }
+      peers.add(new PeerConfig(p.label(), p.publicKey(), p.presharedKey(), ep, p.allowedIps(), p.persistentKeepalive()));
+    }
+
+    tun = LinuxTun.open(cfg.interfaceName());
+    try (LinkConfig link = LinkConfig.open()) {
+      link.setMtu(tun.name(), cfg.mtu());
+      for (InterfaceAddress a : cfg.addresses()) {
+        link.addAddress(tun.name(), a.address(), a.length());
+      }
+      link.setUp(tun.name(), true);
+      Set<Prefix> onLink = new HashSet<>();
+      for (InterfaceAddress a : cfg.addresses()) {
+        onLink.add(a.network());
+      }
+      for (PeerConfig p : peers) {
+        for (Prefix pre : p.allowedIps()) {
+          if (onLink.contains(pre)) {
+            continue; // the address already gave the kernel this route
+          }
+          if (pre.length() == 0) {
+            LOG.warn("peer {}: allowed IP {} would replace the default route; not adding a route for it", p.name(), pre);
+            continue;
+          }
+          try {
+            link.addRoute(tun.name(), InetAddress.getByAddress(pre.address()), pre.length());
+          } catch (NativeIoException e) {
+            if (e.errno() != 17) { // EEXIST: another peer or the address covers it
+              throw e;
+            }
+          }
+        }
+      }
+    }
+
+    int port = cfg.listenPort().orElse(0);
+    udp = NioUdpTransport.bind(cfg.listenAddress().orElse(null), port);
+    device = new Device(cfg.privateKey(), cfg.mtu(), Engine.output(udp, tun, writeErrors), Clock.SYSTEM);
+    for (PeerConfig p : peers) {
+      device.addPeer(p);
+    }
+    List<PacketDevice> queues = new ArrayList<>();
+    for (int i = 0; i < tun.queueCount(); i++) {
+      queues.add(tun.queue(i));
+    }
+    engine = new Engine(device, queues, udp, Clock.SYSTEM);
+    engine.start();
+    LOG.info("{} up: public key {}, UDP {}, {} peer(s), AEAD {}", tun.name(), cfg.publicKey(), udp.localAddress(),
+        peers.size(), io.dctun.crypto.Aead.defaultImpl());
+    // Peers we can reach get a handshake now rather than on the first packet.
+    long now = Clock.SYSTEM.nanoTime();
+    for (Peer p : device.peers()) {
+      if (p.endpoint() != null && p.config().persistentKeepaliveSeconds() > 0) {
+        device.initiate(p.publicKey(), now);
+      }
+    }
+  }
+
+  public Device device() {
+    return device;
+  }
+
+  public InetSocketAddress udpAddress() throws IOException {
+    return udp.localAddress();
+  }
+
+  /** Stops traffic and removes the interface (and with it every address and route we added). */
+  @Override
+  public synchronized void close() {
+    if (engine != null) {
+      engine.close(); // closes udp and tun too
+      engine = null;
+      LOG.info("{} down; drops: {}", cfg.interfaceName(), device.drops().snapshot());
+      return;
+    }
+    try {
+      if (udp != null) {
+        udp.close();
+      }
+    } catch (IOException e) {
+      LOG.warn("closing UDP: {}", e.getMessage());
+    }
+    if (tun != null) {
+      tun.close();
+    }
+  }
+
+  /** The runner behind {@code dctun up}: start, wait for SIGINT/SIGTERM, shut down cleanly. */
+  public static final GatewayRunner RUNNER = cfg -> {
+    Gateway g = start(cfg);
+    CountDownLatch stopped = new CountDownLatch(1);
+    Thread hook = new Thread(() -> {
+      LOG.info("stopping {}", cfg.interfaceName());
+      g.close();
+      stopped.countDown();
+    }, "dctun-shutdown");
+    Runtime.getRuntime().addShutdownHook(hook);
+    stopped.await();
+  };
+}

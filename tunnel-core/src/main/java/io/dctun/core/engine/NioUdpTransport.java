@@ -1,0 +1,115 @@
+package io.dctun.core.engine;
+
+import java.io.IOException;
+import java.net.InetAddress;
+import java.net.InetSocketAddress;
+import java.net.StandardProtocolFamily;
+import java.net.StandardSocketOptions;
+import java.nio.ByteBuffer;
+import java.nio.channels.ClosedChannelException;
+import java.nio.channels.DatagramChannel;
+import java.util.concurrent.atomic.AtomicLong;
+import org.slf4j.Logger;
+import org.slf4j.LoggerFactory;
+
+/**
+ * UDP over a blocking {@link DatagramChannel}. Each thread wraps its packet buffer in a heap
+ * {@link ByteBuffer} once and reuses it, so steady-state sends and receives allocate only the
+ * sender address the JDK returns for each received datagram.
+ */
+public final class NioUdpTransport implements UdpTransport {
+  private static final Logger LOG = LoggerFactory.getLogger(NioUdpTransport.class);
+
+  private final DatagramChannel channel;
+  private final AtomicLong sendErrors = new AtomicLong();
+  private final ThreadLocal<Wrapped> wrapped = ThreadLocal.withInitial(Wrapped::new);
+  private volatile long lastErrorLog = Long.MIN_VALUE;
+
+  private static final class Wrapped {
+    byte[] array;
+    ByteBuffer buffer;
+    int lastLength;
+
+    ByteBuffer of(byte[] a) {
+      if (a != array) {
+        array = a;
+        buffer = ByteBuffer.wrap(a);
+      }
+      return buffer;
+    }
+  }
+
+  private NioUdpTransport(DatagramChannel channel) {
+    this.channel = channel;
+  }
+
+  /**
+   * Binds to {@code address:port}; a null address binds all addresses, a port of 0 an ephemeral
+   * port (a gateway that only dials out).
+   */
+  public static NioUdpTransport bind(InetAddress address, int port) throws IOException {
+    DatagramChannel ch = address instanceof java.net.Inet4Address
+        ? DatagramChannel.open(StandardProtocolFamily.INET)
+        : DatagramChannel.open();
+    try {
+      ch.setOption(StandardSocketOptions.SO_RCVBUF, 4 << 20);
+      ch.setOption(StandardSocketOptions.SO_SNDBUF, 4 << 20);
+      ch.bind(new InetSocketAddress(address, port));
+    } catch (IOException e) {
+      ch.close();
+      throw new IOException("cannot bind UDP " + (address == null ? "*" : address.getHostAddress()) + ":" + port
+          + ": " + e.getMessage(), e);
+    }
+    return new NioUdpTransport(ch);
+  }
+
+  @Override
+  public InetSocketAddress localAddress() throws IOException {
+    return (InetSocketAddress) channel.getLocalAddress();
+  }
+
+  @Override
+  public InetSocketAddress receive(byte[] buf, int off, int maxLength) throws IOException {
+    Wrapped w = wrapped.get();
+    ByteBuffer b = w.of(buf);
+    b.limit(off + maxLength).position(off);
+    try {
+      InetSocketAddress from = (InetSocketAddress) channel.receive(b);
+      w.lastLength = b.position() - off;
+      return from;
+    } catch (ClosedChannelException e) {
+      return null;
+    }
+  }
+
+  @Override
+  public int lastLength() {
+    return wrapped.get().lastLength;
+  }
+
+  @Override
+  public void send(InetSocketAddress to, byte[] buf, int off, int len) {
+    ByteBuffer b = wrapped.get().of(buf);
+    b.limit(off + len).position(off);
+    try {
+      channel.send(b, to);
+    } catch (IOException e) {
+      sendErrors.incrementAndGet();
+      long now = System.nanoTime();
+      if (lastErrorLog == Long.MIN_VALUE || now - lastErrorLog > 10_000_000_000L) {
+        lastErrorLog = now;
+        LOG.warn("UDP send to {} failed: {} ({} send errors in all)", to, e.getMessage(), sendErrors.get());
+      }
+    }
+  }
+
+  @Override
+  public long sendErrors() {
+    return sendErrors.get();
+  }
+
+  @Override
+  public void close() throws IOException {
+    channel.close();
+  }
+}
