@@ -133,6 +133,43 @@ public final class Gateway implements AutoCloseable {
     return udp.localAddress();
   }
 
+  /**
+   * A plain-text status snapshot, as {@code wg show} would print it, plus every drop counter:
+   * one {@code key value} per line so scripts and tests can read it. Contains no secrets.
+   */
+  public String status() {
+    StringBuilder b = new StringBuilder();
+    b.append("interface ").append(cfg.interfaceName()).append('\n');
+    b.append("public-key ").append(cfg.publicKey()).append('\n');
+    try {
+      b.append("listen ").append(udp.localAddress()).append('\n');
+    } catch (IOException e) {
+      b.append("listen closed\n");
+    }
+    b.append("udp-send-errors ").append(udp.sendErrors()).append('\n');
+    b.append("device-write-errors ").append(writeErrors.get()).append('\n');
+    for (Peer p : device.peers()) {
+      String n = p.name();
+      b.append("peer ").append(n).append(' ').append(p.publicKey()).append('\n');
+      b.append("peer.").append(n).append(".endpoint ").append(p.endpoint()).append('\n');
+      b.append("peer.").append(n).append(".latest-handshake-unix ").append(p.lastHandshakeWallNanos() / 1_000_000_000L).append('\n');
+      b.append("peer.").append(n).append(".rx-bytes ").append(p.rxBytes()).append('\n');
+      b.append("peer.").append(n).append(".tx-bytes ").append(p.txBytes()).append('\n');
+    }
+    for (io.dctun.core.session.DropReason r : io.dctun.core.session.DropReason.values()) {
+      b.append("drop.").append(r.name()).append(' ').append(device.drops().count(r)).append('\n');
+    }
+    return b.toString();
+  }
+
+  /** Writes {@link #status()} to {@code file} atomically (write a temporary file, then rename). */
+  public void writeStatus(java.nio.file.Path file) throws IOException {
+    java.nio.file.Path tmp = file.resolveSibling(file.getFileName() + ".tmp");
+    java.nio.file.Files.writeString(tmp, status());
+    java.nio.file.Files.move(tmp, file, java.nio.file.StandardCopyOption.REPLACE_EXISTING,
+        java.nio.file.StandardCopyOption.ATOMIC_MOVE);
+  }
+
   /** Stops traffic and removes the interface (and with it every address and route we added). */
   @Override
   public synchronized void close() {
@@ -154,16 +191,37 @@ public final class Gateway implements AutoCloseable {
     }
   }
 
-  /** The runner behind {@code dctun up}: start, wait for SIGINT/SIGTERM, shut down cleanly. */
-  public static final GatewayRunner RUNNER = cfg -> {
+  /**
+   * Runs a gateway until SIGINT/SIGTERM, then shuts it down cleanly. If {@code statusFile} is
+   * not null, the status snapshot is rewritten there every second (and removed at the end).
+   */
+  public static void runUntilStopped(GatewayConfig cfg, java.nio.file.Path statusFile) throws Exception {
     Gateway g = start(cfg);
     CountDownLatch stopped = new CountDownLatch(1);
     Thread hook = new Thread(() -> {
       LOG.info("stopping {}", cfg.interfaceName());
       g.close();
+      if (statusFile != null) {
+        try {
+          java.nio.file.Files.deleteIfExists(statusFile);
+        } catch (IOException e) {
+          LOG.warn("removing {}: {}", statusFile, e.getMessage());
+        }
+      }
       stopped.countDown();
     }, "dctun-shutdown");
     Runtime.getRuntime().addShutdownHook(hook);
-    stopped.await();
-  };
+    while (!stopped.await(1, java.util.concurrent.TimeUnit.SECONDS)) {
+      if (statusFile != null) {
+        try {
+          g.writeStatus(statusFile);
+        } catch (IOException e) {
+          LOG.warn("writing status to {}: {}", statusFile, e.getMessage());
+        }
+      }
+    }
+  }
+
+  /** The runner behind {@code dctun up}. */
+  public static final GatewayRunner RUNNER = cfg -> runUntilStopped(cfg, null);
 }

@@ -17,6 +17,10 @@ final class UpCommand implements Callable<Integer> {
   @Option(names = {"-c", "--config"}, required = true, paramLabel = "FILE", description = "the YAML configuration")
   Path config;
 
+  @Option(names = "--status-file", paramLabel = "FILE",
+      description = "rewrite a status snapshot (peers, handshakes, bytes, drop counters) here every second")
+  Path statusFile;
+
   @picocli.CommandLine.Spec picocli.CommandLine.Model.CommandSpec spec;
 
   @Override
@@ -28,7 +32,11 @@ final class UpCommand implements Callable<Integer> {
       CheckCommand.printErrors(spec.commandLine().getErr(), e);
       return Main.EXIT_CONFIG;
     }
-    GatewayRunner.current().run(cfg); // failures reach Main's handler: exit 3
+    if (statusFile != null) {
+      Gateway.runUntilStopped(cfg, main.resolve(statusFile)); // failures reach Main's handler: exit 3
+    } else {
+      GatewayRunner.current().run(cfg);
+    }
     return Main.EXIT_OK;
   }
 }
