@@ -16,6 +16,8 @@ final class JdkTransportCipher implements TransportCipher {
   private final SecretKeySpec key;
   private final int mode;
   private final byte[] nonce = new byte[12];
+  private long lastCounter;
+  private boolean initialized;
 
   JdkTransportCipher(byte[] key32, boolean encrypt) {
     try {
@@ -28,8 +30,18 @@ final class JdkTransportCipher implements TransportCipher {
   }
 
   private void init(long counter) throws GeneralSecurityException {
+    if (initialized && counter == lastCounter && mode == Cipher.DECRYPT_MODE) {
+      // JDK 17 refuses to re-initialise with the previous key and nonce even to decrypt (JDK 25
+      // allows it). A forged packet carrying the next counter would then make the genuine one
+      // fail, so step through another nonce first. Encryption keeps the JDK's refusal: a
+      // repeated counter there is misuse.
+      Nonces.put(nonce, ~counter);
+      cipher.init(mode, key, new IvParameterSpec(nonce));
+    }
     Nonces.put(nonce, counter);
     cipher.init(mode, key, new IvParameterSpec(nonce));
+    lastCounter = counter;
+    initialized = true;
   }
 
   @Override
