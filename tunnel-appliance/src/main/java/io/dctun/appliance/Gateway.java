@@ -77,6 +77,7 @@ public final class Gateway implements AutoCloseable {
       for (InterfaceAddress a : cfg.addresses()) {
         link.addAddress(tun.name(), a.address(), a.length());
       }
+      noIpv6LinkLocal(tun.name());
       link.setUp(tun.name(), true);
       Set<Prefix> onLink = new HashSet<>();
       for (InterfaceAddress a : cfg.addresses()) {
@@ -122,6 +123,25 @@ public final class Gateway implements AutoCloseable {
       if (p.endpoint() != null && p.config().persistentKeepaliveSeconds() > 0) {
         device.initiate(p.publicKey(), now);
       }
+    }
+  }
+
+  /**
+   * A TUN interface gets an IPv6 link-local address and then sends router solicitations and MLD
+   * reports into the tunnel, which no peer routes: noise in the NO_ROUTE counter every few
+   * seconds. The kernel's own WireGuard interface generates no link-local address; do the same
+   * (addr_gen_mode 1 = none, before the link goes up). Configured IPv6 addresses still work.
+   */
+  private static void noIpv6LinkLocal(String ifname) {
+    java.nio.file.Path p = java.nio.file.Path.of("/proc/sys/net/ipv6/conf", ifname, "addr_gen_mode");
+    if (!java.nio.file.Files.exists(p)) {
+      return; // IPv6 disabled on this host
+    }
+    try {
+      java.nio.file.Files.writeString(p, "1");
+    } catch (IOException e) {
+      LOG.warn("{}: cannot turn off IPv6 link-local address generation ({}): expect NO_ROUTE drops of "
+          + "router solicitations", ifname, e.getMessage());
     }
   }
 

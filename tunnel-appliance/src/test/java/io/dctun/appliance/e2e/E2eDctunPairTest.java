@@ -75,8 +75,8 @@ class E2eDctunPairTest {
       assertThat(packets.stream().filter(ip -> ip.udpPayload().length > 0 && ip.udpPayload()[0] == 4).count())
           .isGreaterThan(50_000);
 
-      assertThat(a.number("peer.siteB.tx-bytes")).isGreaterThan(100L << 20);
-      assertThat(b.number("peer.siteA.rx-bytes")).isGreaterThan(100L << 20);
+      assertThat(a.awaitNumber("peer.siteB.tx-bytes", (100L << 20) + 1, Duration.ofSeconds(5))).isGreaterThan(100L << 20);
+      assertThat(b.awaitNumber("peer.siteA.rx-bytes", (100L << 20) + 1, Duration.ofSeconds(5))).isGreaterThan(100L << 20);
       assertThat(a.drops("DECRYPT_FAILED")).isZero();
       assertThat(b.drops("DECRYPT_FAILED")).isZero();
       assertThat(b.drops("REPLAYED_COUNTER")).isZero();

@@ -163,6 +163,20 @@ final class Sites implements AutoCloseable {
       return v == null ? -1 : Long.parseLong(v);
     }
 
+    /**
+     * Waits (bounded) until the status value {@code key} reaches {@code atLeast}; the status file
+     * is rewritten once a second, so a counter read right after traffic may be a second old.
+     */
+    long awaitNumber(String key, long atLeast, Duration timeout) {
+      long deadline = System.nanoTime() + timeout.toNanos();
+      long v = number(key);
+      for (int i = 0; i < 10_000 && v < atLeast && System.nanoTime() < deadline; i++) {
+        sleep(100);
+        v = number(key);
+      }
+      return v;
+    }
+
     long drops(String reason) {
       return number("drop." + reason);
     }
