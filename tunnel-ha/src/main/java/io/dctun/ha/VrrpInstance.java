@@ -1,0 +1,389 @@
+package io.dctun.ha;
+
+import io.dctun.ha.internal.GratuitousArp;
+import io.dctun.ha.internal.HaLibC;
+import io.dctun.ha.internal.NetIf;
+import io.dctun.ha.internal.RawVrrpSocket;
+import io.dctun.ha.internal.VipManager;
+import io.dctun.tun.LinkConfig;
+import io.dctun.tun.NativeIoException;
+import java.io.IOException;
+import java.nio.ByteBuffer;
+import java.nio.ByteOrder;
+import java.util.ArrayList;
+import java.util.List;
+import java.util.Objects;
+import java.util.concurrent.ConcurrentLinkedQueue;
+import java.util.concurrent.CountDownLatch;
+import java.util.concurrent.TimeUnit;
+import org.slf4j.Logger;
+import org.slf4j.LoggerFactory;
+
+/**
+ * Runs VRRP for real: one {@link VrrpSyncGroup} (a single instance is a group of one) on one
+ * thread, with a raw protocol-112 socket per instance, VIPs through rtnetlink and gratuitous
+ * ARP through AF_PACKET.
+ *
+ * <pre>
+ *  I/O thread "vrrp-NAME", one loop:
+ *    commands (conditions, stop)  -> group
+ *    link state (every 100 ms)    -> group.setCondition("link:IF")
+ *    timers due                   -> group.poll(now)            -> actions
+ *    poll(sockets + wake pipe, until the next deadline, at most 100 ms)
+ *    each readable socket         -> group.onPacket(now, ...)   -> actions
+ *  actions, in order: AddVips / RemoveVips (netlink), SendAdvert (raw socket),
+ *    GratuitousArp (AF_PACKET, 5 per VIP as keepalived), StateChange (log, listener)
+ * </pre>
+ *
+ * Each instance implicitly tracks its interface: link down or no carrier is a FAULT condition
+ * named {@code link:IFNAME}. Sockets and netlink belong to the network namespace of the thread
+ * that calls {@link #start}.
+ *
+ * <p>Thread-safety: {@link #setCondition}, the getters and {@link #close} may be called from any
+ * thread; the state machine itself only ever runs on the I/O thread.
+ */
+public final class VrrpInstance implements AutoCloseable {
+  private static final Logger LOG = LoggerFactory.getLogger(VrrpInstance.class);
+  private static final long LINK_CHECK_NANOS = 100_000_000L;
+  private static final int MAX_POLL_MILLIS = 100;
+  private static final int GARP_REPEAT = 5;
+
+  private final VrrpSyncGroup group;
+  private final List<Member> members;
+  private final VrrpListener listener;
+  private final LinkConfig link;
+  private final int[] wakePipe;
+  private final ConcurrentLinkedQueue<Runnable> commands = new ConcurrentLinkedQueue<>();
+  private final CountDownLatch stopped = new CountDownLatch(1);
+  private final Thread thread;
+  private final byte[] rxBuf = new byte[2048];
+  private final byte[] txBuf = new byte[VrrpCodec.ipv4Length(VrrpAdvert.MAX_ADDRESSES)];
+  private volatile boolean running = true;
+  private volatile Throwable failure;
+  private int ipId;
+
+  private static final class Member {
+    final VrrpRouter router;
+    final RawVrrpSocket socket;
+    final GratuitousArp arp;
+    final VipManager vips;
+    final String linkCondition;
+    final int[] peers;
+    volatile VrrpState state = VrrpState.INITIALIZE;
+    long linkCheckedAt;
+
+    Member(VrrpRouter router, RawVrrpSocket socket, GratuitousArp arp, VipManager vips,
+        String linkCondition, int[] peers) {
+      this.router = router;
+      this.socket = socket;
+      this.arp = arp;
+      this.vips = vips;
+      this.linkCondition = linkCondition;
+      this.peers = peers;
+    }
+  }
+
+  private VrrpInstance(String name, List<Member> members, VrrpListener listener, LinkConfig link,
+      int[] wakePipe) {
+    this.members = members;
+    this.listener = listener;
+    this.link = link;
+    this.wakePipe = wakePipe;
+    List<VrrpRouter> routers = new ArrayList<>();
+    for (Member m : members) {
+      routers.add(m.router);
+    }
+    this.group = new VrrpSyncGroup(routers);
+    this.thread = new Thread(this::run, "vrrp-" + name);
+    this.thread.setDaemon(true);
+  }
+
+  /** Starts one instance. */
+  public static VrrpInstance start(VrrpConfig config, VrrpListener listener) throws IOException {
+    return start(List.of(config), listener);
+  }
+
+  /**
+   * Starts a sync group of instances (each on its own interface or VRID), opening every socket
+   * in the caller's network namespace; throws with the reason if any cannot be opened.
+   */
+  public static VrrpInstance start(List<VrrpConfig> syncGroup, VrrpListener listener)
+      throws IOException {
+    Objects.requireNonNull(listener, "listener");
+    List<Member> members = new ArrayList<>();
+    LinkConfig link = null;
+    int[] pipe = new int[2];
+    boolean ok = false;
+    try {
+      link = LinkConfig.open();
+      for (VrrpConfig c : syncGroup) {
+        String cond = "link:" + c.interfaceName();
+        List<VrrpConfig.Track> tracks = new ArrayList<>(c.tracks());
+        if (tracks.stream().noneMatch(t -> t.name().equals(cond))) {
+          tracks.add(VrrpConfig.Track.fault(cond));
+        }
+        VrrpConfig full = new VrrpConfig(c.name(), c.interfaceName(), c.vrid(), c.priority(),
+            c.advertIntervalCentis(), c.vips(), c.preempt(), c.preemptDelay(), c.acceptMode(),
+            c.primaryAddress(), c.unicastPeers(), tracks);
+        int primary = c.primaryAddress() != null
+            ? VrrpAdvert.ipv4(c.primaryAddress()) : NetIf.ipv4(c.interfaceName());
+        int[] peers = new int[c.unicastPeers().size()];
+        for (int i = 0; i < peers.length; i++) {
+          peers[i] = VrrpAdvert.ipv4(c.unicastPeers().get(i));
+        }
+        RawVrrpSocket s = RawVrrpSocket.open(c.interfaceName(), peers.length == 0);
+        GratuitousArp arp;
+        try {
+          arp = GratuitousArp.open(c.interfaceName());
+        } catch (IOException e) {
+          s.close();
+          throw e;
+        }
+        members.add(new Member(new VrrpRouter(full, primary), s, arp,
+            new VipManager(link, c.interfaceName(), c.vips()), cond, peers));
+      }
+      if (HaLibC.get().pipe2(pipe, HaLibC.O_NONBLOCK | HaLibC.O_CLOEXEC) < 0) {
+        throw new NativeIoException("pipe2 for the VRRP wake-up", HaLibC.errno(), null);
+      }
+      String name = syncGroup.get(0).name();
+      VrrpInstance v = new VrrpInstance(name, members, listener, link, pipe);
+      v.thread.start();
+      ok = true;
+      return v;
+    } finally {
+      if (!ok) {
+        for (Member m : members) {
+          m.socket.close();
+          m.arp.close();
+        }
+        if (link != null) {
+          link.close();
+        }
+      }
+    }
+  }
+
+  /** The current state of one member (any thread; updated after its actions are carried out). */
+  public VrrpState state(String instance) {
+    return member(instance).state;
+  }
+
+  /** The first member's state. */
+  public VrrpState state() {
+    return members.get(0).state;
+  }
+
+  public VrrpCounters counters(String instance) {
+    return member(instance).router.counters();
+  }
+
+  public VrrpCounters counters() {
+    return members.get(0).router.counters();
+  }
+
+  /** Why the I/O thread died, if it did (null while healthy). */
+  public Throwable failure() {
+    return failure;
+  }
+
+  /** Reports a tracked condition (e.g. "tunnel peer handshake within N s"); applied on the I/O thread. */
+  public void setCondition(String condition, boolean healthy) {
+    commands.add(() -> act(group.setCondition(System.nanoTime(), condition, healthy)));
+    wake();
+  }
+
+  /**
+   * Stops: a master sends a priority-0 advert (its backup takes over after Skew_Time) and
+   * removes its VIPs; then sockets close. Waits up to 5 s for the I/O thread.
+   */
+  @Override
+  public void close() {
+    if (!running) {
+      return;
+    }
+    running = false;
+    wake();
+    try {
+      if (!stopped.await(5, TimeUnit.SECONDS)) {
+        LOG.warn("VRRP I/O thread {} did not stop within 5 s", thread.getName());
+      }
+    } catch (InterruptedException e) {
+      Thread.currentThread().interrupt();
+    }
+  }
+
+  private Member member(String instance) {
+    for (Member m : members) {
+      if (m.router.name().equals(instance)) {
+        return m;
+      }
+    }
+    throw new IllegalArgumentException("no VRRP instance named " + instance);
+  }
+
+  private void wake() {
+    HaLibC.get().write(wakePipe[1], new byte[] {1}, 1);
+  }
+
+  private void run() {
+    HaLibC libc = HaLibC.get();
+    int n = members.size();
+    byte[] pollfds = new byte[8 * (n + 1)];
+    ByteBuffer pb = ByteBuffer.wrap(pollfds).order(ByteOrder.nativeOrder());
+    byte[] drain = new byte[64];
+    try {
+      long now = System.nanoTime();
+      for (Member m : members) {
+        checkLink(m, now, true);
+      }
+      act(group.start(now));
+      while (running) {
+        Runnable c;
+        while ((c = commands.poll()) != null) {
+          c.run();
+        }
+        now = System.nanoTime();
+        for (Member m : members) {
+          checkLink(m, now, false);
+        }
+        act(group.poll(now));
+        long deadline = group.nextDeadline();
+        now = System.nanoTime();
+        int timeout = MAX_POLL_MILLIS;
+        if (deadline != VrrpRouter.NEVER) {
+          long left = deadline - now;
+          timeout = left <= 0 ? 0 : (int) Math.min(MAX_POLL_MILLIS, (left + 999_999) / 1_000_000);
+        }
+        for (int i = 0; i < n; i++) {
+          pb.putInt(8 * i, members.get(i).socket.fd()).putShort(8 * i + 4, HaLibC.POLLIN)
+              .putShort(8 * i + 6, (short) 0);
+        }
+        pb.putInt(8 * n, wakePipe[0]).putShort(8 * n + 4, HaLibC.POLLIN).putShort(8 * n + 6, (short) 0);
+        int r = libc.poll(pollfds, n + 1, timeout);
+        if (r < 0) {
+          int e = HaLibC.errno();
+          if (e != HaLibC.EINTR) {
+            throw new NativeIoException("poll VRRP sockets", e, null);
+          }
+          continue;
+        }
+        for (int i = 0; i < n; i++) {
+          if (pb.getShort(8 * i + 6) != 0) {
+            Member m = members.get(i);
+            for (int k = 0; k < 64; k++) { // bounded: timers get their turn under a flood
+              int len = m.socket.receive(rxBuf);
+              if (len <= 0) {
+                break;
+              }
+              act(group.onPacket(System.nanoTime(), m.router, rxBuf, 0, len));
+            }
+          }
+        }
+        if (pb.getShort(8 * n + 6) != 0) {
+          while (libc.read(wakePipe[0], drain, drain.length) > 0) {
+            // drained
+          }
+        }
+      }
+      Runnable c;
+      while ((c = commands.poll()) != null) {
+        c.run();
+      }
+      act(group.shutdown(System.nanoTime()));
+    } catch (Throwable t) {
+      failure = t;
+      LOG.error("VRRP I/O thread failed; instances stop taking part", t);
+      try {
+        act(group.shutdown(System.nanoTime()));
+      } catch (Throwable t2) {
+        t.addSuppressed(t2);
+      }
+    } finally {
+      for (Member m : members) {
+        m.socket.close();
+        m.arp.close();
+      }
+      link.close();
+      libc.close(wakePipe[0]);
+      libc.close(wakePipe[1]);
+      running = false;
+      stopped.countDown();
+    }
+  }
+
+  private void checkLink(Member m, long now, boolean force) {
+    if (!force && now - m.linkCheckedAt < LINK_CHECK_NANOS) {
+      return;
+    }
+    m.linkCheckedAt = now;
+    boolean up;
+    try {
+      up = NetIf.isRunning(m.socket.interfaceName());
+    } catch (NativeIoException e) {
+      up = false; // the interface is gone
+    }
+    if (m.router.isUnhealthy(m.linkCondition) == up || force) {
+      act(group.setCondition(now, m.linkCondition, up));
+    }
+  }
+
+  private void act(List<VrrpAction> actions) {
+    for (VrrpAction a : actions) {
+      Member m = member(a.instance());
+      try {
+        if (a instanceof VrrpAction.SendAdvert s) {
+          sendAdvert(m, s.priority());
+        } else if (a instanceof VrrpAction.AddVips) {
+          m.vips.addAll();
+        } else if (a instanceof VrrpAction.RemoveVips) {
+          m.vips.removeAll();
+        } else if (a instanceof VrrpAction.GratuitousArp) {
+          for (int k = 0; k < GARP_REPEAT; k++) {
+            for (int vip : m.router.vipsRaw()) {
+              m.arp.send(vip);
+            }
+          }
+        } else if (a instanceof VrrpAction.StateChange s) {
+          m.state = s.to();
+          LOG.info("VRRP {} (vrid {}): {} -> {}: {}", s.instance(), m.router.config().vrid(),
+              s.from(), s.to(), s.why());
+          notifyListener(s);
+        }
+      } catch (IOException e) {
+        // a down link refuses sends; the link check turns that into FAULT within 100 ms
+        LOG.warn("VRRP {}: {} failed: {}", a.instance(), a, e.getMessage());
+      }
+    }
+  }
+
+  private void sendAdvert(Member m, int priority) throws IOException {
+    VrrpRouter r = m.router;
+    int[] vips = r.vipsRaw();
+    if (m.peers.length == 0) {
+      int len = VrrpCodec.encodeIpv4(txBuf, 0, ++ipId & 0xffff, r.primaryAddress(),
+          VrrpCodec.VRRP_MULTICAST, r.config().vrid(), priority, r.config().advertIntervalCentis(),
+          vips, vips.length);
+      m.socket.send(txBuf, len, VrrpCodec.VRRP_MULTICAST);
+    } else {
+      for (int peer : m.peers) {
+        int len = VrrpCodec.encodeIpv4(txBuf, 0, ++ipId & 0xffff, r.primaryAddress(), peer,
+            r.config().vrid(), priority, r.config().advertIntervalCentis(), vips, vips.length);
+        m.socket.send(txBuf, len, peer);
+      }
+    }
+  }
+
+  private void notifyListener(VrrpAction.StateChange s) {
+    try {
+      listener.stateChanged(s.instance(), s.from(), s.to(), s.why());
+      switch (s.to()) {
+        case MASTER -> listener.becameMaster(s.instance());
+        case BACKUP -> listener.becameBackup(s.instance());
+        case FAULT -> listener.becameFault(s.instance());
+        default -> { }
+      }
+    } catch (RuntimeException e) {
+      LOG.warn("VRRP listener failed on {}", s, e);
+    }
+  }
+}

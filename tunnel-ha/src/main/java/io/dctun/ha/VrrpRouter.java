@@ -1,0 +1,371 @@
+package io.dctun.ha;
+
+import io.dctun.ha.VrrpAction.AddVips;
+import io.dctun.ha.VrrpAction.GratuitousArp;
+import io.dctun.ha.VrrpAction.RemoveVips;
+import io.dctun.ha.VrrpAction.SendAdvert;
+import io.dctun.ha.VrrpAction.StateChange;
+import io.dctun.ha.VrrpCounters.Event;
+import java.util.ArrayList;
+import java.util.HashMap;
+import java.util.List;
+import java.util.Map;
+
+/**
+ * The VRRPv3 router state machine of RFC 5798 section 6, sans I/O: it is given the time (any
+ * monotonic nanosecond clock, e.g. {@link System#nanoTime()}) and its input, and returns the
+ * {@link VrrpAction}s to carry out. It opens no socket, starts no thread, reads no clock.
+ *
+ * <p>Timers are absolute deadlines. Only three things move them: sending an advert (master),
+ * accepting an advert that RFC 5798 says resets Master_Down_Timer (backup), and a state change.
+ * A packet that fails any check is counted under its {@link DropReason} and changes nothing
+ * else; keepalived 2.2.7 as master let a stream of invalid adverts stretch its own advert gaps
+ * from 100 ms to 300-400 ms, which this design rules out.
+ *
+ * <p>Master adverts are scheduled from the previous deadline, not from the time they were sent,
+ * so a late wake-up does not accumulate drift; after a stall longer than one interval the
+ * schedule restarts from now rather than bursting.
+ *
+ * <p>Beyond the RFC, as keepalived: FAULT state (a tracked condition, or the sync group, forbids
+ * taking part; a master going to FAULT sends a priority-0 advert first); priority tracking by
+ * weight; preempt delay (no preemption for that long after start or leaving FAULT).
+ *
+ * <p>Thread-safety: none. One thread drives a router (the I/O loop, or a test).
+ */
+public final class VrrpRouter {
+  /** No deadline pending. */
+  public static final long NEVER = Long.MAX_VALUE;
+  static final String GROUP_FAULT = "sync-group";
+
+  private final VrrpConfig config;
+  private final String name;
+  private final int primary;
+  private final int[] vips;
+  private final VrrpCounters counters = new VrrpCounters();
+  private final VrrpAdvert scratch = new VrrpAdvert();
+  private final Map<String, VrrpConfig.Track> tracks = new HashMap<>();
+  private final Map<String, Boolean> unhealthy = new HashMap<>();
+
+  private VrrpState state = VrrpState.INITIALIZE;
+  private int masterAdverCentis;
+  private long adverTimer = NEVER;
+  private long masterDownTimer = NEVER;
+  private long preemptAllowedAt;
+  private int failedWeight;
+  private int faults;
+
+  /** A router whose config names its primary address. */
+  public VrrpRouter(VrrpConfig config) {
+    this(config, primaryOf(config));
+  }
+
+  /** A router with this primary address (big-endian int), e.g. read from the interface. */
+  public VrrpRouter(VrrpConfig config, int primaryAddress) {
+    this.config = config;
+    this.name = config.name();
+    this.primary = primaryAddress;
+    this.vips = new int[config.vips().size()];
+    for (int i = 0; i < vips.length; i++) {
+      vips[i] = VrrpAdvert.ipv4(config.vips().get(i).address());
+    }
+    for (VrrpConfig.Track t : config.tracks()) {
+      tracks.put(t.name(), t);
+    }
+    tracks.put(GROUP_FAULT, VrrpConfig.Track.fault(GROUP_FAULT));
+    this.masterAdverCentis = config.advertIntervalCentis();
+  }
+
+  private static int primaryOf(VrrpConfig c) {
+    if (c.primaryAddress() == null) {
+      throw new IllegalArgumentException(c.name() + ": no primary address configured");
+    }
+    return VrrpAdvert.ipv4(c.primaryAddress());
+  }
+
+  public VrrpConfig config() { return config; }
+
+  public String name() { return name; }
+
+  public VrrpState state() { return state; }
+
+  public int primaryAddress() { return primary; }
+
+  /** The virtual addresses as big-endian ints, in config order (do not modify). */
+  int[] vipsRaw() { return vips; }
+
+  public VrrpCounters counters() { return counters; }
+
+  /** Master_Adver_Interval: ours as master, the master's as backup. */
+  public int masterAdverIntervalCentis() { return masterAdverCentis; }
+
+  /** The priority after tracked conditions: 255 only for an owner with nothing failing. */
+  public int effectivePriority() {
+    int base = config.priority();
+    if (failedWeight == 0) {
+      return base;
+    }
+    return Math.max(1, Math.min(254, base - failedWeight));
+  }
+
+  /** Skew_Time = ((256 - Priority) * Master_Adver_Interval) / 256, in nanoseconds. */
+  public long skewTimeNanos() {
+    return (256L - effectivePriority()) * masterAdverCentis * 10_000_000L / 256;
+  }
+
+  /** Master_Down_Interval = 3 * Master_Adver_Interval + Skew_Time, in nanoseconds. */
+  public long masterDownIntervalNanos() {
+    return 3L * masterAdverCentis * 10_000_000L + skewTimeNanos();
+  }
+
+  /** The earliest time {@link #poll} has something to do, or {@link #NEVER}. */
+  public long nextDeadline() {
+    return switch (state) {
+      case MASTER -> adverTimer;
+      case BACKUP -> masterDownTimer;
+      default -> NEVER;
+    };
+  }
+
+  /** Startup event (RFC 5798 6.4.1). */
+  public List<VrrpAction> start(long now) {
+    List<VrrpAction> out = new ArrayList<>(4);
+    if (state != VrrpState.INITIALIZE) {
+      return out;
+    }
+    preemptAllowedAt = now + config.preemptDelay().toNanos();
+    enterRunning(now, out, "start");
+    return out;
+  }
+
+  /** Shutdown event: a master sends a priority-0 advert and drops the VIPs. */
+  public List<VrrpAction> shutdown(long now) {
+    List<VrrpAction> out = new ArrayList<>(4);
+    if (state == VrrpState.MASTER) {
+      sendAdvert(out, 0);
+      out.add(new RemoveVips(name));
+    }
+    transition(out, VrrpState.INITIALIZE, "shutdown");
+    adverTimer = NEVER;
+    masterDownTimer = NEVER;
+    return out;
+  }
+
+  /** Timer events due at {@code now}. */
+  public List<VrrpAction> poll(long now) {
+    List<VrrpAction> out = new ArrayList<>(4);
+    if (state == VrrpState.MASTER && now - adverTimer >= 0) {
+      sendAdvert(out, effectivePriority());
+      long interval = config.advertIntervalNanos();
+      adverTimer += interval;
+      if (now - adverTimer >= 0) {
+        adverTimer = now + interval; // stalled for over an interval: restart, do not burst
+      }
+    } else if (state == VrrpState.BACKUP && now - masterDownTimer >= 0) {
+      becomeMaster(now, out, "Master_Down_Timer fired");
+    }
+    return out;
+  }
+
+  /**
+   * A received IPv4 packet (from its IP header). Anything that is not a valid advert for this
+   * VRID is counted under its {@link DropReason} and returns no action.
+   */
+  public List<VrrpAction> onPacket(long now, byte[] buf, int off, int len) {
+    DropReason r = VrrpCodec.decodeIpv4(buf, off, len, scratch);
+    if (r != DropReason.NONE) {
+      counters.drop(r);
+      return List.of();
+    }
+    return onAdvert(now, scratch);
+  }
+
+  /** A decoded advert (already through {@link VrrpCodec#decodeIpv4}). */
+  public List<VrrpAction> onAdvert(long now, VrrpAdvert a) {
+    DropReason r = check(a);
+    if (r != DropReason.NONE) {
+      counters.drop(r);
+      return List.of();
+    }
+    counters.count(Event.ADVERTS_ACCEPTED);
+    if (a.priority == 0) {
+      counters.count(Event.PRIORITY_ZERO_RECEIVED);
+    }
+    if (!sameAddresses(a)) {
+      counters.count(Event.ADDRESS_LIST_MISMATCH);
+    }
+    List<VrrpAction> out = new ArrayList<>(4);
+    int mine = effectivePriority();
+    if (state == VrrpState.BACKUP) {
+      if (a.priority == 0) {
+        masterDownTimer = now + skewTimeNanos();
+      } else if (!config.preempt() || a.priority >= mine || now - preemptAllowedAt < 0) {
+        masterAdverCentis = a.intervalCentis;
+        masterDownTimer = now + masterDownIntervalNanos();
+      } else {
+        counters.count(Event.LOWER_PRIORITY_IGNORED);
+      }
+    } else { // MASTER
+      if (a.priority == 0) {
+        sendAdvert(out, mine);
+        adverTimer = now + config.advertIntervalNanos();
+      } else if (a.priority > mine
+          || (a.priority == mine && Integer.compareUnsigned(a.source, primary) > 0)) {
+        masterAdverCentis = a.intervalCentis;
+        becomeBackup(now, out, "higher-priority master " + VrrpAdvert.toString(a.source)
+            + " (priority " + a.priority + ")");
+      } else {
+        counters.count(Event.MASTER_CONFLICT_WON);
+      }
+    }
+    return out;
+  }
+
+  /**
+   * Reports a tracked condition (declared in {@link VrrpConfig#tracks()}): healthy or not.
+   * Unknown names are a configuration error.
+   */
+  public List<VrrpAction> setCondition(long now, String condition, boolean healthy) {
+    VrrpConfig.Track t = tracks.get(condition);
+    if (t == null) {
+      throw new IllegalArgumentException(name + ": no tracked condition named " + condition
+          + "; configured: " + tracks.keySet());
+    }
+    List<VrrpAction> out = new ArrayList<>(4);
+    boolean wasUnhealthy = unhealthy.getOrDefault(condition, false);
+    if (wasUnhealthy == !healthy) {
+      return out;
+    }
+    unhealthy.put(condition, !healthy);
+    int sign = healthy ? -1 : 1;
+    if (t.fault()) {
+      faults += sign;
+    } else {
+      failedWeight += sign * t.weight();
+    }
+    if (faults > 0 && state != VrrpState.FAULT && state != VrrpState.INITIALIZE) {
+      if (state == VrrpState.MASTER) {
+        sendAdvert(out, 0);
+        out.add(new RemoveVips(name));
+      }
+      adverTimer = NEVER;
+      masterDownTimer = NEVER;
+      transition(out, VrrpState.FAULT, condition + " down");
+      counters.count(Event.BECAME_FAULT);
+    } else if (faults == 0 && state == VrrpState.FAULT) {
+      preemptAllowedAt = now + config.preemptDelay().toNanos();
+      masterAdverCentis = config.advertIntervalCentis();
+      enterRunning(now, out, condition + " up");
+    }
+    return out;
+  }
+
+  /** Whether a condition is currently reported unhealthy. */
+  public boolean isUnhealthy(String condition) {
+    return unhealthy.getOrDefault(condition, false);
+  }
+
+  /** The sync group forces this member to BACKUP (if master). */
+  List<VrrpAction> forceBackup(long now, String why) {
+    List<VrrpAction> out = new ArrayList<>(4);
+    if (state == VrrpState.MASTER) {
+      becomeBackup(now, out, why);
+    }
+    return out;
+  }
+
+  /** The sync group forces this member to MASTER (if backup). */
+  List<VrrpAction> forceMaster(long now, String why) {
+    List<VrrpAction> out = new ArrayList<>(4);
+    if (state == VrrpState.BACKUP) {
+      becomeMaster(now, out, why);
+    }
+    return out;
+  }
+
+  private DropReason check(VrrpAdvert a) {
+    if (a.vrid != config.vrid()) {
+      return DropReason.WRONG_VRID;
+    }
+    if (a.source == primary) {
+      return DropReason.OWN_ADVERT;
+    }
+    if (!config.unicastPeers().isEmpty() && !config.isPeer(a.source)) {
+      return DropReason.UNKNOWN_PEER;
+    }
+    if (state != VrrpState.BACKUP && state != VrrpState.MASTER) {
+      return DropReason.NOT_RUNNING;
+    }
+    return DropReason.NONE;
+  }
+
+  private boolean sameAddresses(VrrpAdvert a) {
+    if (a.addressCount != vips.length) {
+      return false;
+    }
+    outer:
+    for (int v : vips) {
+      for (int i = 0; i < a.addressCount; i++) {
+        if (a.addresses[i] == v) {
+          continue outer;
+        }
+      }
+      return false;
+    }
+    return true;
+  }
+
+  private void enterRunning(long now, List<VrrpAction> out, String why) {
+    if (faults > 0) {
+      transition(out, VrrpState.FAULT, why + ", but a fault condition holds");
+      counters.count(Event.BECAME_FAULT);
+    } else if (effectivePriority() == VrrpConfig.OWNER_PRIORITY) {
+      becomeMaster(now, out, why + ", address owner");
+    } else {
+      masterAdverCentis = config.advertIntervalCentis();
+      becomeBackup(now, out, why);
+    }
+  }
+
+  private void becomeMaster(long now, List<VrrpAction> out, String why) {
+    masterAdverCentis = config.advertIntervalCentis();
+    masterDownTimer = NEVER;
+    out.add(new AddVips(name));
+    transition(out, VrrpState.MASTER, why);
+    sendAdvert(out, effectivePriority());
+    out.add(new GratuitousArp(name));
+    adverTimer = now + config.advertIntervalNanos();
+    counters.count(Event.BECAME_MASTER);
+  }
+
+  private void becomeBackup(long now, List<VrrpAction> out, String why) {
+    if (state == VrrpState.MASTER) {
+      out.add(new RemoveVips(name));
+    } else if (state == VrrpState.INITIALIZE || state == VrrpState.FAULT) {
+      // a restart may find VIPs a crashed predecessor left behind: a backup must not hold them
+      out.add(new RemoveVips(name));
+    }
+    adverTimer = NEVER;
+    masterDownTimer = now + masterDownIntervalNanos();
+    transition(out, VrrpState.BACKUP, why);
+    counters.count(Event.BECAME_BACKUP);
+  }
+
+  private void sendAdvert(List<VrrpAction> out, int priority) {
+    out.add(new SendAdvert(name, priority));
+    counters.count(priority == 0 ? Event.PRIORITY_ZERO_SENT : Event.ADVERTS_SENT);
+  }
+
+  private void transition(List<VrrpAction> out, VrrpState to, String why) {
+    VrrpState from = state;
+    state = to;
+    if (from != to) {
+      out.add(new StateChange(name, from, to, why));
+    }
+  }
+
+  @Override
+  public String toString() {
+    return "VrrpRouter[" + name + " vrid " + config.vrid() + " " + state + " prio "
+        + effectivePriority() + "]";
+  }
+}

@@ -1,0 +1,94 @@
+package io.dctun.ha.internal;
+
+import jnr.ffi.LibraryLoader;
+import jnr.ffi.Pointer;
+import jnr.ffi.Runtime;
+import jnr.ffi.annotations.In;
+import jnr.ffi.annotations.Out;
+import jnr.ffi.annotations.SaveError;
+import jnr.ffi.annotations.Variadic;
+
+/**
+ * The libc calls VRRP's raw sockets, gratuitous ARP and interface queries need, through jnr-ffi.
+ * Arrays are copied in/out per call: fine at VRRP's few packets a second. Every call saves
+ * errno; read it with {@link #errno()}.
+ *
+ * <p>Thread-safety: the binding is stateless; errno is per thread.
+ */
+@SaveError
+public interface HaLibC {
+  int AF_INET = 2;
+  int AF_PACKET = 17;
+  int SOCK_DGRAM = 2;
+  int SOCK_RAW = 3;
+  int SOCK_CLOEXEC = 0x80000;
+  int O_NONBLOCK = 0x800;
+  int O_CLOEXEC = 0x80000;
+  int MSG_DONTWAIT = 0x40;
+
+  int SOL_SOCKET = 1;
+  int SO_BINDTODEVICE = 25;
+  int IPPROTO_IP = 0;
+  int IP_TTL = 2;
+  int IP_HDRINCL = 3;
+  int IP_MULTICAST_IF = 32;
+  int IP_MULTICAST_TTL = 33;
+  int IP_MULTICAST_LOOP = 34;
+  int IP_ADD_MEMBERSHIP = 35;
+
+  short POLLIN = 0x1;
+
+  long SIOCGIFFLAGS = 0x8913;
+  long SIOCGIFADDR = 0x8915;
+  long SIOCGIFHWADDR = 0x8927;
+  int IFF_UP = 0x1;
+  int IFF_RUNNING = 0x40;
+
+  int EINTR = 4;
+  int EAGAIN = 11;
+  int EEXIST = 17;
+  int EADDRNOTAVAIL = 99;
+
+  int socket(int domain, int type, int protocol);
+
+  int setsockopt(int fd, int level, int optname, @In byte[] optval, int optlen);
+
+  long sendto(int fd, @In byte[] buf, long len, int flags, @In byte[] addr, int addrlen);
+
+  long recv(int fd, @Out byte[] buf, long len, int flags);
+
+  /** {@code struct pollfd[]} as bytes: int fd, short events, short revents (native order). */
+  int poll(@In @Out byte[] fds, long nfds, int timeoutMillis);
+
+  int pipe2(@Out int[] fds, int flags);
+
+  long write(int fd, @In byte[] buf, long count);
+
+  long read(int fd, @Out byte[] buf, long count);
+
+  int close(int fd);
+
+  int if_nametoindex(String name);
+
+  @Variadic(fixedCount = 2)
+  int ioctl(int fd, long request, Pointer arg);
+
+  static HaLibC get() {
+    return Holder.LIBC;
+  }
+
+  static int errno() {
+    return Runtime.getRuntime(Holder.LIBC).getLastError();
+  }
+
+  static Runtime runtime() {
+    return Runtime.getRuntime(Holder.LIBC);
+  }
+
+  /** Lazy holder: the library loads (and can fail) only when native I/O is first used. */
+  final class Holder {
+    static final HaLibC LIBC = LibraryLoader.create(HaLibC.class).load("c");
+
+    private Holder() {}
+  }
+}
