@@ -11,6 +11,8 @@
 # It prints medians and the ratios dctun/wireguard-go and dctun/OpenVPN.
 #
 # Usage (root): benchmarks/e2e/run.sh [ROUNDS (default 3)] [SECONDS per iperf3 run (default 8)]
+# TUNNELS="none dctun dctun-nio wireguard-go openvpn" selects and orders the tunnels measured
+# (dctun-nio: dctun with the plain JDK DatagramChannel instead of Netty/epoll).
 # Only 198.18.0.0/15 addresses are used, only inside namespaces this script creates, and
 # everything is removed on exit, also on failure.
 set -euo pipefail
@@ -99,8 +101,8 @@ peers:
     endpoint: 198.18.200.1:51820
     allowed-ips: [198.18.210.0/24, 198.19.200.1/32]
 EOF
-  x $NS_GA "$root/dctun" up -c "$work/a.yaml" >"$work/dctun-a.log" 2>&1 & PIDS+=($!)
-  x $NS_GB "$root/dctun" up -c "$work/b.yaml" >"$work/dctun-b.log" 2>&1 & PIDS+=($!)
+  x $NS_GA env DCTUN_JAVA_OPTS="${1:-}" "$root/dctun" up -c "$work/a.yaml" >"$work/dctun-a.log" 2>&1 & PIDS+=($!)
+  x $NS_GB env DCTUN_JAVA_OPTS="${1:-}" "$root/dctun" up -c "$work/b.yaml" >"$work/dctun-b.log" 2>&1 & PIDS+=($!)
   wait_link $NS_GA dbt0; wait_link $NS_GB dbt0
 }
 
@@ -208,10 +210,11 @@ command -v bc >/dev/null || { echo "needs bc (apt-get install bc)" >&2; exit 2; 
 echo "machine: $(grep -m1 'model name' /proc/cpuinfo | cut -d: -f2 | sed 's/^ //'), $(nproc) cores; dctun on JDK $JDK_MAJOR ($JAVA_HOME)"
 echo "rounds: $ROUNDS, $SECS s per iperf3 run"
 for round in $(seq "$ROUNDS"); do
-  for t in none dctun wireguard-go openvpn; do
+  for t in ${TUNNELS:-none dctun wireguard-go openvpn}; do
     case $t in
       none) start_none ;;
       dctun) start_dctun; gw_route dbt0 dbt0 ;;
+      dctun-nio) start_dctun -Ddctun.udp=nio; gw_route dbt0 dbt0 ;;
       wireguard-go) start_wggo; gw_route dbwa${id} dbwb${id} ;;
       openvpn) start_openvpn; gw_route dbo${id} dbo${id} ;;
     esac
@@ -230,7 +233,7 @@ med = {n: [statistics.median(c) for c in zip(*v)] for n, v in by.items()}
 print()
 print("| tunnel | A->B Gbit/s | B->A Gbit/s | ping RTT ms | tunnel CPU s | CPU s per Gbit |")
 print("|---|---|---|---|---|---|")
-for n in ["none", "dctun", "wireguard-go", "openvpn"]:
+for n in ["none", "dctun", "dctun-nio", "wireguard-go", "openvpn"]:
     if n in med:
         f, r, rtt, cpu = med[n]
         per = cpu / ((f + r) / 2) if f + r > 0 and n != "none" else float("nan")

@@ -6,6 +6,8 @@ import io.dctun.core.Clock;
 import io.dctun.core.device.PacketDevice;
 import io.dctun.core.engine.Engine;
 import io.dctun.core.engine.NioUdpTransport;
+import io.dctun.core.engine.UdpTransport;
+import io.dctun.tun.NettyUdpTransport;
 import io.dctun.core.route.Prefix;
 import io.dctun.core.session.Device;
 import io.dctun.core.session.Peer;
@@ -36,7 +38,7 @@ public final class Gateway implements AutoCloseable {
 
   private final GatewayConfig cfg;
   private LinuxTun tun;
-  private NioUdpTransport udp;
+  private UdpTransport udp;
   private Device device;
   private Engine engine;
   private final AtomicLong writeErrors = new AtomicLong();
@@ -104,7 +106,7 @@ public final class Gateway implements AutoCloseable {
     }
 
     int port = cfg.listenPort().orElse(0);
-    udp = NioUdpTransport.bind(cfg.listenAddress().orElse(null), port);
+    udp = bindUdp(cfg.listenAddress().orElse(null), port);
     device = new Device(cfg.privateKey(), cfg.mtu(), Engine.output(udp, tun, writeErrors), Clock.SYSTEM);
     for (PeerConfig p : peers) {
       device.addPeer(p);
@@ -115,8 +117,8 @@ public final class Gateway implements AutoCloseable {
     }
     engine = new Engine(device, queues, udp, Clock.SYSTEM);
     engine.start();
-    LOG.info("{} up: public key {}, UDP {}, {} peer(s), AEAD {}", tun.name(), cfg.publicKey(), udp.localAddress(),
-        peers.size(), io.dctun.crypto.Aead.defaultImpl());
+    LOG.info("{} up: public key {}, UDP {} ({}), {} peer(s), AEAD {}, JDK {}", tun.name(), cfg.publicKey(),
+        udp.localAddress(), udp.kind(), peers.size(), io.dctun.crypto.Aead.defaultImpl(), Runtime.version().feature());
     // Peers we can reach get a handshake now rather than on the first packet.
     long now = Clock.SYSTEM.nanoTime();
     for (Peer p : device.peers()) {
@@ -124,6 +126,22 @@ public final class Gateway implements AutoCloseable {
         device.initiate(p.publicKey(), now);
       }
     }
+  }
+
+  /**
+   * UDP through Netty's epoll transport (recvmmsg/sendmmsg batches) by default; {@code
+   * -Ddctun.udp=nio} selects the plain JDK DatagramChannel, for comparison or where Netty's
+   * native library cannot load.
+   */
+  static UdpTransport bindUdp(InetAddress address, int port) throws IOException {
+    String kind = System.getProperty("dctun.udp", "netty");
+    if (kind.equals("nio")) {
+      return NioUdpTransport.bind(address, port);
+    }
+    if (!kind.equals("netty")) {
+      throw new IllegalArgumentException("-Ddctun.udp must be netty or nio, got " + kind);
+    }
+    return NettyUdpTransport.bind(address, port);
   }
 
   /**

@@ -18,17 +18,18 @@ import org.slf4j.LoggerFactory;
  * Runs a {@link Device} between a {@link PacketDevice} and a {@link UdpTransport}.
  *
  * <pre>
- *   thread "dctun-tun-N" (one per device queue):
- *       PacketDevice.read -> buf[16..] -> Device.outbound -> seal in place -> UdpTransport.send
- *   thread "dctun-udp":
- *       UdpTransport.receive -> buf[0..] -> Device.inbound -> open in place -> PacketDevice.write
+ *   thread "dctun-tun-N" (one per device queue), a batch of up to 32 packets at a time:
+ *       PacketDevice.readBatch -> buf[16..] -> Device.outbound -> seal in place -> UdpTransport.send
+ *       ... then UdpTransport.flush (one sendmmsg where the transport batches)
+ *   the transport's receive thread (NIO: "dctun-udp"; epoll: its event loop, recvmmsg batches):
+ *       datagram -> Device.inbound -> open in place -> PacketDevice.write
  *   thread "dctun-timers":
- *       every 100 ms: Device.tick
+ *       every 100 ms: Device.tick, then flush
  * </pre>
  *
- * Each reading thread owns one buffer for its whole life and processes a packet to completion
- * before reading the next, so a peer's packets leave in the order they were read. Nothing is
- * allocated per packet on either path except the sender address the JDK's receive returns.
+ * Each TUN thread owns its buffers for its whole life and processes a batch in order, so a
+ * peer's packets leave in the order they were read. The protocol path allocates nothing per
+ * packet; the cipher and the JDK's datagram API do (see benchmarks/README.md).
  */
 public final class Engine implements AutoCloseable {
   private static final Logger LOG = LoggerFactory.getLogger(Engine.class);
@@ -81,7 +82,7 @@ public final class Engine implements AutoCloseable {
       PacketDevice q = queues.get(i);
       threads.add(start("dctun-tun-" + i, () -> tunLoop(q)));
     }
-    threads.add(start("dctun-udp", this::udpLoop));
+    udp.start((buf, off, len, from) -> device.inbound(buf, off, len, from, clock.nanoTime()));
     threads.add(start("dctun-timers", this::timerLoop));
   }
 
@@ -92,19 +93,27 @@ public final class Engine implements AutoCloseable {
     return t;
   }
 
+  /** Packets read from the device per batch. */
+  public static final int BATCH = 32;
+
   private void tunLoop(PacketDevice q) {
     int mtu = device.mtu();
-    byte[] buf = new byte[HEADROOM + mtu + 64];
+    byte[][] bufs = new byte[BATCH][HEADROOM + mtu + 64];
+    int[] lengths = new int[BATCH];
+    udp.beginBatch();
     try {
       while (running) {
-        int n = q.read(buf, HEADROOM, mtu + 32);
-        if (n < 0) {
+        int count = q.readBatch(bufs, HEADROOM, lengths);
+        if (count < 0) {
           break;
         }
-        if (n == 0) {
-          continue;
+        long now = clock.nanoTime();
+        for (int i = 0; i < count; i++) {
+          if (lengths[i] > 0) {
+            device.outbound(bufs[i], HEADROOM, lengths[i], now);
+          }
         }
-        device.outbound(buf, HEADROOM, n, clock.nanoTime());
+        udp.flush();
       }
     } catch (IOException e) {
       if (running) {
@@ -115,32 +124,12 @@ public final class Engine implements AutoCloseable {
     }
   }
 
-  private void udpLoop() {
-    byte[] buf = new byte[65536];
-    try {
-      while (running) {
-        InetSocketAddress from = udp.receive(buf, 0, buf.length);
-        if (from == null) {
-          break;
-        }
-        try {
-          device.inbound(buf, 0, udp.lastLength(), from, clock.nanoTime());
-        } catch (RuntimeException e) {
-          // A bug must not stop the receive loop; the datagram is lost, the next one is processed.
-          LOG.error("bug on the inbound path (datagram from {} dropped)", from, e);
-        }
-      }
-    } catch (IOException e) {
-      if (running) {
-        LOG.error("UDP receive failed; the tunnel stops receiving: {}", e.getMessage());
-      }
-    }
-  }
-
   private void timerLoop() {
+    udp.beginBatch();
     while (running) {
       try {
         device.tick(clock.nanoTime());
+        udp.flush();
       } catch (RuntimeException e) {
         LOG.error("bug in timers", e);
       }

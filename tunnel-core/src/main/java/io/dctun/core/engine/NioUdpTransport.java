@@ -13,9 +13,10 @@ import org.slf4j.Logger;
 import org.slf4j.LoggerFactory;
 
 /**
- * UDP over a blocking {@link DatagramChannel}. Each thread wraps its packet buffer in a heap
- * {@link ByteBuffer} once and reuses it, so steady-state sends and receives allocate only the
- * sender address the JDK returns for each received datagram.
+ * UDP over a blocking {@link DatagramChannel}, one datagram per system call, with one receive
+ * thread. Each sending thread wraps its packet buffer in a heap {@link ByteBuffer} once and
+ * reuses it, so steady-state sends and receives allocate only the sender address the JDK
+ * returns for each received datagram. Pure JDK: works wherever Java does.
  */
 public final class NioUdpTransport implements UdpTransport {
   private static final Logger LOG = LoggerFactory.getLogger(NioUdpTransport.class);
@@ -28,7 +29,6 @@ public final class NioUdpTransport implements UdpTransport {
   private static final class Wrapped {
     byte[] array;
     ByteBuffer buffer;
-    int lastLength;
 
     ByteBuffer of(byte[] a) {
       if (a != array) {
@@ -69,22 +69,38 @@ public final class NioUdpTransport implements UdpTransport {
   }
 
   @Override
-  public InetSocketAddress receive(byte[] buf, int off, int maxLength) throws IOException {
-    Wrapped w = wrapped.get();
-    ByteBuffer b = w.of(buf);
-    b.limit(off + maxLength).position(off);
-    try {
-      InetSocketAddress from = (InetSocketAddress) channel.receive(b);
-      w.lastLength = b.position() - off;
-      return from;
-    } catch (ClosedChannelException e) {
-      return null;
+  public void start(Receiver receiver) {
+    Thread t = new Thread(() -> receiveLoop(receiver), "dctun-udp");
+    t.setDaemon(true);
+    t.start();
+  }
+
+  private void receiveLoop(Receiver receiver) {
+    byte[] buf = new byte[65536];
+    ByteBuffer b = ByteBuffer.wrap(buf);
+    while (channel.isOpen()) {
+      InetSocketAddress from;
+      try {
+        b.clear();
+        from = (InetSocketAddress) channel.receive(b);
+      } catch (ClosedChannelException e) {
+        return;
+      } catch (IOException e) {
+        LOG.error("UDP receive failed; the tunnel stops receiving: {}", e.getMessage());
+        return;
+      }
+      try {
+        receiver.onDatagram(buf, 0, b.position(), from);
+      } catch (RuntimeException e) {
+        // A bug must not stop the receive loop; this datagram is lost, the next is processed.
+        LOG.error("bug on the inbound path (datagram from {} dropped)", from, e);
+      }
     }
   }
 
   @Override
-  public int lastLength() {
-    return wrapped.get().lastLength;
+  public String kind() {
+    return "nio";
   }
 
   @Override

@@ -1,0 +1,240 @@
+package io.dctun.tun;
+
+import io.dctun.core.engine.UdpTransport;
+import io.netty.bootstrap.Bootstrap;
+import io.netty.buffer.ByteBuf;
+import io.netty.buffer.ByteBufAllocator;
+import io.netty.buffer.PooledByteBufAllocator;
+import io.netty.channel.Channel;
+import io.netty.channel.ChannelHandlerContext;
+import io.netty.channel.ChannelInitializer;
+import io.netty.channel.ChannelOption;
+import io.netty.channel.EventLoop;
+import io.netty.channel.EventLoopGroup;
+import io.netty.channel.FixedRecvByteBufAllocator;
+import io.netty.channel.MultiThreadIoEventLoopGroup;
+import io.netty.channel.SimpleChannelInboundHandler;
+import io.netty.channel.epoll.Epoll;
+import io.netty.channel.epoll.EpollChannelOption;
+import io.netty.channel.epoll.EpollDatagramChannel;
+import io.netty.channel.epoll.EpollIoHandler;
+import io.netty.channel.nio.NioIoHandler;
+import io.netty.channel.socket.DatagramPacket;
+import io.netty.channel.socket.nio.NioDatagramChannel;
+import java.io.IOException;
+import java.net.InetAddress;
+import java.net.InetSocketAddress;
+import java.util.ArrayList;
+import java.util.List;
+import java.util.concurrent.TimeUnit;
+import java.util.concurrent.atomic.AtomicLong;
+import org.slf4j.Logger;
+import org.slf4j.LoggerFactory;
+
+/**
+ * UDP over Netty: the native epoll transport where it loads (Linux x86_64 and aarch64), NIO
+ * otherwise. One event-loop thread receives, with {@code recvmmsg} reading up to
+ * {@link #RECV_BATCH} datagrams per system call, and hands each to the {@link Receiver} on that
+ * thread. Sends from a batching thread (the engine's TUN readers) are collected and written by
+ * one event-loop task per batch, which epoll sends with one {@code sendmmsg}.
+ *
+ * <pre>
+ *   TUN thread: send, send, ... send, flush --(one task)--> event loop: write x n, flush -> sendmmsg
+ *   event loop: recvmmsg -> DatagramPacket x n -> copy to heap buffer -> Receiver (open in place)
+ * </pre>
+ *
+ * Buffers: received datagrams arrive in pooled direct buffers and are copied once into the
+ * event loop's heap buffer (the JDK cipher works fastest on heap arrays); sends copy once into a
+ * pooled direct buffer. Every ByteBuf is released by the code that took it, on failure too.
+ */
+public final class NettyUdpTransport implements UdpTransport {
+  private static final Logger LOG = LoggerFactory.getLogger(NettyUdpTransport.class);
+  public static final int RECV_BATCH = 32;
+  private static final int MAX_DATAGRAM = 2048;
+
+  private final EventLoopGroup group;
+  private final Channel channel;
+  private final boolean epoll;
+  private final ByteBufAllocator alloc = PooledByteBufAllocator.DEFAULT;
+  private final AtomicLong sendErrors = new AtomicLong();
+  private final ThreadLocal<List<DatagramPacket>> pending = new ThreadLocal<>();
+  private volatile Receiver receiver;
+  private volatile long lastErrorLog = Long.MIN_VALUE;
+
+  private NettyUdpTransport(EventLoopGroup group, Channel channel, boolean epoll) {
+    this.group = group;
+    this.channel = channel;
+    this.epoll = epoll;
+  }
+
+  /** True if the native epoll transport loads on this machine. */
+  public static boolean epollAvailable() {
+    return Epoll.isAvailable();
+  }
+
+  /**
+   * Binds {@code address:port} (null = all addresses, 0 = an ephemeral port). Nothing is read
+   * until {@link #start}.
+   */
+  public static NettyUdpTransport bind(InetAddress address, int port) throws IOException {
+    boolean epoll = Epoll.isAvailable();
+    if (!epoll) {
+      LOG.info("native epoll unavailable ({}); UDP uses NIO", Epoll.unavailabilityCause().toString());
+    }
+    EventLoopGroup group = new MultiThreadIoEventLoopGroup(1,
+        r -> {
+          Thread t = new Thread(r, "dctun-udp-loop");
+          t.setDaemon(true);
+          return t;
+        },
+        epoll ? EpollIoHandler.newFactory() : NioIoHandler.newFactory());
+    Bootstrap b = new Bootstrap().group(group)
+        .channel(epoll ? EpollDatagramChannel.class : NioDatagramChannel.class)
+        .option(ChannelOption.SO_RCVBUF, 4 << 20)
+        .option(ChannelOption.SO_SNDBUF, 4 << 20)
+        .option(ChannelOption.AUTO_READ, false)
+        .option(ChannelOption.ALLOCATOR, PooledByteBufAllocator.DEFAULT)
+        .handler(new ChannelInitializer<Channel>() {
+          @Override
+          protected void initChannel(Channel ch) {}
+        });
+    if (epoll) {
+      // With a payload size set, epoll reads with recvmmsg: as many datagrams per call as fit.
+      b.option(EpollChannelOption.MAX_DATAGRAM_PAYLOAD_SIZE, MAX_DATAGRAM)
+          .option(ChannelOption.RCVBUF_ALLOCATOR, new FixedRecvByteBufAllocator(MAX_DATAGRAM * RECV_BATCH));
+    } else {
+      b.option(ChannelOption.RCVBUF_ALLOCATOR, new FixedRecvByteBufAllocator(65536));
+    }
+    InetSocketAddress local = new InetSocketAddress(address, port);
+    try {
+      Channel ch = b.bind(local).sync().channel();
+      return new NettyUdpTransport(group, ch, epoll);
+    } catch (Exception e) {
+      group.shutdownGracefully(0, 1, TimeUnit.SECONDS);
+      throw new IOException("cannot bind UDP " + (address == null ? "*" : address.getHostAddress()) + ":" + port
+          + ": " + e.getMessage(), e);
+    }
+  }
+
+  @Override
+  public InetSocketAddress localAddress() {
+    return (InetSocketAddress) channel.localAddress();
+  }
+
+  @Override
+  public void start(Receiver r) {
+    this.receiver = r;
+    channel.pipeline().addLast(new Inbound());
+    channel.config().setAutoRead(true);
+  }
+
+  /** Copies each datagram into one reused heap buffer and hands it on; releases the packet. */
+  private final class Inbound extends SimpleChannelInboundHandler<DatagramPacket> {
+    private final byte[] buf = new byte[65536];
+
+    @Override
+    protected void channelRead0(ChannelHandlerContext ctx, DatagramPacket p) {
+      ByteBuf c = p.content();
+      int n = Math.min(c.readableBytes(), buf.length);
+      c.getBytes(c.readerIndex(), buf, 0, n);
+      try {
+        receiver.onDatagram(buf, 0, n, p.sender());
+      } catch (RuntimeException e) {
+        LOG.error("bug on the inbound path (datagram from {} dropped)", p.sender(), e);
+      }
+    }
+
+    @Override
+    public void channelReadComplete(ChannelHandlerContext ctx) {
+      // Replies written while handling the batch (handshake responses) go out together.
+      ctx.flush();
+    }
+
+    @Override
+    public void exceptionCaught(ChannelHandlerContext ctx, Throwable cause) {
+      LOG.warn("UDP: {}", cause.toString());
+    }
+  }
+
+  @Override
+  public void send(InetSocketAddress to, byte[] buf, int off, int len) {
+    ByteBuf b = alloc.directBuffer(len);
+    b.writeBytes(buf, off, len);
+    DatagramPacket p = new DatagramPacket(b, to);
+    EventLoop loop = channel.eventLoop();
+    if (loop.inEventLoop()) {
+      channel.write(p, channel.voidPromise()); // flushed at channelReadComplete
+      return;
+    }
+    List<DatagramPacket> batch = pending.get();
+    if (batch != null) {
+      batch.add(p);
+      return;
+    }
+    channel.writeAndFlush(p).addListener(f -> {
+      if (!f.isSuccess()) {
+        sendFailed(to, f.cause());
+      }
+    });
+  }
+
+  @Override
+  public void beginBatch() {
+    if (pending.get() == null) {
+      pending.set(new ArrayList<>(64));
+    }
+  }
+
+  @Override
+  public void flush() {
+    List<DatagramPacket> batch = pending.get();
+    if (batch == null || batch.isEmpty()) {
+      return;
+    }
+    DatagramPacket[] out = batch.toArray(new DatagramPacket[0]);
+    batch.clear();
+    try {
+      channel.eventLoop().execute(() -> {
+        for (DatagramPacket p : out) {
+          channel.write(p, channel.voidPromise());
+        }
+        channel.flush();
+      });
+    } catch (RuntimeException e) { // the loop is shutting down: release what it will never send
+      for (DatagramPacket p : out) {
+        p.release();
+      }
+      sendFailed(null, e);
+    }
+  }
+
+  private void sendFailed(InetSocketAddress to, Throwable cause) {
+    sendErrors.incrementAndGet();
+    long now = System.nanoTime();
+    if (lastErrorLog == Long.MIN_VALUE || now - lastErrorLog > 10_000_000_000L) {
+      lastErrorLog = now;
+      LOG.warn("UDP send{} failed: {} ({} send errors in all)", to == null ? "" : " to " + to, cause.toString(),
+          sendErrors.get());
+    }
+  }
+
+  @Override
+  public long sendErrors() {
+    return sendErrors.get();
+  }
+
+  @Override
+  public String kind() {
+    return epoll ? "epoll" : "netty-nio";
+  }
+
+  @Override
+  public void close() {
+    try {
+      channel.close().await(2, TimeUnit.SECONDS);
+    } catch (InterruptedException e) {
+      Thread.currentThread().interrupt();
+    }
+    group.shutdownGracefully(0, 2, TimeUnit.SECONDS).awaitUninterruptibly(3, TimeUnit.SECONDS);
+  }
+}
