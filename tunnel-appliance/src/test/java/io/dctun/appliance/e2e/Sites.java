@@ -223,8 +223,25 @@ final class Sites implements AutoCloseable {
 
     /** SIGTERM; asserts the process ended, its TUN interface is gone and the status file removed. */
     void stopAndAssertClean() {
-      process.stop(Duration.ofSeconds(10));
-      assertThat(process.isAlive()).as("dctun %s still running after SIGTERM", label).isFalse();
+      Process p = process.process();
+      p.toHandle().destroy(); // SIGTERM
+      boolean exited;
+      try {
+        exited = p.waitFor(15, java.util.concurrent.TimeUnit.SECONDS);
+      } catch (InterruptedException e) {
+        Thread.currentThread().interrupt();
+        exited = false;
+      }
+      String threads = "";
+      if (!exited) {
+        // Say why before forcing it: a thread dump of the stuck shutdown.
+        Path jstack = Path.of(System.getProperty("java.home"), "bin", "jstack");
+        threads = Files.isExecutable(jstack)
+            ? io.dctun.core.testing.Shell.exec(Duration.ofSeconds(10), jstack.toString(), Long.toString(p.pid())).stdout()
+            : "(no jstack)";
+        process.stop(Duration.ZERO);
+      }
+      assertThat(exited).as("dctun %s exits within 15 s of SIGTERM\n%s", label, threads).isTrue();
       assertThat(ns.hasLink(tun)).as("TUN %s of %s left behind after SIGTERM\n%s", tun, label, process.output())
           .isFalse();
       assertThat(Files.exists(status)).as("status file of %s removed on shutdown", label).isFalse();
@@ -298,7 +315,7 @@ final class Sites implements AutoCloseable {
 
   /** {@code ping -c 3 -W 2 dst} from {@code from}; asserts it exits 0. */
   static void assertPing(NetNs from, String dst, Object... context) {
-    ExecResult r = from.exec(Duration.ofSeconds(20), "ping", "-n", "-c", "3", "-W", "2", dst);
+    ExecResult r = from.exec(Duration.ofSeconds(25), "ping", "-n", "-c", "3", "-w", "20", dst);
     StringBuilder ctx = new StringBuilder();
     for (Object o : context) {
       ctx.append('\n').append(o instanceof Gw g ? g.describe() : String.valueOf(o));

@@ -353,12 +353,12 @@ class WireguardGoInteropTest {
     }
 
     /**
-     * Runs {@code ping -c N -W 1 javaInner} in the namespace while answering every echo request the Java side
+     * Runs {@code ping -c N -w 15 javaInner} (N replies or a 15 s deadline) in the namespace while answering every echo request the Java side
      * receives; bounded.
      */
     PingResult pingFromNamespace(int count) throws Exception {
       CompletableFuture<ExecResult> f = CompletableFuture.supplyAsync(
-          () -> ns.exec(Duration.ofSeconds(20), "ping", "-c", Integer.toString(count), "-W", "1", javaInner), async);
+          () -> ns.exec(Duration.ofSeconds(20), "ping", "-c", Integer.toString(count), "-w", "15", javaInner), async);
       long deadline = System.nanoTime() + Duration.ofSeconds(25).toNanos();
       int answered = 0;
       List<String> other = new ArrayList<>();

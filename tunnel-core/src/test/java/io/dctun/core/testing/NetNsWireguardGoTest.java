@@ -48,7 +48,7 @@ class NetNsWireguardGoTest {
             a.addressUp("198.19.0.1/24");
             b.addressUp("198.19.0.2/24");
 
-            ExecResult ping = na.exec(Duration.ofSeconds(15), "ping", "-c", "3", "-W", "1", "198.19.0.2");
+            ExecResult ping = na.exec(Duration.ofSeconds(20), "ping", "-c", "3", "-w", "15", "198.19.0.2");
             assertThat(ping.ok()).as("ping across the tunnel\n%s\n%s\n%s", ping.describe(),
                     a.process().describe(), b.process().describe()).isTrue();
 
