@@ -282,16 +282,29 @@ final class Sites implements AutoCloseable {
       }
       Path cfg = dir.resolve(label + ".yaml");
       Files.writeString(cfg, y.toString());
-      Path status = dir.resolve(label + ".status");
-      List<String> cmd = new ArrayList<>(javaCommand());
-      cmd.addAll(List.of("io.dctun.appliance.Main", "up", "-c", cfg.toString(), "--status-file", status.toString()));
-      Spawned p = ns.spawn(cmd.toArray(String[]::new));
-      Gw gw = new Gw(ns, label, tun, key, status, p);
-      gw.awaitUp(Duration.ofSeconds(20));
-      return gw;
+      return launch(ns, label, tun, key, cfg);
     } catch (IOException e) {
       throw new UncheckedIOException(e);
     }
+  }
+
+  /** Starts {@code dctun up -c cfg} in {@code ns} (its interface is {@code tun}) and waits until it is up. */
+  Gw launch(NetNs ns, String label, String tun, PrivateKey key, Path cfg) {
+    Path status = dir.resolve(label + ".status");
+    List<String> cmd = new ArrayList<>(javaCommand());
+    cmd.addAll(List.of("io.dctun.appliance.Main", "up", "-c", cfg.toString(), "--status-file", status.toString()));
+    Spawned p = ns.spawn(cmd.toArray(String[]::new));
+    Gw gw = new Gw(ns, label, tun, key, status, p);
+    gw.awaitUp(Duration.ofSeconds(20));
+    return gw;
+  }
+
+  Path dir() {
+    return dir;
+  }
+
+  Topology topology() {
+    return topology;
   }
 
   /** A key for a gateway started later: lets two configurations name each other. */
