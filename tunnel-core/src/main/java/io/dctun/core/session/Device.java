@@ -201,8 +201,12 @@ public final class Device {
       drops.drop(DropReason.NO_ROUTE, now, "outbound");
       return;
     }
-    if (!filter.allowOutbound(p.publicKey(), buf, off, len, now)) {
+    int verdict = filter.filterOutbound(p.publicKey(), buf, off, len, now);
+    if (verdict != PacketFilter.ACCEPT) {
       drops.drop(DropReason.FILTERED, now, "outbound");
+      if (verdict > 0) {
+        output.deliverToDevice(buf, off, verdict); // reject reply written in place
+      }
       return;
     }
     p.send(buf, off, len, now);
@@ -210,8 +214,12 @@ public final class Device {
 
   /** Delivers a decrypted, source-checked packet through the filter to the device. */
   void deliverInbound(Peer p, byte[] buf, int off, int len, long now) {
-    if (!filter.allowInbound(p.publicKey(), buf, off, len, now)) {
+    int verdict = filter.filterInbound(p.publicKey(), buf, off, len, now);
+    if (verdict != PacketFilter.ACCEPT) {
       drops.drop(DropReason.FILTERED, now, "inbound");
+      if (verdict > 0) {
+        p.send(buf, off, verdict, now); // reject reply written in place, back to the peer
+      }
       return;
     }
     output.deliverToDevice(buf, off, len);
