@@ -180,7 +180,7 @@ public final class Gateway implements AutoCloseable {
     b.append("interface ").append(cfg.interfaceName()).append('\n');
     b.append("public-key ").append(cfg.publicKey()).append('\n');
     try {
-      b.append("listen ").append(udp.localAddress()).append('\n');
+      b.append("listen ").append(hostPort(udp.localAddress())).append('\n');
     } catch (IOException e) {
       b.append("listen closed\n");
     }
@@ -189,7 +189,7 @@ public final class Gateway implements AutoCloseable {
     for (Peer p : device.peers()) {
       String n = p.name();
       b.append("peer ").append(n).append(' ').append(p.publicKey()).append('\n');
-      b.append("peer.").append(n).append(".endpoint ").append(p.endpoint()).append('\n');
+      b.append("peer.").append(n).append(".endpoint ").append(p.endpoint() == null ? "none" : hostPort(p.endpoint())).append('\n');
       b.append("peer.").append(n).append(".latest-handshake-unix ").append(p.lastHandshakeWallNanos() / 1_000_000_000L).append('\n');
       b.append("peer.").append(n).append(".rx-bytes ").append(p.rxBytes()).append('\n');
       b.append("peer.").append(n).append(".tx-bytes ").append(p.txBytes()).append('\n');
@@ -198,6 +198,13 @@ public final class Gateway implements AutoCloseable {
       b.append("drop.").append(r.name()).append(' ').append(device.drops().count(r)).append('\n');
     }
     return b.toString();
+  }
+
+  /** 198.18.0.2:51820, [fd00::2]:51820, *:51820 for the wildcard address. */
+  static String hostPort(InetSocketAddress a) {
+    InetAddress ip = a.getAddress();
+    String h = ip == null || ip.isAnyLocalAddress() ? "*" : ip.getHostAddress();
+    return (h.contains(":") ? "[" + h + "]" : h) + ":" + a.getPort();
   }
 
   /** Writes {@link #status()} to {@code file} atomically (write a temporary file, then rename). */
