@@ -71,6 +71,16 @@ public final class PrivateKey {
     return X25519.calculateAgreement(bytes, 0, peer.raw(), 0, out, off);
   }
 
+  /**
+   * A 32-byte secret for another purpose, derived one way from this key:
+   * HMAC-BLAKE2s(key, label). The two gateways of an HA pair share one static key, so they
+   * derive the same state-sync key without any further configuration; knowing the derived
+   * secret reveals nothing about the key.
+   */
+  public byte[] deriveSecret(String label) {
+    return Blake2s.hmac(bytes, label.getBytes(java.nio.charset.StandardCharsets.UTF_8));
+  }
+
   @Override
   public String toString() {
     return "PrivateKey[public=" + publicKey + "]";

@@ -162,6 +162,27 @@ public final class Firewall implements PacketFilter {
   }
 
   /** Removes expired flows; call periodically (e.g. each second) from the engine's timer. */
+  /**
+   * Exports up to {@code max} established (assured) flows that changed since their last export,
+   * for streaming to the HA twin; allocation-free. See {@link FlowSink}.
+   */
+  public int exportChangedFlows(long now, FlowSink sink, int max) {
+    return table.exportChanged(now, sink, max);
+  }
+
+  /** Makes the next exports resend every flow (a new twin, or this box just became master). */
+  public void markAllFlowsChanged() {
+    table.markAllChanged();
+  }
+
+  /**
+   * Installs a flow exported by the HA twin (same configuration). Its first packet here is
+   * re-checked against this box's current rules. False if the table has no room for it.
+   */
+  public boolean importFlow(long k0, long k1, long k2, long k3, long meta, int state, long remainingNanos, long now) {
+    return table.importFlow(k0, k1, k2, k3, meta, state, remainingNanos, now);
+  }
+
   public int expire(long now) {
     return table.expire(now);
   }

@@ -71,7 +71,11 @@ public final class ConnTrack {
   static final int ORIGIN_OUTBOUND = 1 << 6;
   static final int FIN_A = 1 << 7;
   static final int FIN_B = 1 << 8;
+  /** Changed since last exported for replication (only assured flows are exported). */
+  static final int DIRTY = 1 << 9;
   static final int USED = 1 << 31;
+  /** Rules version of imported flows: never current, so the first packet re-checks them locally. */
+  public static final int IMPORTED_VERSION = Integer.MIN_VALUE;
 
   /** Results of {@link #track}: the low byte; the admitting rule index + 1 sits above it. */
   public static final int MISS = 0;
@@ -330,7 +334,11 @@ public final class ConnTrack {
           w |= ASSURED;
         }
       }
-      s.st[i] = (w & ~KIND_MASK) | next;
+      int nw = (w & ~KIND_MASK) | next;
+      if ((nw & ~DIRTY) != (s.st[i] & ~DIRTY)) {
+        nw |= DIRTY; // state moved on: the twin should learn it
+      }
+      s.st[i] = nw;
       s.expires[i] = now + TIMEOUT[next];
       return PASS | ((s.rule[i] + 1) << 8);
     }
@@ -358,7 +366,7 @@ public final class ConnTrack {
     } else {
       kind = OTHER_UNREPLIED;
     }
-    int w = USED | kind | (aSrc ? A_ORIG : 0)
+    int w = USED | DIRTY | kind | (aSrc ? A_ORIG : 0)
         | (p.dir == Direction.OUTBOUND ? ORIGIN_OUTBOUND : 0);
     Segment s = segs[(int) (h >>> segShift)];
     synchronized (s) {
@@ -455,6 +463,93 @@ public final class ConnTrack {
         return -1;
       }
       return s.st[i] & ~USED;
+    }
+  }
+
+  // ------------------------------------------------------------------ replication
+
+  private int exportSegment;
+  private int exportSlot;
+
+  /**
+   * Hands at most {@code max} assured flows that changed since they were last exported to
+   * {@code sink}, and clears their changed mark. Resumes where the previous call stopped, so a
+   * bounded budget per call still reaches every segment. Returns how many were exported.
+   */
+  public synchronized int exportChanged(long now, io.dctun.firewall.FlowSink sink, int max) {
+    int n = 0;
+    for (int visited = 0; visited <= segs.length && n < max; visited++) {
+      Segment s = segs[exportSegment];
+      synchronized (s) {
+        for (int i = exportSlot; i <= s.mask && n < max; i++) {
+          int w = s.st[i];
+          exportSlot = i + 1;
+          if (w == 0 || (w & DIRTY) == 0 || (w & ASSURED) == 0 || now - s.expires[i] >= 0) {
+            continue;
+          }
+          int b = i * 5;
+          sink.flow(s.key[b], s.key[b + 1], s.key[b + 2], s.key[b + 3], s.key[b + 4], w & ~(USED | DIRTY),
+              s.expires[i] - now);
+          s.st[i] = w & ~DIRTY;
+          n++;
+        }
+        if (exportSlot > s.mask) {
+          exportSlot = 0;
+          exportSegment = (exportSegment + 1) % segs.length;
+        }
+      }
+    }
+    return n;
+  }
+
+  /** Marks every flow changed, so the next exports send the whole table (a new twin appeared). */
+  public void markAllChanged() {
+    for (Segment s : segs) {
+      synchronized (s) {
+        for (int i = 0; i <= s.mask; i++) {
+          if (s.st[i] != 0) {
+            s.st[i] |= DIRTY;
+          }
+        }
+      }
+    }
+  }
+
+  /**
+   * Installs or refreshes a flow exported by the HA twin. It is marked with
+   * {@link #IMPORTED_VERSION}, so its first packet here is re-checked against this box's rules.
+   * Returns false if the flow's segment is full of flows that may not be evicted.
+   */
+  public boolean importFlow(long k0, long k1, long k2, long k3, long m, int state, long remainingNanos, long now) {
+    int kind = state & KIND_MASK;
+    if (kind == 0 || kind >= TIMEOUT.length || remainingNanos <= 0) {
+      return false;
+    }
+    long h = hash(k0, k1, k2, k3, m);
+    Segment s = segs[(int) (h >>> segShift)];
+    synchronized (s) {
+      int i = find(s, h, k0, k1, k2, k3, m);
+      if (i < 0) {
+        if (s.count >= s.limit && !makeRoom(s, now)) {
+          return false;
+        }
+        i = (int) h & s.mask;
+        while (s.st[i] != 0) {
+          i = (i + 1) & s.mask;
+        }
+        s.count++;
+        int b = i * 5;
+        s.key[b] = k0;
+        s.key[b + 1] = k1;
+        s.key[b + 2] = k2;
+        s.key[b + 3] = k3;
+        s.key[b + 4] = m;
+        s.ver[i] = IMPORTED_VERSION;
+        s.rule[i] = -1;
+      }
+      s.st[i] = USED | (state & ~(USED | DIRTY));
+      s.expires[i] = now + Math.min(remainingNanos, TIMEOUT[kind]);
+      return true;
     }
   }
 
