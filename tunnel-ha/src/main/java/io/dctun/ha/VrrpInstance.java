@@ -193,6 +193,31 @@ public final class VrrpInstance implements AutoCloseable {
   }
 
   /**
+   * Sends another burst of gratuitous ARP for the VIPs of every member that is MASTER now
+   * (keepalived's delayed repeat, {@code garp_master_delay}): a neighbour that refreshed its
+   * entry from the old master less than {@code locktime} (1 s) before the takeover burst ignored
+   * that burst. Applied on the I/O thread; a no-op for members that are not MASTER.
+   */
+  public void announce() {
+    commands.add(() -> {
+      for (Member m : members) {
+        if (m.state == VrrpState.MASTER) {
+          for (int k = 0; k < GARP_REPEAT; k++) {
+            for (int vip : m.router.vipsRaw()) {
+              try {
+                m.arp.send(vip);
+              } catch (IOException e) {
+                LOG.warn("VRRP {}: gratuitous ARP failed: {}", m.router.name(), e.getMessage());
+              }
+            }
+          }
+        }
+      }
+    });
+    wake();
+  }
+
+  /**
    * Stops: a master sends a priority-0 advert (its backup takes over after Skew_Time) and
    * removes its VIPs; then sockets close. Waits up to 5 s for the I/O thread.
    */
@@ -328,6 +353,10 @@ public final class VrrpInstance implements AutoCloseable {
   }
 
   private void act(List<VrrpAction> actions) {
+    // The listener hears of state changes only after every action of the batch is carried out:
+    // a new master's hook (the tunnel's handshakes) must follow the gratuitous ARP of all the
+    // group's VIPs, or the first reply goes to the old master's MAC and is lost.
+    List<VrrpAction.StateChange> changes = new ArrayList<>(2);
     for (VrrpAction a : actions) {
       Member m = member(a.instance());
       try {
@@ -347,12 +376,15 @@ public final class VrrpInstance implements AutoCloseable {
           m.state = s.to();
           LOG.info("VRRP {} (vrid {}): {} -> {}: {}", s.instance(), m.router.config().vrid(),
               s.from(), s.to(), s.why());
-          notifyListener(s);
+          changes.add(s);
         }
       } catch (IOException e) {
         // a down link refuses sends; the link check turns that into FAULT within 100 ms
         LOG.warn("VRRP {}: {} failed: {}", a.instance(), a, e.getMessage());
       }
+    }
+    for (VrrpAction.StateChange s : changes) {
+      notifyListener(s);
     }
   }
 

@@ -1,8 +1,9 @@
 package io.dctun.ha;
 
 /**
- * Hooks for an embedder: called after the VIPs have been added (master) or removed (backup,
- * fault), on the instance's I/O thread. Keep them short; a slow hook delays adverts. The tunnel
+ * Hooks for an embedder: called after the VIPs have been added and announced by gratuitous ARP
+ * (master) or removed (backup, fault), for every instance of the sync group, on the instance's
+ * I/O thread. Keep them short; a slow hook delays adverts. The tunnel
  * uses {@link #becameMaster} to re-handshake every peer at once.
  */
 public interface VrrpListener {

@@ -77,7 +77,20 @@ public final class NettyUdpTransport implements UdpTransport {
    * until {@link #start}.
    */
   public static NettyUdpTransport bind(InetAddress address, int port) throws IOException {
+    return bind(address, port, false);
+  }
+
+  /**
+   * As {@link #bind(InetAddress, int)}; with {@code freebind} the socket is bound with {@code
+   * IP_FREEBIND}, so it may bind an address this host does not (yet) own, such as a VRRP virtual
+   * address while this box is the backup. Needs the native epoll transport.
+   */
+  public static NettyUdpTransport bind(InetAddress address, int port, boolean freebind) throws IOException {
     boolean epoll = Epoll.isAvailable();
+    if (freebind && !epoll) {
+      throw new IOException("IP_FREEBIND needs Netty's native epoll transport, which is unavailable: "
+          + Epoll.unavailabilityCause());
+    }
     if (!epoll) {
       LOG.info("native epoll unavailable ({}); UDP uses NIO", Epoll.unavailabilityCause().toString());
     }
@@ -104,6 +117,9 @@ public final class NettyUdpTransport implements UdpTransport {
           .option(ChannelOption.RCVBUF_ALLOCATOR, new FixedRecvByteBufAllocator(MAX_DATAGRAM * RECV_BATCH));
     } else {
       b.option(ChannelOption.RCVBUF_ALLOCATOR, new FixedRecvByteBufAllocator(65536));
+    }
+    if (freebind) {
+      b.option(EpollChannelOption.IP_FREEBIND, true);
     }
     InetSocketAddress local = new InetSocketAddress(address, port);
     try {

@@ -347,6 +347,17 @@ public final class Device {
     }
   }
 
+  /**
+   * Starts a handshake with one peer now even if one was sent less than REKEY_TIMEOUT ago (an HA
+   * takeover whose first initiation may have been answered to the old master).
+   */
+  public void initiateNow(PublicKey key, long now) {
+    Peer p = peers.get(key);
+    if (p != null) {
+      p.initiate(now, true);
+    }
+  }
+
   /** Starts a handshake with one peer now. */
   public void initiate(PublicKey key, long now) {
     Peer p = peers.get(key);
