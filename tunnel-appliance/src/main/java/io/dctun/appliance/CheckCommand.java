@@ -69,6 +69,9 @@ final class CheckCommand implements Callable<Integer> {
       if (p.presharedKeyFile().isPresent()) s.append(", preshared key");
       s.append('\n');
     }
+    s.append("  ").append(cfg.firewall().map(f -> "firewall: default deny, " + f.ruleSet().size() + " rule(s), "
+        + f.groups().size() + " group(s)").orElse("WARNING: no firewall section: every packet is accepted in both "
+        + "directions (add 'firewall:' for default deny)")).append('\n');
     return s.toString();
   }
 }

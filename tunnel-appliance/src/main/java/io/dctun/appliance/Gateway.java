@@ -42,6 +42,8 @@ public final class Gateway implements AutoCloseable {
   private Device device;
   private Engine engine;
   private final AtomicLong writeErrors = new AtomicLong();
+  private GatewayFirewall firewall; // firewall: section (or none); see GatewayFirewall
+  private HaController ha; // null unless the config has an ha: section
 
   private Gateway(GatewayConfig cfg) {
     this.cfg = cfg;
@@ -106,17 +108,20 @@ public final class Gateway implements AutoCloseable {
     }
 
     int port = cfg.listenPort().orElse(0);
-    udp = bindUdp(cfg.listenAddress().orElse(null), port);
-    device = new Device(cfg.privateKey(), cfg.mtu(), Engine.output(udp, tun, writeErrors), Clock.SYSTEM);
+    udp = HaController.bindUdp(cfg, port, () -> bindUdp(cfg.listenAddress().orElse(null), port));
+    io.dctun.core.session.Output out = HaController.gate(cfg, Engine.output(udp, tun, writeErrors));
+    device = new Device(cfg.privateKey(), cfg.mtu(), out, Clock.SYSTEM);
     for (PeerConfig p : peers) {
       device.addPeer(p);
     }
+    firewall = GatewayFirewall.attach(cfg, device); // before the engine moves any packet
     List<PacketDevice> queues = new ArrayList<>();
     for (int i = 0; i < tun.queueCount(); i++) {
       queues.add(tun.queue(i));
     }
     engine = new Engine(device, queues, udp, Clock.SYSTEM);
     engine.start();
+    ha = HaController.start(cfg, device, out); // HA pair: muted until VRRP makes this box MASTER
     LOG.info("{} up: public key {}, UDP {} ({}), {} peer(s), AEAD {}, JDK {}", tun.name(), cfg.publicKey(),
         udp.localAddress(), udp.kind(), peers.size(), io.dctun.crypto.Aead.defaultImpl(), Runtime.version().feature());
     // Peers we can reach get a handshake now rather than on the first packet.
@@ -197,6 +202,14 @@ public final class Gateway implements AutoCloseable {
     for (io.dctun.core.session.DropReason r : io.dctun.core.session.DropReason.values()) {
       b.append("drop.").append(r.name()).append(' ').append(device.drops().count(r)).append('\n');
     }
+    GatewayFirewall fw = firewall;
+    if (fw != null) {
+      fw.appendStatus(b);
+    }
+    HaController h = ha;
+    if (h != null) {
+      b.append(h.status());
+    }
     return b.toString();
   }
 
@@ -218,6 +231,13 @@ public final class Gateway implements AutoCloseable {
   /** Stops traffic and removes the interface (and with it every address and route we added). */
   @Override
   public synchronized void close() {
+    if (firewall != null) {
+      firewall.close(); // stops the flow-expiry timer and SIGHUP reloads
+    }
+    if (ha != null) {
+      ha.close(); // priority-0 advert first: the backup takes over while this box shuts down
+      ha = null;
+    }
     if (engine != null) {
       engine.close(); // closes udp and tun too
       engine = null;

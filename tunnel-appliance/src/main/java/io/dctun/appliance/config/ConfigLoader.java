@@ -64,7 +64,9 @@ import org.yaml.snakeyaml.nodes.Tag;
  */
 public final class ConfigLoader {
   static final Set<String> TOP_FIELDS = Set.of(
-      "interface", "private-key-file", "listen-port", "listen-address", "addresses", "mtu", "peers");
+      "interface", "private-key-file", "listen-port", "listen-address", "addresses", "mtu", "peers",
+      "ha", // ha: see HaSection
+      "firewall"); // firewall: see FirewallSection
   static final Set<String> PEER_FIELDS = Set.of(
       "name", "public-key", "endpoint", "allowed-ips", "persistent-keepalive", "preshared-key-file");
 
@@ -240,10 +242,14 @@ public final class ConfigLoader {
         if (p != null) peers.add(p);
       }
 
+      Optional<FirewallConfig> firewall = FirewallSection.parse(file, f.get("firewall"), peers, errors);
+      HaSection ha = HaSection.parse(value(f, "ha"), this::error, listenPort.isPresent(), listenAddress.isPresent());
+
       if (!errors.isEmpty()) {
         return null;
       }
-      return new GatewayConfig(ifName, keyFile, key, listenPort, listenAddress, addresses, mtu, peers);
+      return HaSection.attach(
+          new GatewayConfig(ifName, keyFile, key, listenPort, listenAddress, addresses, mtu, peers, firewall), ha);
     }
 
     PeerConfig peer(Node node, String at, PrivateKey own, boolean listening,

@@ -15,6 +15,7 @@ import java.util.OptionalInt;
  * cross-field rules (unique keys, disjoint allowed IPs), which the loader has already enforced.
  *
  * <p>Equality compares the private key by its file and public key, never by its secret bytes.
+ * The firewall section is not compared (a compiled rule set has no value equality).
  *
  * @param interfaceName the TUN interface name, 1-15 characters of {@code [a-zA-Z0-9_.-]}
  * @param privateKeyFile the file the private key was read from, absolute
@@ -24,6 +25,7 @@ import java.util.OptionalInt;
  * @param addresses addresses the interface gets
  * @param mtu the interface MTU, 1280-9000
  * @param peers the peers, in file order
+ * @param firewall the {@code firewall:} section; empty = no section, every packet accepted
  */
 public record GatewayConfig(
     String interfaceName,
@@ -33,7 +35,8 @@ public record GatewayConfig(
     Optional<InetAddress> listenAddress,
     List<InterfaceAddress> addresses,
     int mtu,
-    List<PeerConfig> peers) {
+    List<PeerConfig> peers,
+    Optional<FirewallConfig> firewall) {
 
   public static final String DEFAULT_INTERFACE = "dctun0";
   public static final int DEFAULT_MTU = 1420;
@@ -48,6 +51,14 @@ public record GatewayConfig(
     Objects.requireNonNull(listenAddress, "listenAddress");
     addresses = List.copyOf(addresses);
     peers = List.copyOf(peers);
+    Objects.requireNonNull(firewall, "firewall");
+  }
+
+  /** A configuration without a firewall section (accept all, as before the firewall existed). */
+  public GatewayConfig(String interfaceName, Path privateKeyFile, PrivateKey privateKey, OptionalInt listenPort,
+      Optional<InetAddress> listenAddress, List<InterfaceAddress> addresses, int mtu, List<PeerConfig> peers) {
+    this(interfaceName, privateKeyFile, privateKey, listenPort, listenAddress, addresses, mtu, peers,
+        Optional.empty());
   }
 
   /** This gateway's public key, as its peers list it. */

@@ -1,0 +1,194 @@
+package io.dctun.appliance;
+
+import io.dctun.appliance.config.ConfigError;
+import io.dctun.appliance.config.ConfigException;
+import io.dctun.appliance.config.ConfigLoader;
+import io.dctun.appliance.config.FirewallConfig;
+import io.dctun.appliance.config.GatewayConfig;
+import io.dctun.core.Clock;
+import io.dctun.core.session.Device;
+import io.dctun.firewall.Firewall;
+import io.dctun.firewall.Reason;
+import io.dctun.firewall.RuleSet;
+import io.dctun.firewall.RuleStats;
+import java.util.Set;
+import java.util.concurrent.CopyOnWriteArraySet;
+import java.util.concurrent.Executors;
+import java.util.concurrent.ScheduledExecutorService;
+import java.util.concurrent.TimeUnit;
+import java.util.concurrent.atomic.AtomicLong;
+import org.slf4j.Logger;
+import org.slf4j.LoggerFactory;
+
+/**
+ * The firewall of one running {@link Gateway}: builds it from the configuration's {@code
+ * firewall:} section and installs it on the {@link Device}, expires idle flows once a second,
+ * reloads the rules from the configuration file on SIGHUP (a file with any error is refused whole
+ * and the running rules stay), and adds its counters to the gateway's status.
+ *
+ * <p>Without a {@code firewall:} section there is no firewall: the device accepts every packet,
+ * as before the firewall existed, and a warning says so at startup.
+ *
+ * <p>Thread-safety: {@link #reload} is synchronized; status reads counters only.
+ */
+public final class GatewayFirewall implements AutoCloseable {
+  private static final Logger LOG = LoggerFactory.getLogger(GatewayFirewall.class);
+  /** Every open firewall of this process, for the SIGHUP handler. */
+  private static final Set<GatewayFirewall> OPEN = new CopyOnWriteArraySet<>();
+  private static boolean signalInstalled;
+
+  private final String ifName;
+  private final Firewall firewall; // null: no firewall section
+  private final FirewallConfig initial;
+  private volatile FirewallConfig current;
+  private final ScheduledExecutorService timer;
+  private final AtomicLong reloads = new AtomicLong();
+  private final AtomicLong reloadFailures = new AtomicLong();
+  private final AtomicLong expired = new AtomicLong();
+  private volatile String lastReloadError = "none";
+
+  private GatewayFirewall(GatewayConfig cfg, Device device) {
+    this.ifName = cfg.interfaceName();
+    this.initial = cfg.firewall().orElse(null);
+    this.current = initial;
+    if (initial == null) {
+      LOG.warn("{}: no firewall section in the configuration: every packet is accepted in both directions "
+          + "(add 'firewall:' for default deny)", ifName);
+      firewall = null;
+      timer = null;
+      return;
+    }
+    firewall = new Firewall(initial.ruleSet(), initial.options());
+    device.setFilter(firewall);
+    timer = Executors.newSingleThreadScheduledExecutor(r -> {
+      Thread t = new Thread(r, "dctun-firewall-expire");
+      t.setDaemon(true);
+      return t;
+    });
+    timer.scheduleAtFixedRate(this::expire, 1, 1, TimeUnit.SECONDS);
+    LOG.info("{}: firewall on, default deny, {} rule(s) from {} (max {} flows)", ifName,
+        initial.ruleSet().size(), initial.where(null), initial.options().maxFlows());
+  }
+
+  /** Builds and installs the firewall of {@code cfg} on {@code device} (none without a section). */
+  public static GatewayFirewall attach(GatewayConfig cfg, Device device) {
+    GatewayFirewall g = new GatewayFirewall(cfg, device);
+    if (g.firewall != null) {
+      OPEN.add(g);
+      installSignal();
+    }
+    return g;
+  }
+
+  /** SIGHUP reloads the rules of every open firewall; once per process, where the JVM allows it. */
+  private static synchronized void installSignal() {
+    if (signalInstalled || Boolean.getBoolean("dctun.noSighup")) {
+      return;
+    }
+    try {
+      sun.misc.Signal.handle(new sun.misc.Signal("HUP"), s -> {
+        for (GatewayFirewall g : OPEN) {
+          g.reload();
+        }
+      });
+      signalInstalled = true;
+    } catch (IllegalArgumentException | UnsupportedOperationException e) {
+      LOG.warn("cannot handle SIGHUP ({}): firewall rules reload only on restart", e.getMessage());
+    }
+  }
+
+  private void expire() {
+    try {
+      expired.addAndGet(firewall.expire(Clock.SYSTEM.nanoTime()));
+    } catch (RuntimeException e) {
+      LOG.warn("{}: firewall expiry failed: {}", ifName, e.toString());
+    }
+  }
+
+  /** The running firewall, or null when the configuration has no firewall section. */
+  public Firewall firewall() {
+    return firewall;
+  }
+
+  /**
+   * Reads the configuration file again and installs its rules. Any error in the file (the
+   * firewall section or any other) refuses the new rules whole; the running ones stay.
+   *
+   * @return true if the new rules were installed
+   */
+  public synchronized boolean reload() {
+    if (firewall == null) {
+      LOG.warn("{}: reload: this gateway runs without a firewall section; restart to add one", ifName);
+      return false;
+    }
+    GatewayConfig next;
+    try {
+      next = ConfigLoader.load(initial.file());
+    } catch (ConfigException e) {
+      StringBuilder why = new StringBuilder();
+      for (ConfigError err : e.errors()) {
+        why.append("\n  ").append(err);
+      }
+      return refuse(e.errors().size() + " error(s) in the configuration:" + why,
+          e.errors().get(0).toString());
+    } catch (RuntimeException e) {
+      return refuse(e.toString(), e.toString());
+    }
+    if (next.firewall().isEmpty()) {
+      return refuse(initial.file() + ": the firewall section is gone; running without a firewall needs a "
+          + "restart", initial.file() + ": firewall section removed");
+    }
+    FirewallConfig fc = next.firewall().get();
+    if (fc.options().maxFlows() != current.options().maxFlows()) {
+      LOG.warn("{}: firewall reload: max-flows {} applies only after a restart (the table keeps {})",
+          ifName, fc.options().maxFlows(), firewall.connections().maxFlows());
+    }
+    RuleSet rs = fc.ruleSet();
+    firewall.install(rs);
+    current = fc;
+    reloads.incrementAndGet();
+    lastReloadError = "none";
+    LOG.info("{}: firewall rules reloaded from {}: version {}, {} rule(s); tracked flows are re-checked "
+        + "on their next packet", ifName, fc.file(), firewall.rulesVersion(), rs.size());
+    return true;
+  }
+
+  private boolean refuse(String why, String shortWhy) {
+    reloadFailures.incrementAndGet();
+    lastReloadError = shortWhy.replace('\n', ' ');
+    LOG.error("{}: firewall reload refused, keeping rules version {}: {}", ifName, firewall.rulesVersion(), why);
+    return false;
+  }
+
+  /** Appends {@code firewall...} lines (one {@code key value} each) to a status snapshot. */
+  public void appendStatus(StringBuilder b) {
+    if (firewall == null) {
+      b.append("firewall off\n");
+      return;
+    }
+    b.append("firewall on\n");
+    b.append("firewall.rules-version ").append(firewall.rulesVersion()).append('\n');
+    b.append("firewall.rules ").append(firewall.ruleSet().size()).append('\n');
+    b.append("firewall.reloads ").append(reloads.get()).append('\n');
+    b.append("firewall.reload-failures ").append(reloadFailures.get()).append('\n');
+    b.append("firewall.last-reload-error ").append(lastReloadError).append('\n');
+    b.append("firewall.max-flows ").append(firewall.connections().maxFlows()).append('\n');
+    b.append("firewall.expired-flows ").append(expired.get()).append('\n');
+    for (RuleStats s : firewall.ruleStats()) {
+      String k = "firewall.rule." + s.rule();
+      b.append(k).append(".packets ").append(s.packets()).append('\n');
+      b.append(k).append(".bytes ").append(s.bytes()).append('\n');
+    }
+    for (Reason r : Reason.values()) {
+      b.append("firewall.reason.").append(r.name()).append(' ').append(firewall.reasonCount(r)).append('\n');
+    }
+  }
+
+  @Override
+  public void close() {
+    OPEN.remove(this);
+    if (timer != null) {
+      timer.shutdownNow();
+    }
+  }
+}

@@ -1,0 +1,303 @@
+package io.dctun.appliance;
+
+import io.dctun.appliance.config.GatewayConfig;
+import io.dctun.appliance.config.HaSection;
+import io.dctun.core.engine.UdpTransport;
+import io.dctun.core.session.Device;
+import io.dctun.core.session.Output;
+import io.dctun.core.session.Peer;
+import io.dctun.ha.VrrpConfig;
+import io.dctun.ha.VrrpInstance;
+import io.dctun.ha.VrrpListener;
+import io.dctun.ha.VrrpState;
+import io.dctun.ha.internal.NetIf;
+import io.dctun.tun.NativeIoException;
+import io.dctun.tun.NettyUdpTransport;
+import java.io.IOException;
+import java.net.InetSocketAddress;
+import java.util.HashMap;
+import java.util.List;
+import java.util.Map;
+import java.util.concurrent.atomic.AtomicLong;
+import org.slf4j.Logger;
+import org.slf4j.LoggerFactory;
+
+/**
+ * Joins a gateway to its HA pair (the {@code ha:} section): runs the public and private VRRP
+ * instances as one sync group and makes the tunnel follow the pair's state.
+ *
+ * <ul>
+ *   <li>The UDP socket is bound to {@code public.vip:listen-port} with {@code IP_FREEBIND}, on both
+ *       boxes, from the start: the backup's socket exists before the address does, receives once
+ *       VRRP adds the VIP, and every datagram the master sends leaves from the VIP (the remote peer
+ *       never sees a box's own address, so its endpoint never roams to one box).
+ *   <li>MASTER (public instance; VIPs already added and gratuitous ARP queued by tunnel-ha): the
+ *       tunnel's network output is opened and {@link Device#initiateAll} starts a handshake with
+ *       every peer at once, without waiting for either side's timers.
+ *   <li>BACKUP, FAULT, shutdown: the network output is muted; the Device keeps running its timers
+ *       but nothing it produces is sent. No key material ever leaves the box.
+ *   <li>Tracking: further interfaces (link down: FAULT) are polled every 100 ms; "a handshake with
+ *       some peer within N s" is evaluated every second while MASTER (a backup cannot handshake
+ *       and reports healthy; a new master gets N s of grace) and lowers the priority by weight.
+ * </ul>
+ */
+public final class HaController implements AutoCloseable {
+  private static final Logger LOG = LoggerFactory.getLogger(HaController.class);
+
+  private final HaSection ha;
+  private final Device device;
+  private final Gate gate;
+  private final AtomicLong takeovers = new AtomicLong();
+  private final AtomicLong releases = new AtomicLong();
+  private final Map<String, Boolean> reported = new HashMap<>();
+  private final Thread tracker;
+  private final java.util.concurrent.ScheduledExecutorService later =
+      java.util.concurrent.Executors.newSingleThreadScheduledExecutor(r -> {
+        Thread t = new Thread(r, "dctun-ha-garp");
+        t.setDaemon(true);
+        return t;
+      });
+  private volatile VrrpInstance vrrp;
+  private volatile boolean running = true;
+  private volatile long masterSinceNanos;
+  private volatile long lastTakeoverNanos;
+
+  /** The tunnel's output with a switch in front of the network side. */
+  public static final class Gate implements Output {
+    private final Output inner;
+    private volatile boolean open;
+    private final AtomicLong muted = new AtomicLong();
+
+    Gate(Output inner) {
+      this.inner = inner;
+    }
+
+    @Override
+    public void sendToNetwork(InetSocketAddress endpoint, byte[] buf, int off, int len) {
+      if (open) {
+        inner.sendToNetwork(endpoint, buf, off, len);
+      } else {
+        muted.incrementAndGet();
+      }
+    }
+
+    @Override
+    public void deliverToDevice(byte[] buf, int off, int len) {
+      inner.deliverToDevice(buf, off, len);
+    }
+
+    public boolean isOpen() {
+      return open;
+    }
+
+    public long mutedSends() {
+      return muted.get();
+    }
+  }
+
+  private HaController(HaSection ha, Device device, Gate gate) {
+    this.ha = ha;
+    this.device = device;
+    this.gate = gate;
+    this.tracker = new Thread(this::track, "dctun-ha-track");
+    this.tracker.setDaemon(true);
+  }
+
+  /**
+   * The UDP socket for {@code cfg}: for an HA gateway, {@code public.vip:port} bound with
+   * IP_FREEBIND; otherwise {@code fallback} is called.
+   */
+  static UdpTransport bindUdp(GatewayConfig cfg, int port, UdpBinder fallback) throws IOException {
+    HaSection ha = HaSection.of(cfg);
+    if (ha == null) {
+      return fallback.bind();
+    }
+    return NettyUdpTransport.bind(ha.publicSide().vip().address(), port, true);
+  }
+
+  /** Binds the ordinary (non-HA) socket. */
+  @FunctionalInterface
+  interface UdpBinder {
+    UdpTransport bind() throws IOException;
+  }
+
+  /** {@code out} behind a closed gate for an HA gateway (nothing is sent until MASTER); else {@code out}. */
+  static Output gate(GatewayConfig cfg, Output out) {
+    return HaSection.of(cfg) == null ? out : new Gate(out);
+  }
+
+  /**
+   * Starts VRRP for an HA gateway ({@code output} must be what {@link #gate} returned); returns
+   * null for a gateway without an {@code ha:} section.
+   */
+  static HaController start(GatewayConfig cfg, Device device, Output output) throws IOException {
+    HaSection ha = HaSection.of(cfg);
+    if (ha == null) {
+      return null;
+    }
+    HaController c = new HaController(ha, device, (Gate) output);
+    List<VrrpConfig> group = ha.syncGroup();
+    c.vrrp = VrrpInstance.start(group, c.listener());
+    c.tracker.start();
+    LOG.info("HA: sync group {} (vrid {}, {} on {}) + {} (vrid {}, {} on {}), priority {}, advert {} ms; "
+        + "tunnel muted until MASTER", ha.publicSide().name(), ha.publicSide().vrid(), ha.publicSide().vip(),
+        ha.publicSide().interfaceName(), ha.privateSide().name(), ha.privateSide().vrid(), ha.privateSide().vip(),
+        ha.privateSide().interfaceName(), ha.priority(), ha.advertIntervalMillis());
+    return c;
+  }
+
+  private VrrpListener listener() {
+    String pub = ha.publicSide().name();
+    return new VrrpListener() {
+      @Override
+      public void stateChanged(String instance, VrrpState from, VrrpState to, String why) {
+        if (!instance.equals(pub)) {
+          return;
+        }
+        if (to == VrrpState.MASTER) {
+          takeOver();
+        } else if (from == VrrpState.MASTER || gate.open) {
+          release(to);
+        }
+      }
+    };
+  }
+
+  /** On the VRRP thread, after the VIPs were added: send from now on, re-handshake everyone now. */
+  private void takeOver() {
+    long now = device.clock().nanoTime();
+    masterSinceNanos = now;
+    lastTakeoverNanos = System.nanoTime();
+    gate.open = true;
+    takeovers.incrementAndGet();
+    device.initiateAll(now);
+    // Repeat gratuitous ARP after the neighbours' locktime (1 s) and at keepalived's 5 s: an
+    // old master that lost only its process still answers ARP for the VIPs it left behind.
+    for (long ms : new long[] {1100, 5000}) {
+      later.schedule(() -> {
+        VrrpInstance v = vrrp;
+        if (v != null && gate.open) {
+          v.announce();
+        }
+      }, ms, java.util.concurrent.TimeUnit.MILLISECONDS);
+    }
+    // A peer whose handshake has not completed 1.3 s after the takeover gets another initiation
+    // now rather than at the 5 s retransmit (its first reply may have gone to the old master).
+    later.schedule(() -> {
+      long t = device.clock().nanoTime();
+      for (Peer p : device.peers()) {
+        long h = p.lastHandshakeNanos(); // Long.MIN_VALUE: never
+        if (gate.open && p.endpoint() != null && (h == Long.MIN_VALUE || h - now < 0)) {
+          LOG.info("HA: no handshake with {} yet; initiating again", p.name());
+          device.initiateNow(p.publicKey(), t);
+        }
+      }
+    }, 1300, java.util.concurrent.TimeUnit.MILLISECONDS);
+    LOG.info("HA: MASTER; tunnel sends from {}, handshake started with {} peer(s)",
+        ha.publicSide().vip().address().getHostAddress(), device.peers().size());
+  }
+
+  private void release(VrrpState to) {
+    gate.open = false;
+    releases.incrementAndGet();
+    LOG.info("HA: {}; tunnel muted", to);
+  }
+
+  /** Feeds the tracked conditions: extra links every 100 ms, peer handshakes every second. */
+  private void track() {
+    long lastHandshakeCheck = 0;
+    while (running) {
+      try {
+        for (String i : ha.trackInterfaces()) {
+          boolean up;
+          try {
+            up = NetIf.isRunning(i);
+          } catch (NativeIoException e) {
+            up = false; // no such interface (any more)
+          }
+          report("link:" + i, up);
+        }
+        long now = System.nanoTime();
+        if (ha.handshakeWithinSeconds() > 0 && now - lastHandshakeCheck >= 1_000_000_000L) {
+          lastHandshakeCheck = now;
+          report(HaSection.HANDSHAKE_CONDITION, handshakeHealthy());
+        }
+        Thread.sleep(100);
+      } catch (InterruptedException e) {
+        return;
+      } catch (RuntimeException e) {
+        LOG.warn("HA tracking: {}", e.toString());
+      }
+    }
+  }
+
+  /** Healthy unless MASTER for more than N s with no peer's handshake completed in the last N s. */
+  boolean handshakeHealthy() {
+    if (!gate.open) {
+      return true; // a backup cannot handshake; it must not lose priority for it
+    }
+    long limitNanos = ha.handshakeWithinSeconds() * 1_000_000_000L;
+    if (device.clock().nanoTime() - masterSinceNanos < limitNanos) {
+      return true;
+    }
+    long wallNow = System.currentTimeMillis() * 1_000_000L;
+    for (Peer p : device.peers()) {
+      long t = p.lastHandshakeWallNanos();
+      if (t > 0 && wallNow - t < limitNanos) {
+        return true;
+      }
+    }
+    return false;
+  }
+
+  private void report(String condition, boolean healthy) {
+    Boolean before = reported.put(condition, healthy);
+    if (before == null || before != healthy) {
+      if (before != null) {
+        LOG.info("HA: condition {} is now {}", condition, healthy ? "healthy" : "unhealthy");
+      }
+      VrrpInstance v = vrrp;
+      if (v != null) {
+        v.setCondition(condition, healthy);
+      }
+    }
+  }
+
+  public boolean isMaster() {
+    return gate.open;
+  }
+
+  /** {@code key value} status lines: state and counters per instance, the gate, takeovers. */
+  public String status() {
+    StringBuilder b = new StringBuilder();
+    VrrpInstance v = vrrp;
+    for (HaSection.Side s : List.of(ha.publicSide(), ha.privateSide())) {
+      String n = "ha." + s.name();
+      b.append(n).append(".state ").append(v == null ? "INITIALIZE" : v.state(s.name())).append('\n');
+      b.append(n).append(".vrid ").append(s.vrid()).append('\n');
+      b.append(n).append(".vip ").append(s.vip()).append('\n');
+      b.append(n).append(".counters ").append(v == null ? "" : v.counters(s.name())).append('\n');
+    }
+    b.append("ha.tunnel ").append(gate.open ? "sending" : "muted").append('\n');
+    b.append("ha.muted-sends ").append(gate.mutedSends()).append('\n');
+    b.append("ha.takeovers ").append(takeovers.get()).append('\n');
+    b.append("ha.releases ").append(releases.get()).append('\n');
+    if (v != null && v.failure() != null) {
+      b.append("ha.failure ").append(v.failure().toString().replace('\n', ' ')).append('\n');
+    }
+    return b.toString();
+  }
+
+  /** Leaves the pair: priority-0 advert (the backup takes over at once), VIPs removed, tunnel muted. */
+  @Override
+  public void close() {
+    running = false;
+    tracker.interrupt();
+    later.shutdownNow();
+    VrrpInstance v = vrrp;
+    if (v != null) {
+      v.close();
+    }
+    gate.open = false;
+  }
+}

@@ -1,0 +1,440 @@
+package io.dctun.appliance.config;
+
+import io.dctun.ha.VrrpConfig;
+import java.net.Inet4Address;
+import java.net.InetAddress;
+import java.time.Duration;
+import java.util.ArrayList;
+import java.util.Collections;
+import java.util.HashMap;
+import java.util.IdentityHashMap;
+import java.util.LinkedHashMap;
+import java.util.List;
+import java.util.Map;
+import java.util.Objects;
+import java.util.Set;
+import org.yaml.snakeyaml.nodes.MappingNode;
+import org.yaml.snakeyaml.nodes.Node;
+import org.yaml.snakeyaml.nodes.NodeTuple;
+import org.yaml.snakeyaml.nodes.ScalarNode;
+import org.yaml.snakeyaml.nodes.SequenceNode;
+
+/**
+ * The {@code ha:} section of a gateway configuration: a VRRP gateway pair whose public virtual
+ * address (the tunnel endpoint, on the WAN interface) and private virtual address (the servers'
+ * next hop, on the LAN interface) move together as one sync group of two VRRP instances.
+ *
+ * <pre>
+ * listen-port: 51820             # required with ha; the tunnel binds public.vip:listen-port
+ * ha:
+ *   priority: 150                # 1-254; the higher one of the pair is master
+ *   advert-interval: 1000        # ms, 10-40950, a multiple of 10 (VRRPv3 centiseconds)
+ *   preempt: true                # optional, default true
+ *   preempt-delay: 0             # ms, optional, default 0
+ *   public:                      # the tunnel endpoint
+ *     interface: eth0
+ *     vrid: 51
+ *     vip: 198.18.0.100/24
+ *     unicast-peers: [198.18.0.12]   # optional; absent = multicast 224.0.0.18
+ *   private:                     # the servers' next hop
+ *     interface: eth1
+ *     vrid: 52
+ *     vip: 198.18.20.1/24
+ *   track:                       # optional
+ *     interfaces: [eth2]         # any of them down: FAULT (public and private interfaces always are)
+ *     peer-handshake:            # no tunnel handshake with any peer for `within` s: priority - weight
+ *       within: 200
+ *       weight: 60
+ * </pre>
+ *
+ * <p>{@link GatewayConfig} does not carry this section as a record component (kept out of the
+ * shared record while the firewall work changes it); {@link ConfigLoader} attaches it to the
+ * config it returns and {@link #of(GatewayConfig)} finds it again.
+ *
+ * @param priority VRRP priority of both instances
+ * @param advertIntervalMillis advert interval, a multiple of 10 ms
+ * @param preempt whether a higher-priority backup takes over
+ * @param preemptDelay preempt delay
+ * @param publicSide the WAN instance: its VIP is the tunnel endpoint
+ * @param privateSide the LAN instance: its VIP is the servers' next hop
+ * @param trackInterfaces further interfaces whose link-down forces FAULT
+ * @param handshakeWithinSeconds 0 = no handshake tracking; else the age limit of the newest handshake
+ * @param handshakeWeight priority decrement while the handshake condition is unhealthy
+ */
+public record HaSection(int priority, int advertIntervalMillis, boolean preempt, Duration preemptDelay,
+    Side publicSide, Side privateSide, List<String> trackInterfaces, int handshakeWithinSeconds,
+    int handshakeWeight) {
+
+  /** Name of the tracked condition fed from the tunnel's handshakes. */
+  public static final String HANDSHAKE_CONDITION = "peer-handshake";
+
+  static final Set<String> FIELDS = Set.of("priority", "advert-interval", "preempt", "preempt-delay", "public",
+      "private", "track");
+  static final Set<String> SIDE_FIELDS = Set.of("interface", "vrid", "vip", "unicast-peers");
+  static final Set<String> TRACK_FIELDS = Set.of("interfaces", "peer-handshake");
+  static final Set<String> HANDSHAKE_FIELDS = Set.of("within", "weight");
+
+  /** One VRRP instance of the pair. */
+  public record Side(String name, String interfaceName, int vrid, VrrpConfig.Vip vip, List<Inet4Address> unicastPeers) {
+    public Side {
+      Objects.requireNonNull(interfaceName, "interfaceName");
+      Objects.requireNonNull(vip, "vip");
+      unicastPeers = List.copyOf(unicastPeers);
+    }
+  }
+
+  public HaSection {
+    Objects.requireNonNull(publicSide, "publicSide");
+    Objects.requireNonNull(privateSide, "privateSide");
+    trackInterfaces = List.copyOf(trackInterfaces);
+  }
+
+  /** The two VRRP instances, public first, as one sync group for {@code VrrpInstance.start}. */
+  public List<VrrpConfig> syncGroup() {
+    return List.of(vrrp(publicSide), vrrp(privateSide));
+  }
+
+  private VrrpConfig vrrp(Side s) {
+    VrrpConfig.Builder b = VrrpConfig.builder(s.name()).interfaceName(s.interfaceName()).vrid(s.vrid())
+        .priority(priority).advertIntervalCentis(advertIntervalMillis / 10).vip(s.vip()).preempt(preempt)
+        .preemptDelay(preemptDelay);
+    for (Inet4Address p : s.unicastPeers()) {
+      b.unicastPeer(p.getHostAddress());
+    }
+    for (String i : trackInterfaces) {
+      b.track(VrrpConfig.Track.fault("link:" + i));
+    }
+    if (handshakeWithinSeconds > 0) {
+      b.track(VrrpConfig.Track.weight(HANDSHAKE_CONDITION, handshakeWeight));
+    }
+    return b.build();
+  }
+
+  // ------------------------------------------------------------------ attachment to GatewayConfig
+
+  /** By identity: equal configurations loaded twice each keep their own section. A process loads a few. */
+  private static final Map<GatewayConfig, HaSection> ATTACHED =
+      Collections.synchronizedMap(new IdentityHashMap<>());
+
+  /** Returns {@code cfg}, remembering {@code ha} (may be null: no HA) as its HA section. */
+  public static GatewayConfig attach(GatewayConfig cfg, HaSection ha) {
+    if (cfg != null && ha != null) {
+      ATTACHED.put(cfg, ha);
+    }
+    return cfg;
+  }
+
+  /** The HA section loaded with {@code cfg}, or null if it has none. */
+  public static HaSection of(GatewayConfig cfg) {
+    return cfg == null ? null : ATTACHED.get(cfg);
+  }
+
+  // ------------------------------------------------------------------ parsing
+
+  /** Where parse errors go: ConfigLoader's collector (file, line, field, message). */
+  @FunctionalInterface
+  public interface Errors {
+    void error(Node at, String field, String message);
+  }
+
+  /**
+   * Checks the {@code ha:} node (null: absent, returns null). Reports every problem to {@code
+   * errors}; returns null if there was any.
+   */
+  public static HaSection parse(Node node, Errors errors, boolean hasListenPort, boolean hasListenAddress) {
+    if (node == null) {
+      return null;
+    }
+    return new Parser(errors).section(node, hasListenPort, hasListenAddress);
+  }
+
+  private static final class Parser {
+    final Errors errors;
+    int count;
+
+    Parser(Errors errors) {
+      this.errors = errors;
+    }
+
+    void error(Node at, String field, String message) {
+      count++;
+      errors.error(at, field, message);
+    }
+
+    HaSection section(Node node, boolean hasListenPort, boolean hasListenAddress) {
+      if (!(node instanceof MappingNode m)) {
+        error(node, "ha", "must be a mapping (priority, advert-interval, public, private, ...)");
+        return null;
+      }
+      Map<String, NodeTuple> f = fields(m, "ha", FIELDS);
+      if (!hasListenPort) {
+        error(node, "ha", "needs listen-port: the tunnel listens on public.vip:listen-port");
+      }
+      if (hasListenAddress) {
+        error(node, "ha", "listen-address must not be set with ha: the tunnel binds public.vip");
+      }
+      int priority = 100;
+      Node n = value(f, "priority");
+      if (n == null) {
+        error(node, "ha.priority", "is required (1-254; the higher box of the pair is master)");
+      } else {
+        Integer p = integer(n, "ha.priority", 1, 254);
+        if (p != null) priority = p;
+      }
+      int interval = 1000;
+      n = value(f, "advert-interval");
+      if (n != null) {
+        Integer v = integer(n, "ha.advert-interval", 10, 40950);
+        if (v != null && v % 10 != 0) {
+          error(n, "ha.advert-interval", v + " ms is not a multiple of 10 ms (VRRPv3 counts centiseconds)");
+        } else if (v != null) {
+          interval = v;
+        }
+      }
+      boolean preempt = true;
+      n = value(f, "preempt");
+      if (n != null) {
+        Boolean b = bool(n, "ha.preempt");
+        if (b != null) preempt = b;
+      }
+      Duration delay = Duration.ZERO;
+      n = value(f, "preempt-delay");
+      if (n != null) {
+        Integer v = integer(n, "ha.preempt-delay", 0, 3_600_000);
+        if (v != null) delay = Duration.ofMillis(v);
+      }
+      Side pub = side(f, node, "public", "dctun-public");
+      Side priv = side(f, node, "private", "dctun-private");
+      if (pub != null && priv != null) {
+        if (pub.interfaceName().equals(priv.interfaceName()) && pub.vrid() == priv.vrid()) {
+          error(value(f, "private"), "ha.private.vrid", "is the same VRID on the same interface as ha.public");
+        }
+        if (pub.vip().address().equals(priv.vip().address())) {
+          error(value(f, "private"), "ha.private.vip", "is the same address as ha.public.vip");
+        }
+      }
+      List<String> trackIfs = new ArrayList<>();
+      int within = 0;
+      int weight = 0;
+      n = value(f, "track");
+      if (n != null) {
+        if (!(n instanceof MappingNode tm)) {
+          error(n, "ha.track", "must be a mapping (interfaces, peer-handshake)");
+        } else {
+          Map<String, NodeTuple> t = fields(tm, "ha.track", TRACK_FIELDS);
+          List<Node> items = list(value(t, "interfaces"), "ha.track.interfaces");
+          for (int i = 0; i < items.size(); i++) {
+            String s = scalar(items.get(i), "ha.track.interfaces[" + i + "]");
+            if (s != null && !s.matches("[a-zA-Z0-9_.-]{1,15}")) {
+              error(items.get(i), "ha.track.interfaces[" + i + "]", "'" + s + "' is not an interface name");
+            } else if (s != null && trackIfs.contains(s)) {
+              error(items.get(i), "ha.track.interfaces[" + i + "]", s + " is listed twice");
+            } else if (s != null) {
+              trackIfs.add(s);
+            }
+          }
+          Node h = value(t, "peer-handshake");
+          if (h != null) {
+            if (!(h instanceof MappingNode hm)) {
+              error(h, "ha.track.peer-handshake", "must be a mapping (within: SECONDS, weight: N)");
+            } else {
+              Map<String, NodeTuple> hf = fields(hm, "ha.track.peer-handshake", HANDSHAKE_FIELDS);
+              Node w = value(hf, "within");
+              if (w == null) {
+                error(h, "ha.track.peer-handshake.within", "is required (seconds; WireGuard rekeys every 120 s "
+                    + "under traffic, so 180 or more)");
+              } else {
+                Integer v = integer(w, "ha.track.peer-handshake.within", 1, 86400);
+                if (v != null) within = v;
+              }
+              Node wt = value(hf, "weight");
+              if (wt == null) {
+                error(h, "ha.track.peer-handshake.weight", "is required (1-254, subtracted from priority)");
+              } else {
+                Integer v = integer(wt, "ha.track.peer-handshake.weight", 1, 254);
+                if (v != null) weight = v;
+              }
+            }
+          }
+        }
+      }
+      if (count > 0 || pub == null || priv == null) {
+        return null;
+      }
+      return new HaSection(priority, interval, preempt, delay, pub, priv, trackIfs, within, weight);
+    }
+
+    Side side(Map<String, NodeTuple> f, Node parent, String key, String instanceName) {
+      String at = "ha." + key;
+      Node n = value(f, key);
+      if (n == null) {
+        error(parent, at, "is required (interface, vrid, vip)");
+        return null;
+      }
+      if (!(n instanceof MappingNode m)) {
+        error(n, at, "must be a mapping (interface, vrid, vip, unicast-peers)");
+        return null;
+      }
+      int before = count;
+      Map<String, NodeTuple> s = fields(m, at, SIDE_FIELDS);
+      String ifName = null;
+      Node v = value(s, "interface");
+      if (v == null) {
+        error(n, at + ".interface", "is required");
+      } else {
+        ifName = scalar(v, at + ".interface");
+        if (ifName != null && !ifName.matches("[a-zA-Z0-9_.-]{1,15}")) {
+          error(v, at + ".interface", "'" + ifName + "' is not an interface name");
+        }
+      }
+      int vrid = 0;
+      v = value(s, "vrid");
+      if (v == null) {
+        error(n, at + ".vrid", "is required (1-255, the same on both boxes of the pair)");
+      } else {
+        Integer x = integer(v, at + ".vrid", 1, 255);
+        if (x != null) vrid = x;
+      }
+      VrrpConfig.Vip vip = null;
+      v = value(s, "vip");
+      if (v == null) {
+        error(n, at + ".vip", "is required (an IPv4 address with prefix length, e.g. 198.18.0.100/24)");
+      } else {
+        String t = scalar(v, at + ".vip");
+        if (t != null) {
+          vip = ipv4Cidr(v, at + ".vip", t);
+        }
+      }
+      List<Inet4Address> peers = new ArrayList<>();
+      List<Node> items = list(value(s, "unicast-peers"), at + ".unicast-peers");
+      for (int i = 0; i < items.size(); i++) {
+        String field = at + ".unicast-peers[" + i + "]";
+        String t = scalar(items.get(i), field);
+        if (t == null) continue;
+        InetAddress a = literal(t);
+        if (!(a instanceof Inet4Address a4)) {
+          error(items.get(i), field, "'" + t + "' is not an IPv4 address");
+        } else if (peers.contains(a4)) {
+          error(items.get(i), field, t + " is listed twice");
+        } else {
+          peers.add(a4);
+        }
+      }
+      if (count != before) {
+        return null;
+      }
+      return new Side(instanceName, ifName, vrid, vip, peers);
+    }
+
+    VrrpConfig.Vip ipv4Cidr(Node n, String field, String t) {
+      int slash = t.indexOf('/');
+      if (slash < 0) {
+        error(n, field, "'" + t + "' needs a prefix length, e.g. " + t + "/24");
+        return null;
+      }
+      InetAddress a = literal(t.substring(0, slash));
+      String len = t.substring(slash + 1);
+      if (!(a instanceof Inet4Address a4)) {
+        error(n, field, "'" + t + "' is not an IPv4 address (VRRP here is IPv4 only)");
+        return null;
+      }
+      if (!len.matches("[0-9]{1,2}") || Integer.parseInt(len) > 32) {
+        error(n, field, "'" + t + "' has a prefix length outside 0-32");
+        return null;
+      }
+      return new VrrpConfig.Vip(a4, Integer.parseInt(len));
+    }
+
+    static InetAddress literal(String s) {
+      try {
+        return InterfaceAddress.parseLiteral(s);
+      } catch (IllegalArgumentException e) {
+        return null;
+      }
+    }
+
+    Map<String, NodeTuple> fields(MappingNode m, String at, Set<String> known) {
+      Map<String, NodeTuple> out = new LinkedHashMap<>();
+      Map<String, Integer> lines = new HashMap<>();
+      for (NodeTuple t : m.getValue()) {
+        Node k = t.getKeyNode();
+        if (!(k instanceof ScalarNode) || ConfigLoader.isNull(k)) {
+          error(k, at, "field names must be plain text");
+          continue;
+        }
+        String name = ((ScalarNode) k).getValue();
+        if (!known.contains(name)) {
+          error(k, at + "." + name, "unknown field" + ConfigLoader.suggestion(name, known));
+          continue;
+        }
+        Integer first = lines.putIfAbsent(name, ConfigLoader.line(k));
+        if (first != null) {
+          error(k, at + "." + name, "is given twice (first at line " + first + ")");
+          continue;
+        }
+        out.put(name, t);
+      }
+      return out;
+    }
+
+    static Node value(Map<String, NodeTuple> f, String name) {
+      NodeTuple t = f.get(name);
+      if (t == null || ConfigLoader.isNull(t.getValueNode())) {
+        return null;
+      }
+      return t.getValueNode();
+    }
+
+    String scalar(Node n, String field) {
+      if (!(n instanceof ScalarNode sn)) {
+        error(n, field, "must be a single value, not a " + (n instanceof SequenceNode ? "list" : "mapping"));
+        return null;
+      }
+      String s = sn.getValue().strip();
+      if (s.isEmpty()) {
+        error(n, field, "is empty");
+        return null;
+      }
+      return s;
+    }
+
+    Integer integer(Node n, String field, int min, int max) {
+      String s = scalar(n, field);
+      if (s == null) {
+        return null;
+      }
+      if (s.length() > 9 || !s.chars().allMatch(c -> c >= '0' && c <= '9')) {
+        error(n, field, "'" + s + "' is not a whole number " + min + "-" + max);
+        return null;
+      }
+      int v = Integer.parseInt(s);
+      if (v < min || v > max) {
+        error(n, field, v + " is outside " + min + "-" + max);
+        return null;
+      }
+      return v;
+    }
+
+    Boolean bool(Node n, String field) {
+      String s = scalar(n, field);
+      if (s == null) {
+        return null;
+      }
+      if (s.equals("true")) return true;
+      if (s.equals("false")) return false;
+      error(n, field, "'" + s + "' is not true or false");
+      return null;
+    }
+
+    List<Node> list(Node n, String field) {
+      if (n == null) {
+        return List.of();
+      }
+      if (!(n instanceof SequenceNode sq)) {
+        error(n, field, "must be a list, e.g. [" + (n instanceof ScalarNode sc ? sc.getValue() : "...") + "]");
+        return List.of();
+      }
+      return sq.getValue();
+    }
+  }
+}

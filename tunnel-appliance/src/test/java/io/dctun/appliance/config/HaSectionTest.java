@@ -1,0 +1,135 @@
+package io.dctun.appliance.config;
+
+import static org.assertj.core.api.Assertions.assertThat;
+
+import io.dctun.crypto.KeyFiles;
+import io.dctun.crypto.PrivateKey;
+import io.dctun.ha.VrrpConfig;
+import java.io.IOException;
+import java.nio.file.Files;
+import java.nio.file.Path;
+import java.time.Duration;
+import java.util.List;
+import org.junit.jupiter.api.BeforeEach;
+import org.junit.jupiter.api.Test;
+import org.junit.jupiter.api.io.TempDir;
+
+class HaSectionTest {
+  @TempDir Path dir;
+  String peer = PrivateKey.generate().publicKey().toBase64();
+
+  @BeforeEach
+  void key() throws IOException {
+    KeyFiles.writePrivateKey(dir.resolve("gw.key"), PrivateKey.generate());
+  }
+
+  String base(String listen) {
+    return String.join("\n",
+        "private-key-file: gw.key",                // 1
+        listen,                                    // 2
+        "peers:",                                  // 3
+        "  - public-key: " + peer,                 // 4
+        "    endpoint: 198.18.0.1:51820",          // 5
+        "    allowed-ips: [198.18.10.0/24]",       // 6
+        "");
+  }
+
+  static final String HA = String.join("\n",
+      "ha:",                                       // 7
+      "  priority: 150",                           // 8
+      "  advert-interval: 100",                    // 9
+      "  preempt: false",                          // 10
+      "  preempt-delay: 2000",                     // 11
+      "  public:",                                 // 12
+      "    interface: eth0",                       // 13
+      "    vrid: 51",                              // 14
+      "    vip: 198.18.0.100/24",                  // 15
+      "    unicast-peers: [198.18.0.12]",          // 16
+      "  private:",                                // 17
+      "    interface: eth1",                       // 18
+      "    vrid: 52",                              // 19
+      "    vip: 198.18.20.1/24",                   // 20
+      "  track:",                                  // 21
+      "    interfaces: [eth2]",                    // 22
+      "    peer-handshake: {within: 200, weight: 60}", // 23
+      "");
+
+  GatewayConfig load(String yaml) throws Exception {
+    Path f = dir.resolve("gw.yaml");
+    Files.writeString(f, yaml);
+    return ConfigLoader.load(f);
+  }
+
+  List<String> errors(String yaml) throws Exception {
+    try {
+      load(yaml);
+    } catch (ConfigException e) {
+      return e.errors().stream().map(ConfigError::toString).map(s -> s.substring(s.indexOf("gw.yaml"))).toList();
+    }
+    throw new AssertionError("no errors");
+  }
+
+  @Test
+  void aFullSectionBecomesASyncGroupOfTwoInstances() throws Exception {
+    GatewayConfig cfg = load(base("listen-port: 51820") + HA);
+    HaSection ha = HaSection.of(cfg);
+    assertThat(ha).isNotNull();
+    assertThat(ha.priority()).isEqualTo(150);
+    assertThat(ha.advertIntervalMillis()).isEqualTo(100);
+    assertThat(ha.preempt()).isFalse();
+    assertThat(ha.preemptDelay()).isEqualTo(Duration.ofSeconds(2));
+    assertThat(ha.trackInterfaces()).containsExactly("eth2");
+    List<VrrpConfig> g = ha.syncGroup();
+    assertThat(g).hasSize(2);
+    VrrpConfig pub = g.get(0);
+    assertThat(pub.interfaceName()).isEqualTo("eth0");
+    assertThat(pub.vrid()).isEqualTo(51);
+    assertThat(pub.advertIntervalCentis()).isEqualTo(10);
+    assertThat(pub.vips()).hasToString("[198.18.0.100/24]");
+    assertThat(pub.unicastPeers()).hasSize(1);
+    assertThat(pub.tracks()).contains(VrrpConfig.Track.fault("link:eth2"),
+        VrrpConfig.Track.weight(HaSection.HANDSHAKE_CONDITION, 60));
+    VrrpConfig priv = g.get(1);
+    assertThat(priv.interfaceName()).isEqualTo("eth1");
+    assertThat(priv.vrid()).isEqualTo(52);
+    assertThat(priv.vips()).hasToString("[198.18.20.1/24]");
+    assertThat(priv.preempt()).isFalse();
+  }
+
+  @Test
+  void noSectionNoHa() throws Exception {
+    assertThat(HaSection.of(load(base("listen-port: 51820")))).isNull();
+  }
+
+  @Test
+  void everyErrorHasItsLineAndField() throws Exception {
+    String bad = HA.replace("priority: 150", "priority: 255")
+        .replace("advert-interval: 100", "advert-interval: 105")
+        .replace("preempt: false", "preempt: maybe")
+        .replace("vrid: 52", "vrid: 0")
+        .replace("vip: 198.18.20.1/24", "vip: 198.18.20.1")
+        .replace("unicast-peers: [198.18.0.12]", "unicast-peers: [fd00::1]")
+        .replace("weight: 60", "weigth: 60");
+    assertThat(errors(base("listen-port: 51820") + bad)).containsExactly(
+        "gw.yaml:8: ha.priority: 255 is outside 1-254",
+        "gw.yaml:9: ha.advert-interval: 105 ms is not a multiple of 10 ms (VRRPv3 counts centiseconds)",
+        "gw.yaml:10: ha.preempt: 'maybe' is not true or false",
+        "gw.yaml:16: ha.public.unicast-peers[0]: 'fd00::1' is not an IPv4 address",
+        "gw.yaml:19: ha.private.vrid: 0 is outside 1-255",
+        "gw.yaml:20: ha.private.vip: '198.18.20.1' needs a prefix length, e.g. 198.18.20.1/24",
+        "gw.yaml:23: ha.track.peer-handshake.weigth: unknown field; did you mean 'weight'?",
+        "gw.yaml:23: ha.track.peer-handshake.weight: is required (1-254, subtracted from priority)");
+  }
+
+  @Test
+  void haNeedsAListenPortAndNoListenAddressAndBothSides() throws Exception {
+    String noPrivate = HA.substring(0, HA.indexOf("  private:")) + HA.substring(HA.indexOf("  track:"));
+    assertThat(errors(base("mtu: 1420") + noPrivate)).containsExactly(
+        "gw.yaml:8: ha: needs listen-port: the tunnel listens on public.vip:listen-port", // the section's first line
+        "gw.yaml:8: ha.private: is required (interface, vrid, vip)");
+    assertThat(errors(base("listen-port: 51820\nlisten-address: 198.18.0.11") + HA.replace("peers", "")))
+        .anyMatch(s -> s.contains("ha: listen-address must not be set with ha"));
+    assertThat(errors(base("listen-port: 51820") + "ha: yes\n"))
+        .containsExactly("gw.yaml:7: ha: must be a mapping (priority, advert-interval, public, private, ...)");
+  }
+}
