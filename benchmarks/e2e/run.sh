@@ -150,11 +150,18 @@ wait_link() {
 }
 
 stop_tunnel() {
-  for p in "${PIDS[@]}"; do kill -TERM "$p" 2>/dev/null; done
-  for p in "${PIDS[@]}"; do
-    for _ in $(seq 50); do kill -0 "$p" 2>/dev/null || break; sleep 0.1; done
-    kill -9 "$p" 2>/dev/null || true
+  # Every process in the gateway namespaces is a tunnel process: SIGTERM them all (a clean
+  # shutdown), wait up to 5 s, then SIGKILL what is left. ($! of a backgrounded function is a
+  # subshell, not the tunnel, so the namespaces are the reliable handle.)
+  local ns p left
+  for ns in $NS_GA $NS_GB; do for p in $(ip netns pids $ns 2>/dev/null); do kill -TERM "$p" 2>/dev/null || true; done; done
+  for _ in $(seq 50); do
+    left=0
+    for ns in $NS_GA $NS_GB; do [[ -n $(ip netns pids $ns 2>/dev/null) ]] && left=1; done
+    (( left == 0 )) && break
+    sleep 0.1
   done
+  for ns in $NS_GA $NS_GB; do for p in $(ip netns pids $ns 2>/dev/null); do kill -9 "$p" 2>/dev/null || true; done; done
   PIDS=()
   # Only the far site's route: the near site's is the LAN's connected route.
   x $NS_GA ip route del 198.18.220.0/24 2>/dev/null || true
