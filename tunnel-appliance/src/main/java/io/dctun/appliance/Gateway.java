@@ -121,7 +121,9 @@ public final class Gateway implements AutoCloseable {
     }
     engine = new Engine(device, queues, udp, Clock.SYSTEM);
     engine.start();
-    ha = HaController.start(cfg, device, out); // HA pair: muted until VRRP makes this box MASTER
+    // HA pair: muted until VRRP makes this box MASTER; streams firewall state and handshake
+    // timestamps to the twin while master (ha.state-sync).
+    ha = HaController.start(cfg, device, out, firewall.firewall());
     LOG.info("{} up: public key {}, UDP {} ({}), {} peer(s), AEAD {}, JDK {}", tun.name(), cfg.publicKey(),
         udp.localAddress(), udp.kind(), peers.size(), io.dctun.crypto.Aead.defaultImpl(), Runtime.version().feature());
     // Peers we can reach get a handshake now rather than on the first packet.

@@ -86,6 +86,8 @@ public final class GatewayFirewall implements AutoCloseable {
       return;
     }
     try {
+      // Under nohup SIGHUP arrives ignored, and the JVM would then never call our handler.
+      io.dctun.tun.Signals.restoreDefault(io.dctun.tun.Signals.SIGHUP);
       sun.misc.Signal.handle(new sun.misc.Signal("HUP"), s -> {
         for (GatewayFirewall g : OPEN) {
           g.reload();

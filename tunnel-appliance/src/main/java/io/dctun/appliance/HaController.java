@@ -58,6 +58,7 @@ public final class HaController implements AutoCloseable {
         return t;
       });
   private volatile VrrpInstance vrrp;
+  private volatile io.dctun.ha.StateSync sync;
   private volatile boolean running = true;
   private volatile long masterSinceNanos;
   private volatile long lastTakeoverNanos;
@@ -130,12 +131,22 @@ public final class HaController implements AutoCloseable {
    * Starts VRRP for an HA gateway ({@code output} must be what {@link #gate} returned); returns
    * null for a gateway without an {@code ha:} section.
    */
-  static HaController start(GatewayConfig cfg, Device device, Output output) throws IOException {
+  static HaController start(GatewayConfig cfg, Device device, Output output, io.dctun.firewall.Firewall firewall)
+      throws IOException {
     HaSection ha = HaSection.of(cfg);
     if (ha == null) {
       return null;
     }
     HaController c = new HaController(ha, device, (Gate) output);
+    HaSection.StateSyncSpec spec = ha.stateSync();
+    if (spec != null) {
+      // Receiving starts now, before VRRP: a backup must hold the state before it could take over.
+      c.sync = io.dctun.ha.StateSync.start(spec.local(), spec.peer(),
+          cfg.privateKey().deriveSecret("dctun ha state sync v1"), firewall, device, spec.bytesPerSecond(),
+          device.clock()::nanoTime);
+      LOG.info("HA: state sync {} -> {}, {} bytes/s: {}{}", spec.local(), spec.peer(), spec.bytesPerSecond(),
+          firewall == null ? "" : "firewall flows, ", "handshake timestamps");
+    }
     List<VrrpConfig> group = ha.syncGroup();
     c.vrrp = VrrpInstance.start(group, c.listener());
     c.tracker.start();
@@ -171,6 +182,10 @@ public final class HaController implements AutoCloseable {
     gate.open = true;
     takeovers.incrementAndGet();
     device.initiateAll(now);
+    io.dctun.ha.StateSync st = sync;
+    if (st != null) {
+      st.setSending(true); // the new master streams to the old one (now backup), whole table first
+    }
     // Repeat gratuitous ARP after the neighbours' locktime (1 s) and at keepalived's 5 s: an
     // old master that lost only its process still answers ARP for the VIPs it left behind.
     for (long ms : new long[] {1100, 5000}) {
@@ -199,6 +214,10 @@ public final class HaController implements AutoCloseable {
 
   private void release(VrrpState to) {
     gate.open = false;
+    io.dctun.ha.StateSync st = sync;
+    if (st != null) {
+      st.setSending(false);
+    }
     releases.incrementAndGet();
     LOG.info("HA: {}; tunnel muted", to);
   }
@@ -282,6 +301,16 @@ public final class HaController implements AutoCloseable {
     b.append("ha.muted-sends ").append(gate.mutedSends()).append('\n');
     b.append("ha.takeovers ").append(takeovers.get()).append('\n');
     b.append("ha.releases ").append(releases.get()).append('\n');
+    io.dctun.ha.StateSync st = sync;
+    if (st != null) {
+      b.append("ha.sync.flows-sent ").append(st.flowsSent()).append('\n');
+      b.append("ha.sync.flows-received ").append(st.flowsReceived()).append('\n');
+      b.append("ha.sync.flows-refused ").append(st.flowsRefused()).append('\n');
+      b.append("ha.sync.timestamps-sent ").append(st.timestampsSent()).append('\n');
+      b.append("ha.sync.timestamps-received ").append(st.timestampsReceived()).append('\n');
+      b.append("ha.sync.bad-mac ").append(st.badMac()).append('\n');
+      b.append("ha.sync.stale ").append(st.stale()).append('\n');
+    }
     if (v != null && v.failure() != null) {
       b.append("ha.failure ").append(v.failure().toString().replace('\n', ' ')).append('\n');
     }
@@ -299,5 +328,9 @@ public final class HaController implements AutoCloseable {
       v.close();
     }
     gate.open = false;
+    io.dctun.ha.StateSync st = sync;
+    if (st != null) {
+      st.close();
+    }
   }
 }

@@ -51,8 +51,8 @@ public final class Handshake {
 
   // Replay protection for initiations from the remote, and the floor for ours.
   private byte[] greatestTimestampSeen;
-  private byte[] lastTimestampSent;
-  private byte[] timestampFloor;
+  private volatile byte[] lastTimestampSent;
+  private volatile byte[] timestampFloor;
   private Failure lastFailure = Failure.NONE;
 
   public Handshake(LocalIdentity local, PublicKey remote, PresharedKey psk) {
@@ -97,6 +97,23 @@ public final class Handshake {
    */
   public void setTimestampFloor(byte[] tai64n) {
     this.timestampFloor = tai64n == null ? null : tai64n.clone();
+  }
+
+  /**
+   * Raises the floor to {@code tai64n} if that is later than the current floor (never lowers it):
+   * what a backup does with each timestamp its master reports over the sync channel.
+   */
+  public synchronized void raiseTimestampFloor(byte[] tai64n) {
+    byte[] f = timestampFloor;
+    if (tai64n != null && tai64n.length == Tai64n.LENGTH && (f == null || Tai64n.isAfter(tai64n, f))) {
+      timestampFloor = tai64n.clone();
+    }
+  }
+
+  /** The current floor, or null. */
+  public byte[] timestampFloor() {
+    byte[] f = timestampFloor;
+    return f == null ? null : f.clone();
   }
 
   /** The timestamp of the last initiation we built, or null. */

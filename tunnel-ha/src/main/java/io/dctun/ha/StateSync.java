@@ -28,7 +28,15 @@ import org.slf4j.LoggerFactory;
  *            0        4          12       20                 28         30
  * record:    k0 k1 k2 k3 meta (5 x 8) | state(4) | remaining ns(8)          (little-endian)
  * mac:       BLAKE2s-MAC(key, everything before it)
+ *
+ * timestamps, once a second: "DCT1" | same header | count x (peer public key(32) | TAI64N(12)) | mac
  * </pre>
+ *
+ * <p>The second kind carries, for every peer, the TAI64N timestamp of the master's last
+ * handshake initiation (DESIGN decision 6): the twins share one static key, and a remote peer
+ * refuses an initiation whose timestamp is not newer than the last it saw from that key. The
+ * backup raises each peer's floor to what the master reported, so if it takes over with a clock
+ * that lags, its first initiation is still accepted at once instead of after 15 s.
  *
  * <ul>
  *   <li>Authenticated: the key is derived from the static key both boxes share
@@ -58,6 +66,7 @@ public final class StateSync implements AutoCloseable {
   private final InetSocketAddress twin;
   private final byte[] key;
   private final Firewall firewall;
+  private final io.dctun.core.session.Device device;
   private final long bytesPerSecond;
   private final LongSupplier nanoTime;
   private final long epoch = new SecureRandom().nextLong();
@@ -79,11 +88,12 @@ public final class StateSync implements AutoCloseable {
   private final AtomicLong malformed = new AtomicLong();
 
   private StateSync(DatagramChannel channel, InetSocketAddress twin, byte[] key, Firewall firewall,
-      long bytesPerSecond, LongSupplier nanoTime) {
+      io.dctun.core.session.Device device, long bytesPerSecond, LongSupplier nanoTime) {
     this.channel = channel;
     this.twin = twin;
     this.key = key.clone();
     this.firewall = firewall;
+    this.device = device;
     this.bytesPerSecond = bytesPerSecond;
     this.nanoTime = nanoTime;
     this.tx = new Thread(this::sendLoop, "dctun-sync-tx");
@@ -100,6 +110,15 @@ public final class StateSync implements AutoCloseable {
    */
   public static StateSync start(InetSocketAddress local, InetSocketAddress twin, byte[] key32, Firewall firewall,
       long bytesPerSecond, LongSupplier nanoTime) throws IOException {
+    return start(local, twin, key32, firewall, null, bytesPerSecond, nanoTime);
+  }
+
+  /**
+   * As above, also streaming handshake timestamps of {@code device}'s peers (either of
+   * {@code firewall} and {@code device} may be null).
+   */
+  public static StateSync start(InetSocketAddress local, InetSocketAddress twin, byte[] key32, Firewall firewall,
+      io.dctun.core.session.Device device, long bytesPerSecond, LongSupplier nanoTime) throws IOException {
     if (key32.length != 32) {
       throw new IllegalArgumentException("state sync key must be 32 bytes, got " + key32.length);
     }
@@ -115,7 +134,7 @@ public final class StateSync implements AutoCloseable {
       ch.close();
       throw new IOException("state sync: cannot bind " + local + ": " + e.getMessage(), e);
     }
-    StateSync s = new StateSync(ch, twin, key32, firewall, bytesPerSecond, nanoTime);
+    StateSync s = new StateSync(ch, twin, key32, firewall, device, bytesPerSecond, nanoTime);
     s.rx.start();
     s.tx.start();
     return s;
@@ -147,6 +166,7 @@ public final class StateSync implements AutoCloseable {
       b.putLong(k0).putLong(k1).putLong(k2).putLong(k3).putLong(m).putInt(st).putLong(rem);
       count[0]++;
     };
+    int tick = 0;
     while (running) {
       try {
         Thread.sleep(TICK_MS);
@@ -154,6 +174,12 @@ public final class StateSync implements AutoCloseable {
         return;
       }
       if (!sending) {
+        continue;
+      }
+      if (device != null && tick++ % (1000 / TICK_MS) == 0) {
+        sendTimestamps();
+      }
+      if (firewall == null) {
         continue;
       }
       if (resendAll) {
@@ -187,6 +213,53 @@ public final class StateSync implements AutoCloseable {
     }
   }
 
+  static final int TS_RECORD = 32 + 12;
+  static final int TS_PER_DATAGRAM = (MAX_DATAGRAM - HEADER - MAC) / TS_RECORD;
+
+  /** One or more "DCT1" datagrams: every peer whose handshake has sent an initiation. */
+  private void sendTimestamps() {
+    java.util.List<io.dctun.core.session.Peer> peers = new java.util.ArrayList<>(device.peers());
+    ByteBuffer b = ByteBuffer.allocate(MAX_DATAGRAM).order(ByteOrder.LITTLE_ENDIAN);
+    int i = 0;
+    while (i < peers.size()) {
+      b.clear();
+      b.put(new byte[] {'D', 'C', 'T', '1'}).putLong(epoch).putLong(++seq).putLong(System.currentTimeMillis())
+          .putShort((short) 0);
+      int count = 0;
+      for (; i < peers.size() && count < TS_PER_DATAGRAM; i++) {
+        byte[] ts = peers.get(i).handshake().lastTimestampSent();
+        if (ts != null) {
+          b.put(peers.get(i).publicKey().toBytes()).put(ts);
+          count++;
+        }
+      }
+      if (count == 0) {
+        continue;
+      }
+      b.putShort(28, (short) count);
+      int len = b.position();
+      Blake2s.mac(key, b.array(), 0, len, b.array(), len);
+      b.position(len + MAC).flip();
+      try {
+        channel.send(b, twin);
+        timestampsSent.addAndGet(count);
+      } catch (IOException e) {
+        LOG.debug("state sync send to {} failed: {}", twin, e.getMessage());
+      }
+    }
+  }
+
+  private final AtomicLong timestampsSent = new AtomicLong();
+  private final AtomicLong timestampsReceived = new AtomicLong();
+
+  public long timestampsSent() {
+    return timestampsSent.get();
+  }
+
+  public long timestampsReceived() {
+    return timestampsReceived.get();
+  }
+
   // ------------------------------------------------------------------ receiving
 
   private void receiveLoop() {
@@ -208,13 +281,14 @@ public final class StateSync implements AutoCloseable {
 
   /** Verifies and applies one datagram; package-private for tests. */
   boolean accept(byte[] d, int len) {
-    if (len < HEADER + MAC || d[0] != 'D' || d[1] != 'C' || d[2] != 'S' || d[3] != '1') {
+    if (len < HEADER + MAC || d[0] != 'D' || d[1] != 'C' || (d[2] != 'S' && d[2] != 'T') || d[3] != '1') {
       malformed.incrementAndGet();
       return false;
     }
+    boolean timestamps = d[2] == 'T';
     ByteBuffer b = ByteBuffer.wrap(d, 0, len).order(ByteOrder.LITTLE_ENDIAN);
     int count = b.getShort(28) & 0xffff;
-    if (len != HEADER + count * RECORD + MAC) {
+    if (len != HEADER + count * (timestamps ? TS_RECORD : RECORD) + MAC) {
       malformed.incrementAndGet();
       return false;
     }
@@ -233,8 +307,24 @@ public final class StateSync implements AutoCloseable {
     }
     peerEpoch = ep;
     peerSeq = sq;
-    long now = nanoTime.getAsLong();
     b.position(HEADER);
+    if (timestamps) {
+      byte[] k = new byte[32];
+      byte[] ts = new byte[12];
+      for (int i = 0; i < count; i++) {
+        b.get(k).get(ts);
+        io.dctun.core.session.Peer p = device == null ? null : device.peer(io.dctun.crypto.PublicKey.of(k));
+        if (p != null) {
+          p.handshake().raiseTimestampFloor(ts);
+          timestampsReceived.incrementAndGet();
+        }
+      }
+      return true;
+    }
+    if (firewall == null) {
+      return true;
+    }
+    long now = nanoTime.getAsLong();
     for (int i = 0; i < count; i++) {
       long k0 = b.getLong();
       long k1 = b.getLong();

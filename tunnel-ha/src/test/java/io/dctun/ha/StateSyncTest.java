@@ -99,6 +99,58 @@ class StateSyncTest {
     }
   }
 
+  @Test
+  void backupLearnsTheMastersHandshakeTimestampsSoALaggingClockIsNotRefused() throws Exception {
+    PrivateKey shared = PrivateKey.generate();
+    PrivateKey remote = PrivateKey.generate();
+    byte[] key = shared.deriveSecret("dctun ha state sync v1");
+    io.dctun.core.session.Output nowhere = new io.dctun.core.session.Output() {
+      @Override
+      public void sendToNetwork(InetSocketAddress to, byte[] buf, int off, int len) {}
+
+      @Override
+      public void deliverToDevice(byte[] buf, int off, int len) {}
+    };
+    long ahead = 60_000_000_000L; // the master's clock runs a minute ahead of the backup's
+    io.dctun.core.Clock masterClock = new io.dctun.core.Clock() {
+      @Override
+      public long nanoTime() {
+        return System.nanoTime();
+      }
+
+      @Override
+      public long wallClockNanos() {
+        return io.dctun.core.Clock.SYSTEM.wallClockNanos() + ahead;
+      }
+    };
+    io.dctun.core.session.Device master = new io.dctun.core.session.Device(shared, 1420, nowhere, masterClock);
+    io.dctun.core.session.Device backup = new io.dctun.core.session.Device(shared, 1420, nowhere,
+        io.dctun.core.Clock.SYSTEM);
+    InetSocketAddress ep = new InetSocketAddress("198.18.0.2", 51820);
+    master.addPeer(io.dctun.core.session.PeerConfig.of(remote.publicKey(), ep, "198.18.20.0/24"));
+    backup.addPeer(io.dctun.core.session.PeerConfig.of(remote.publicKey(), ep, "198.18.20.0/24"));
+    master.initiateAll(System.nanoTime());
+    byte[] mastersLast = master.peer(remote.publicKey()).handshake().lastTimestampSent();
+    assertThat(mastersLast).isNotNull();
+
+    InetAddress lo = InetAddress.getLoopbackAddress();
+    try (StateSync bs = StateSync.start(new InetSocketAddress(lo, 0), new InetSocketAddress(lo, 9), key, null,
+            backup, 100_000, System::nanoTime);
+        StateSync ms = StateSync.start(new InetSocketAddress(lo, 0), bs.localAddress(), key, null, master,
+            100_000, System::nanoTime)) {
+      ms.setSending(true);
+      long deadline = System.nanoTime() + DEADLINE_NANOS;
+      while (bs.timestampsReceived() == 0 && System.nanoTime() < deadline) {
+        Thread.sleep(20);
+      }
+      assertThat(bs.timestampsReceived()).isGreaterThanOrEqualTo(1);
+    }
+    // Taking over with a clock a minute behind, the backup still initiates with a later timestamp.
+    backup.initiateAll(System.nanoTime());
+    byte[] backupsFirst = backup.peer(remote.publicKey()).handshake().lastTimestampSent();
+    assertThat(io.dctun.crypto.Tai64n.isAfter(backupsFirst, mastersLast)).isTrue();
+  }
+
   /** A well-formed datagram with no records, MAC'd under {@code key}. */
   private static byte[] validLooking(byte[] key, long seq) {
     ByteBuffer b = ByteBuffer.allocate(StateSync.HEADER + StateSync.MAC).order(java.nio.ByteOrder.LITTLE_ENDIAN);

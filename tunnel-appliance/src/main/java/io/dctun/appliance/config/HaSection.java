@@ -60,16 +60,27 @@ import org.yaml.snakeyaml.nodes.SequenceNode;
  * @param trackInterfaces further interfaces whose link-down forces FAULT
  * @param handshakeWithinSeconds 0 = no handshake tracking; else the age limit of the newest handshake
  * @param handshakeWeight priority decrement while the handshake condition is unhealthy
+ * @param stateSync where firewall state and handshake timestamps stream to the twin, or null
  */
 public record HaSection(int priority, int advertIntervalMillis, boolean preempt, Duration preemptDelay,
     Side publicSide, Side privateSide, List<String> trackInterfaces, int handshakeWithinSeconds,
-    int handshakeWeight) {
+    int handshakeWeight, StateSyncSpec stateSync) {
+
+  /**
+   * {@code state-sync: {local: ADDR:PORT, peer: ADDR:PORT, bandwidth: BYTES_PER_S}}: the master
+   * streams established firewall flows and its last handshake timestamps to {@code peer} over
+   * the private segment; both boxes listen on {@code local} (an address on that segment, never a
+   * public one).
+   */
+  public record StateSyncSpec(java.net.InetSocketAddress local, java.net.InetSocketAddress peer, long bytesPerSecond) {}
+
+  static final Set<String> STATE_SYNC_FIELDS = Set.of("local", "peer", "bandwidth");
 
   /** Name of the tracked condition fed from the tunnel's handshakes. */
   public static final String HANDSHAKE_CONDITION = "peer-handshake";
 
   static final Set<String> FIELDS = Set.of("priority", "advert-interval", "preempt", "preempt-delay", "public",
-      "private", "track");
+      "private", "track", "state-sync");
   static final Set<String> SIDE_FIELDS = Set.of("interface", "vrid", "vip", "unicast-peers");
   static final Set<String> TRACK_FIELDS = Set.of("interfaces", "peer-handshake");
   static final Set<String> HANDSHAKE_FIELDS = Set.of("within", "weight");
@@ -258,10 +269,58 @@ public record HaSection(int priority, int advertIntervalMillis, boolean preempt,
           }
         }
       }
+      StateSyncSpec sync = null;
+      n = value(f, "state-sync");
+      if (n != null) {
+        if (!(n instanceof MappingNode sm)) {
+          error(n, "ha.state-sync", "must be a mapping (local, peer, bandwidth)");
+        } else {
+          Map<String, NodeTuple> sf = fields(sm, "ha.state-sync", STATE_SYNC_FIELDS);
+          java.net.InetSocketAddress local = socketAddress(value(sf, "local"), n, "ha.state-sync.local");
+          java.net.InetSocketAddress peer = socketAddress(value(sf, "peer"), n, "ha.state-sync.peer");
+          long bw = 1_000_000;
+          Node b = value(sf, "bandwidth");
+          if (b != null) {
+            Integer v = integer(b, "ha.state-sync.bandwidth", 10_000, 1_000_000_000);
+            if (v != null) bw = v;
+          }
+          if (local != null && peer != null) {
+            sync = new StateSyncSpec(local, peer, bw);
+          }
+        }
+      }
       if (count > 0 || pub == null || priv == null) {
         return null;
       }
-      return new HaSection(priority, interval, preempt, delay, pub, priv, trackIfs, within, weight);
+      return new HaSection(priority, interval, preempt, delay, pub, priv, trackIfs, within, weight, sync);
+    }
+
+    /** An IPv4 literal with a port, e.g. 198.18.20.2:51900 (no names: no DNS at failover). */
+    java.net.InetSocketAddress socketAddress(Node n, Node parent, String field) {
+      if (n == null) {
+        error(parent, field, "is required (ADDRESS:PORT on the private segment)");
+        return null;
+      }
+      String t = scalar(n, field);
+      if (t == null) {
+        return null;
+      }
+      int colon = t.lastIndexOf(':');
+      if (colon < 1 || !t.substring(0, colon).matches("[0-9.]+")) {
+        error(n, field, "'" + t + "' is not IPv4-ADDRESS:PORT");
+        return null;
+      }
+      try {
+        int port = Integer.parseInt(t.substring(colon + 1));
+        if (port < 1 || port > 65535) {
+          error(n, field, "port " + port + " is not in 1..65535");
+          return null;
+        }
+        return new java.net.InetSocketAddress(java.net.InetAddress.getByName(t.substring(0, colon)), port);
+      } catch (NumberFormatException | java.net.UnknownHostException e) {
+        error(n, field, "'" + t + "' is not IPv4-ADDRESS:PORT");
+        return null;
+      }
     }
 
     Side side(Map<String, NodeTuple> f, Node parent, String key, String instanceName) {

@@ -182,6 +182,14 @@ final class HaSites implements AutoCloseable {
 
   /** One box of site B's pair: the same key file, its own WAN and LAN interfaces. */
   Gw startGwB(int box, int priority, int advertMillis) {
+    return startGwB(box, priority, advertMillis, "", "");
+  }
+
+  /**
+   * As above, with {@code haExtra} appended inside the {@code ha:} section (two-space indent) and
+   * {@code topExtra} at the top level (e.g. a firewall section).
+   */
+  Gw startGwB(int box, int priority, int advertMillis, String haExtra, String topExtra) {
     NetNs ns = box == 1 ? gwB1 : gwB2;
     String tun = topology.ifName("dtb" + box);
     StringBuilder y = new StringBuilder();
@@ -207,6 +215,8 @@ final class HaSites implements AutoCloseable {
     y.append("    vip: ").append(PRIVATE_VIP).append("/24\n");
     y.append("  track:\n");
     y.append("    peer-handshake: {within: 200, weight: 50}\n");
+    y.append(haExtra);
+    y.append(topExtra);
     return launch(ns, "gwB" + box, tun, y.toString());
   }
 
