@@ -11,6 +11,7 @@
 # It prints medians and the ratios dctun/wireguard-go and dctun/OpenVPN.
 #
 # Usage (root): benchmarks/e2e/run.sh [ROUNDS (default 3)] [SECONDS per iperf3 run (default 8)]
+# WARMUP=S sets the unmeasured warm-up per direction (default 2 s).
 # TUNNELS="none dctun dctun-nio wireguard-go openvpn" selects and orders the tunnels measured
 # (dctun-nio: dctun with the plain JDK DatagramChannel instead of Netty/epoll).
 # Only 198.18.0.0/15 addresses are used, only inside namespaces this script creates, and
@@ -197,8 +198,8 @@ measure() { # name -> appends "name round fwd rev rtt cpu" to results
   ready
   # Warm-up, both directions, not measured: lets the JVM compile its hot paths (and treats
   # every tunnel the same).
-  x $NS_SA iperf3 -c 198.18.220.10 -t 2 >/dev/null
-  x $NS_SA iperf3 -c 198.18.220.10 -t 2 -R >/dev/null
+  x $NS_SA iperf3 -c 198.18.220.10 -t "${WARMUP:-2}" >/dev/null
+  x $NS_SA iperf3 -c 198.18.220.10 -t "${WARMUP:-2}" -R >/dev/null
   c0=$(cpu_ticks)
   fwd=$(x $NS_SA iperf3 -c 198.18.220.10 -t "$SECS" -J | gbps)
   rev=$(x $NS_SA iperf3 -c 198.18.220.10 -t "$SECS" -R -J | gbps)
