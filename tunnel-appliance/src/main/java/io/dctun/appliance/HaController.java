@@ -59,6 +59,7 @@ public final class HaController implements AutoCloseable {
       });
   private volatile VrrpInstance vrrp;
   private volatile io.dctun.ha.StateSync sync;
+  private final HaNotify notify;
   private volatile boolean running = true;
   private volatile long masterSinceNanos;
   private volatile long lastTakeoverNanos;
@@ -100,6 +101,7 @@ public final class HaController implements AutoCloseable {
     this.ha = ha;
     this.device = device;
     this.gate = gate;
+    this.notify = new HaNotify(ha.notifyCommands());
     this.tracker = new Thread(this::track, "dctun-ha-track");
     this.tracker.setDaemon(true);
   }
@@ -164,6 +166,15 @@ public final class HaController implements AutoCloseable {
       public void stateChanged(String instance, VrrpState from, VrrpState to, String why) {
         if (!instance.equals(pub)) {
           return;
+        }
+        // The pair's state is the public instance's (the sync group moves both together).
+        String ifname = ha.publicSide().interfaceName();
+        if (to == VrrpState.MASTER) {
+          notify.fire("master", instance, ifname);
+        } else if (to == VrrpState.BACKUP) {
+          notify.fire("backup", instance, ifname);
+        } else if (to == VrrpState.FAULT) {
+          notify.fire("fault", instance, ifname);
         }
         if (to == VrrpState.MASTER) {
           takeOver();
@@ -332,5 +343,6 @@ public final class HaController implements AutoCloseable {
     if (st != null) {
       st.close();
     }
+    notify.close();
   }
 }

@@ -61,10 +61,14 @@ import org.yaml.snakeyaml.nodes.SequenceNode;
  * @param handshakeWithinSeconds 0 = no handshake tracking; else the age limit of the newest handshake
  * @param handshakeWeight priority decrement while the handshake condition is unhealthy
  * @param stateSync where firewall state and handshake timestamps stream to the twin, or null
+ * @param notifyCommands shell commands run on becoming master, backup or fault (keys "master",
+ *     "backup", "fault"; any may be absent)
  */
 public record HaSection(int priority, int advertIntervalMillis, boolean preempt, Duration preemptDelay,
     Side publicSide, Side privateSide, List<String> trackInterfaces, int handshakeWithinSeconds,
-    int handshakeWeight, StateSyncSpec stateSync) {
+    int handshakeWeight, StateSyncSpec stateSync, Map<String, String> notifyCommands) {
+
+  static final Set<String> NOTIFY_FIELDS = Set.of("master", "backup", "fault");
 
   /**
    * {@code state-sync: {local: ADDR:PORT, peer: ADDR:PORT, bandwidth: BYTES_PER_S}}: the master
@@ -80,7 +84,7 @@ public record HaSection(int priority, int advertIntervalMillis, boolean preempt,
   public static final String HANDSHAKE_CONDITION = "peer-handshake";
 
   static final Set<String> FIELDS = Set.of("priority", "advert-interval", "preempt", "preempt-delay", "public",
-      "private", "track", "state-sync");
+      "private", "track", "state-sync", "notify");
   static final Set<String> SIDE_FIELDS = Set.of("interface", "vrid", "vip", "unicast-peers");
   static final Set<String> TRACK_FIELDS = Set.of("interfaces", "peer-handshake");
   static final Set<String> HANDSHAKE_FIELDS = Set.of("within", "weight");
@@ -289,10 +293,31 @@ public record HaSection(int priority, int advertIntervalMillis, boolean preempt,
           }
         }
       }
+      Map<String, String> notify = new java.util.LinkedHashMap<>();
+      n = value(f, "notify");
+      if (n != null) {
+        if (!(n instanceof MappingNode nm)) {
+          error(n, "ha.notify", "must be a mapping (master, backup, fault: shell commands)");
+        } else {
+          Map<String, NodeTuple> nf = fields(nm, "ha.notify", NOTIFY_FIELDS);
+          for (String k : List.of("master", "backup", "fault")) {
+            Node c = value(nf, k);
+            if (c != null) {
+              String cmd = scalar(c, "ha.notify." + k);
+              if (cmd != null && cmd.isBlank()) {
+                error(c, "ha.notify." + k, "is empty");
+              } else if (cmd != null) {
+                notify.put(k, cmd);
+              }
+            }
+          }
+        }
+      }
       if (count > 0 || pub == null || priv == null) {
         return null;
       }
-      return new HaSection(priority, interval, preempt, delay, pub, priv, trackIfs, within, weight, sync);
+      return new HaSection(priority, interval, preempt, delay, pub, priv, trackIfs, within, weight, sync,
+          Map.copyOf(notify));
     }
 
     /** An IPv4 literal with a port, e.g. 198.18.20.2:51900 (no names: no DNS at failover). */

@@ -97,6 +97,26 @@ class HaSectionTest {
   }
 
   @Test
+  void notifyCommandsAndStateSyncAreParsedAndCheckedWithTheirLines() throws Exception {
+    String extra = String.join("\n",
+        "  notify:",                                            // 24
+        "    master: logger dctun is master",                   // 25
+        "    fault: ''",                                        // 26
+        "    standby: x",                                       // 27
+        "  state-sync: {local: 198.18.20.2:51900, peer: 198.18.20.3:99999}", // 28
+        "");
+    assertThat(errors(base("listen-port: 51820") + HA + extra)).containsExactly(
+        "gw.yaml:26: ha.notify.fault: is empty",
+        "gw.yaml:27: ha.notify.standby: unknown field",
+        "gw.yaml:28: ha.state-sync.peer: port 99999 is not in 1..65535");
+    String good = extra.replace("    fault: ''\n", "").replace("    standby: x\n", "").replace("99999", "51900");
+    HaSection ha = HaSection.of(load(base("listen-port: 51820") + HA + good));
+    assertThat(ha.notifyCommands()).containsExactly(java.util.Map.entry("master", "logger dctun is master"));
+    assertThat(ha.stateSync().peer().getPort()).isEqualTo(51900);
+    assertThat(ha.stateSync().bytesPerSecond()).isEqualTo(1_000_000);
+  }
+
+  @Test
   void noSectionNoHa() throws Exception {
     assertThat(HaSection.of(load(base("listen-port: 51820")))).isNull();
   }

@@ -50,7 +50,10 @@ class E2eHaStateSyncTest {
       HaSites.Gw a = s.startGwA();
       HaSites.Gw b1 = s.startGwB(1, 200, 100, sync("198.18.20.2", "198.18.20.3"), FIREWALL);
       b1.awaitHaState("MASTER", Duration.ofSeconds(15));
-      HaSites.Gw b2 = s.startGwB(2, 100, 100, sync("198.18.20.3", "198.18.20.2"), FIREWALL);
+      java.nio.file.Path notified = s.dir.resolve("b2-notify");
+      HaSites.Gw b2 = s.startGwB(2, 100, 100, sync("198.18.20.3", "198.18.20.2")
+          + "  notify: {master: 'echo \"$DCTUN_HA_STATE $DCTUN_HA_INSTANCE\" >> " + notified + "', backup: 'echo "
+          + "\"$DCTUN_HA_STATE\" >> " + notified + "'}\n", FIREWALL);
       b2.awaitHaState("BACKUP", Duration.ofSeconds(15));
 
       ExecResult first = s.srvA.exec(Duration.ofSeconds(25), "ping", "-n", "-c", "3", "-w", "20", Sites.SRV_B);
@@ -78,6 +81,13 @@ class E2eHaStateSyncTest {
       b2.awaitHaState("MASTER", Duration.ofSeconds(15));
 
       tcp.assertComplete(Duration.ofSeconds(90), a.describe() + "\n" + b2.describe());
+      // The operator's notify commands ran: backup at start, master at the takeover.
+      long until = System.nanoTime() + Duration.ofSeconds(10).toNanos();
+      while (System.nanoTime() < until
+          && !(java.nio.file.Files.exists(notified) && java.nio.file.Files.readString(notified).contains("MASTER"))) {
+        Sites.sleep(100);
+      }
+      assertThat(java.nio.file.Files.readAllLines(notified)).containsExactly("BACKUP", "MASTER dctun-public");
       var st = b2.status();
       assertThat(Long.parseLong(st.get("firewall.reason.ESTABLISHED")))
           .as("the new master passed the stream as an established flow\n%s", b2.describe()).isPositive();
