@@ -56,6 +56,12 @@ class KeepalivedInteropTest {
       assertThat(count(k.output(), "Entering MASTER STATE")).as(lab.describe()).isZero();
       assertThat(lab.hasVip(lab.d, lab.ifD)).isTrue();
       assertThat(lab.hasVip(lab.k, lab.ifK)).isFalse();
+      // keepalived's own counters (SIGUSR2 -> /tmp/keepalived.stats): dctun's adverts received,
+      // none counted as a packet or authentication error.
+      java.util.Map<String, Long> ks = lab.keepalivedStats();
+      assertThat(ks.get("Advertisements.Received")).as("keepalived stats %s", ks).isGreaterThan(5);
+      assertThat(ks.entrySet().stream().filter(e -> e.getKey().contains("Errors.")).mapToLong(e -> e.getValue()).sum())
+          .as("keepalived packet/authentication errors %s", ks).isZero();
 
       // (b) dctun's link goes down: keepalived takes over within its Master_Down_Interval
       long kMdi = masterDownNanos(100, INTERVAL_CS);
@@ -126,6 +132,10 @@ class KeepalivedInteropTest {
       assertThat(d.output()).doesNotContain("STATE MASTER");
       assertThat(lab.hasVip(lab.k, lab.ifK)).isTrue();
       assertThat(lab.hasVip(lab.d, lab.ifD)).isFalse();
+      // dctun's counters: keepalived's adverts accepted, no drops of any reason.
+      String stats = lastStats(d.output());
+      assertThat(stat(stats, "adverts_accepted")).as(stats).isGreaterThan(5);
+      assertThat(stats).as("no drop_* counters").doesNotContain("drop_");
 
       long dMdi = masterDownNanos(100, INTERVAL_CS);
       long down = System.nanoTime();
@@ -272,6 +282,36 @@ class KeepalivedInteropTest {
           "-c", dir.resolve("k-checkers.pid").toString());
       started.add(s);
       return s;
+    }
+
+    /**
+     * keepalived's statistics: SIGUSR2 makes it write /tmp/keepalived.stats; returns "Section.Key"
+     * -> value (e.g. "Advertisements.Received", "Packet Errors.TTL").
+     */
+    java.util.Map<String, Long> keepalivedStats() throws IOException, InterruptedException {
+      Path stats = Path.of("/tmp/keepalived.stats");
+      Files.deleteIfExists(stats);
+      long pid = Long.parseLong(Files.readString(dir.resolve("k.pid")).strip());
+      Shell.run("kill", "-USR2", Long.toString(pid));
+      long end = System.nanoTime() + Duration.ofSeconds(5).toNanos();
+      java.util.Map<String, Long> out = new java.util.LinkedHashMap<>();
+      while (System.nanoTime() < end) {
+        if (Files.exists(stats) && Files.readString(stats).contains("Priority Zero")) {
+          String section = "";
+          for (String line : Files.readAllLines(stats)) {
+            String t = line.strip();
+            if (t.endsWith(":")) {
+              section = t.substring(0, t.length() - 1);
+            } else if (t.matches("[A-Za-z ]+: \\d+")) {
+              int c = t.indexOf(':');
+              out.put(section + "." + t.substring(0, c), Long.parseLong(t.substring(c + 2)));
+            }
+          }
+          return out;
+        }
+        Thread.sleep(20);
+      }
+      throw new AssertionError("keepalived wrote no statistics within 5 s");
     }
 
     /** Waits for dctun's {@code n}-th "STATE X" line; returns dctun's own nanoTime of it. */
