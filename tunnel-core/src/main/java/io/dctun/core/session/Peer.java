@@ -33,6 +33,8 @@ import java.util.ArrayDeque;
  */
 public final class Peer {
   static final long NEVER = Long.MIN_VALUE;
+  /** Granularity of the last-sent/last-received times on the data path (timers tick at 100 ms). */
+  static final long TOUCH_NANOS = 1_000_000L;
   /** Packets held while a handshake is in flight (wireguard-go holds 1024 per peer). */
   public static final int MAX_QUEUED = 1024;
 
@@ -189,8 +191,15 @@ public final class Peer {
     putIntLE(buf, h + TRANSPORT_RECEIVER, kp.remoteIndex());
     putLongLE(buf, h + TRANSPORT_COUNTER, counter);
     int sealed = kp.seal(counter, buf, off, padded);
-    lastAuthSent = now;
-    unansweredReceiveSince = NEVER;
+    // The send and receive paths run on different threads and both touch these fields: write
+    // only on change (or once per millisecond), so the cache line is not bounced per packet.
+    long ls = lastAuthSent;
+    if (ls == NEVER || now - ls >= TOUCH_NANOS) {
+      lastAuthSent = now;
+    }
+    if (unansweredReceiveSince != NEVER) {
+      unansweredReceiveSince = NEVER;
+    }
     txBytes.addAndGet(TRANSPORT_HEADER_LENGTH + sealed);
     device.output().sendToNetwork(ep, buf, h, TRANSPORT_HEADER_LENGTH + sealed);
   }
@@ -381,8 +390,13 @@ public final class Peer {
     if (ep == null || !ep.equals(from)) {
       endpoint = from;
     }
-    lastAuthReceived = now;
-    unansweredSendSince = NEVER;
+    long lr = lastAuthReceived;
+    if (lr == NEVER || now - lr >= TOUCH_NANOS) {
+      lastAuthReceived = now;
+    }
+    if (unansweredSendSince != NEVER) {
+      unansweredSendSince = NEVER;
+    }
     rxBytes.addAndGet(len);
     if (kp == next) {
       promoteNext(kp, now);
