@@ -126,6 +126,10 @@ class KeepalivedInteropTest {
     try (Lab lab = new Lab()) {
       Spawned k = lab.startKeepalived(150, true);
       lab.awaitLog(k, "Entering MASTER STATE", 1, Duration.ofSeconds(10));
+      // A VIP left behind on dctun's interface (as by a predecessor killed while master): dctun
+      // must remove it when it starts, not hold it beside keepalived.
+      lab.d.run("ip", "addr", "add", VIP + "/24", "dev", lab.ifD);
+      assertThat(lab.hasVip(lab.d, lab.ifD)).isTrue();
       Spawned d = lab.startDctun(100, true);
       lab.awaitDctun(d, "BACKUP", 1, Duration.ofSeconds(5));
       Thread.sleep(2000);
