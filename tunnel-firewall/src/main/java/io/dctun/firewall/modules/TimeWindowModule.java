@@ -1,4 +1,4 @@
-package io.dctun.firewall;
+package io.dctun.firewall.modules;
 
 import io.dctun.firewall.spi.PacketMatcher;
 import io.dctun.firewall.spi.RuleModule;
@@ -8,8 +8,10 @@ import java.util.Map;
 import java.util.Set;
 
 /**
- * Example module "time-window": matches between {@code from} and {@code to} (HH:MM, UTC, may
- * wrap past midnight), by the firewall clock's wall time.
+ * Rule module {@code time-window}: matches between {@code from} and {@code to} (HH:MM, UTC; the
+ * window may wrap past midnight), by the firewall clock's wall time. A rule uses it as
+ * {@code match: {module: time-window, from: "22:00", to: "04:00"}}, e.g. to open bulk backup loads
+ * at night only. Registered through {@code META-INF/services}; allocation-free per packet.
  */
 public final class TimeWindowModule implements RuleModule {
   private static final long DAY = 86_400L * 1_000_000_000L;
@@ -37,7 +39,7 @@ public final class TimeWindowModule implements RuleModule {
   private static long time(Map<String, String> params, String key) {
     String v = params.get(key);
     if (v == null) {
-      throw new IllegalArgumentException("parameter '" + key + "' is required (HH:MM)");
+      throw new IllegalArgumentException("parameter '" + key + "' is required (HH:MM, UTC)");
     }
     try {
       return LocalTime.parse(v).toNanoOfDay();
