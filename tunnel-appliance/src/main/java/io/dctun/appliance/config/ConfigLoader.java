@@ -15,7 +15,6 @@ import java.nio.file.Path;
 import java.util.ArrayList;
 import java.util.Comparator;
 import java.util.HashMap;
-import java.util.LinkedHashMap;
 import java.util.List;
 import java.util.Locale;
 import java.util.Map;
@@ -33,7 +32,6 @@ import org.yaml.snakeyaml.nodes.MappingNode;
 import org.yaml.snakeyaml.nodes.Node;
 import org.yaml.snakeyaml.nodes.NodeTuple;
 import org.yaml.snakeyaml.nodes.ScalarNode;
-import org.yaml.snakeyaml.nodes.SequenceNode;
 import org.yaml.snakeyaml.nodes.Tag;
 
 /**
@@ -107,7 +105,7 @@ public final class ConfigLoader {
   }
 
   /** One pass over one file: the errors found so far. */
-  private static final class Run {
+  private static final class Run extends YamlReader {
     final Path file;
     final Path dir;
     final List<ConfigError> errors = new ArrayList<>();
@@ -375,83 +373,7 @@ public final class ConfigLoader {
       return new PeerConfig(name, pub, endpoint, allowed, keepalive, pskFile, psk);
     }
 
-    /** The mapping's fields by name; reports unknown, duplicate and non-text keys. */
-    Map<String, NodeTuple> fields(MappingNode m, String prefix, Set<String> known) {
-      Map<String, NodeTuple> out = new LinkedHashMap<>();
-      for (NodeTuple t : m.getValue()) {
-        Node k = t.getKeyNode();
-        if (!(k instanceof ScalarNode) || isNull(k)) {
-          error(k, prefix.isEmpty() ? "" : prefix.substring(0, prefix.length() - 1), "field names must be plain text");
-          continue;
-        }
-        String name = ((ScalarNode) k).getValue();
-        if (!known.contains(name)) {
-          error(k, prefix + name, "unknown field" + suggestion(name, known));
-          continue;
-        }
-        NodeTuple first = out.putIfAbsent(name, t);
-        if (first != null) {
-          error(k, prefix + name, "is given twice (first at line " + line(first.getKeyNode()) + ")");
-        }
-      }
-      return out;
-    }
-
-    /** The field's value node, or null if absent or written as null (so the default applies). */
-    static Node value(Map<String, NodeTuple> f, String name) {
-      NodeTuple t = f.get(name);
-      if (t == null || isNull(t.getValueNode())) {
-        return null;
-      }
-      return t.getValueNode();
-    }
-
-    String scalar(Node n, String field) {
-      if (!(n instanceof ScalarNode)) {
-        error(n, field, "must be a single value, not a " + (n instanceof SequenceNode ? "list" : "mapping"));
-        return null;
-      }
-      if (isNull(n)) {
-        error(n, field, "has no value");
-        return null;
-      }
-      String s = ((ScalarNode) n).getValue().strip();
-      if (s.isEmpty()) {
-        error(n, field, "is empty");
-        return null;
-      }
-      return s;
-    }
-
-    Integer integer(Node n, String field, int min, int max) {
-      String s = scalar(n, field);
-      if (s == null) {
-        return null;
-      }
-      if (s.length() > 9 || !s.chars().allMatch(c -> c >= '0' && c <= '9')) {
-        error(n, field, "'" + s + "' is not a whole number " + min + "-" + max);
-        return null;
-      }
-      int v = Integer.parseInt(s);
-      if (v < min || v > max) {
-        error(n, field, v + " is outside " + min + "-" + max);
-        return null;
-      }
-      return v;
-    }
-
-    /** The items of a list; null (absent) is the empty list, and a lone value is reported. */
-    List<Node> list(Node n, String field) {
-      if (n == null) {
-        return List.of();
-      }
-      if (!(n instanceof SequenceNode)) {
-        error(n, field, "must be a list, e.g. [" + (n instanceof ScalarNode ? ((ScalarNode) n).getValue() : "...") + "]");
-        return List.of();
-      }
-      return ((SequenceNode) n).getValue();
-    }
-
+    @Override
     void error(Node at, String field, String message) {
       errors.add(new ConfigError(file, line(at), field, message));
     }

@@ -80,7 +80,7 @@ public final class FirewallSection {
   /** One rule's nodes: where each field and list item is, to point errors at them. */
   private record RuleNodes(String label, int index, Node node, Map<String, NodeTuple> fields) {}
 
-  private static final class Run {
+  private static final class Run extends YamlReader {
     final Path file;
     final List<ConfigError> errors;
 
@@ -354,35 +354,6 @@ public final class FirewallSection {
 
     // ---------------------------------------------------------------- node helpers
 
-    Map<String, NodeTuple> fields(MappingNode m, String prefix, Set<String> known) {
-      Map<String, NodeTuple> out = new LinkedHashMap<>();
-      for (NodeTuple t : m.getValue()) {
-        Node k = t.getKeyNode();
-        if (!(k instanceof ScalarNode) || ConfigLoader.isNull(k)) {
-          error(k, prefix.substring(0, prefix.length() - 1), "field names must be plain text");
-          continue;
-        }
-        String name = ((ScalarNode) k).getValue();
-        if (!known.contains(name)) {
-          error(k, prefix + name, "unknown field" + ConfigLoader.suggestion(name, known));
-          continue;
-        }
-        NodeTuple first = out.putIfAbsent(name, t);
-        if (first != null) {
-          error(k, prefix + name, "is given twice (first at line " + ConfigLoader.line(first.getKeyNode()) + ")");
-        }
-      }
-      return out;
-    }
-
-    static Node value(Map<String, NodeTuple> f, String name) {
-      NodeTuple t = f.get(name);
-      if (t == null || ConfigLoader.isNull(t.getValueNode())) {
-        return null;
-      }
-      return t.getValueNode();
-    }
-
     /** A single value or a list of values; empty when absent. */
     List<String> strings(Node n, String field) {
       List<String> out = new ArrayList<>();
@@ -400,51 +371,7 @@ public final class FirewallSection {
       return out;
     }
 
-    String scalar(Node n, String field) {
-      if (!(n instanceof ScalarNode)) {
-        error(n, field, "must be a single value, not a " + (n instanceof SequenceNode ? "list" : "mapping"));
-        return null;
-      }
-      if (ConfigLoader.isNull(n)) {
-        error(n, field, "has no value");
-        return null;
-      }
-      String s = ((ScalarNode) n).getValue().strip();
-      if (s.isEmpty()) {
-        error(n, field, "is empty");
-        return null;
-      }
-      return s;
-    }
-
-    Integer integer(Node n, String field, int min, int max) {
-      String s = scalar(n, field);
-      if (s == null) {
-        return null;
-      }
-      if (s.length() > 9 || !s.chars().allMatch(c -> c >= '0' && c <= '9')) {
-        error(n, field, "'" + s + "' is not a whole number " + min + "-" + max);
-        return null;
-      }
-      int v = Integer.parseInt(s);
-      if (v < min || v > max) {
-        error(n, field, v + " is outside " + min + "-" + max);
-        return null;
-      }
-      return v;
-    }
-
-    List<Node> list(Node n, String field) {
-      if (n == null) {
-        return List.of();
-      }
-      if (!(n instanceof SequenceNode)) {
-        error(n, field, "must be a list");
-        return List.of();
-      }
-      return ((SequenceNode) n).getValue();
-    }
-
+    @Override
     void error(Node at, String field, String message) {
       errors.add(new ConfigError(file, ConfigLoader.line(at), field, message));
     }

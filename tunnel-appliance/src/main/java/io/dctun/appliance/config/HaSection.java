@@ -6,7 +6,6 @@ import java.net.InetAddress;
 import java.time.Duration;
 import java.util.ArrayList;
 import java.util.Collections;
-import java.util.HashMap;
 import java.util.IdentityHashMap;
 import java.util.LinkedHashMap;
 import java.util.List;
@@ -16,8 +15,6 @@ import java.util.Set;
 import org.yaml.snakeyaml.nodes.MappingNode;
 import org.yaml.snakeyaml.nodes.Node;
 import org.yaml.snakeyaml.nodes.NodeTuple;
-import org.yaml.snakeyaml.nodes.ScalarNode;
-import org.yaml.snakeyaml.nodes.SequenceNode;
 
 /**
  * The {@code ha:} section of a gateway configuration: a VRRP gateway pair whose public virtual
@@ -163,7 +160,7 @@ public record HaSection(int priority, int advertIntervalMillis, boolean preempt,
     return new Parser(errors).section(node, hasListenPort, hasListenAddress);
   }
 
-  private static final class Parser {
+  private static final class Parser extends YamlReader {
     final Errors errors;
     int count;
 
@@ -171,6 +168,7 @@ public record HaSection(int priority, int advertIntervalMillis, boolean preempt,
       this.errors = errors;
     }
 
+    @Override
     void error(Node at, String field, String message) {
       count++;
       errors.error(at, field, message);
@@ -181,7 +179,7 @@ public record HaSection(int priority, int advertIntervalMillis, boolean preempt,
         error(node, "ha", "must be a mapping (priority, advert-interval, public, private, ...)");
         return null;
       }
-      Map<String, NodeTuple> f = fields(m, "ha", FIELDS);
+      Map<String, NodeTuple> f = fields(m, "ha.", FIELDS);
       if (!hasListenPort) {
         error(node, "ha", "needs listen-port: the tunnel listens on public.vip:listen-port");
       }
@@ -236,7 +234,7 @@ public record HaSection(int priority, int advertIntervalMillis, boolean preempt,
         if (!(n instanceof MappingNode tm)) {
           error(n, "ha.track", "must be a mapping (interfaces, peer-handshake)");
         } else {
-          Map<String, NodeTuple> t = fields(tm, "ha.track", TRACK_FIELDS);
+          Map<String, NodeTuple> t = fields(tm, "ha.track.", TRACK_FIELDS);
           List<Node> items = list(value(t, "interfaces"), "ha.track.interfaces");
           for (int i = 0; i < items.size(); i++) {
             String s = scalar(items.get(i), "ha.track.interfaces[" + i + "]");
@@ -253,7 +251,7 @@ public record HaSection(int priority, int advertIntervalMillis, boolean preempt,
             if (!(h instanceof MappingNode hm)) {
               error(h, "ha.track.peer-handshake", "must be a mapping (within: SECONDS, weight: N)");
             } else {
-              Map<String, NodeTuple> hf = fields(hm, "ha.track.peer-handshake", HANDSHAKE_FIELDS);
+              Map<String, NodeTuple> hf = fields(hm, "ha.track.peer-handshake.", HANDSHAKE_FIELDS);
               Node w = value(hf, "within");
               if (w == null) {
                 error(h, "ha.track.peer-handshake.within", "is required (seconds; WireGuard rekeys every 120 s "
@@ -279,7 +277,7 @@ public record HaSection(int priority, int advertIntervalMillis, boolean preempt,
         if (!(n instanceof MappingNode sm)) {
           error(n, "ha.state-sync", "must be a mapping (local, peer, bandwidth)");
         } else {
-          Map<String, NodeTuple> sf = fields(sm, "ha.state-sync", STATE_SYNC_FIELDS);
+          Map<String, NodeTuple> sf = fields(sm, "ha.state-sync.", STATE_SYNC_FIELDS);
           java.net.InetSocketAddress local = socketAddress(value(sf, "local"), n, "ha.state-sync.local");
           java.net.InetSocketAddress peer = socketAddress(value(sf, "peer"), n, "ha.state-sync.peer");
           long bw = 1_000_000;
@@ -299,7 +297,7 @@ public record HaSection(int priority, int advertIntervalMillis, boolean preempt,
         if (!(n instanceof MappingNode nm)) {
           error(n, "ha.notify", "must be a mapping (master, backup, fault: shell commands)");
         } else {
-          Map<String, NodeTuple> nf = fields(nm, "ha.notify", NOTIFY_FIELDS);
+          Map<String, NodeTuple> nf = fields(nm, "ha.notify.", NOTIFY_FIELDS);
           for (String k : List.of("master", "backup", "fault")) {
             Node c = value(nf, k);
             if (c != null) {
@@ -360,7 +358,7 @@ public record HaSection(int priority, int advertIntervalMillis, boolean preempt,
         return null;
       }
       int before = count;
-      Map<String, NodeTuple> s = fields(m, at, SIDE_FIELDS);
+      Map<String, NodeTuple> s = fields(m, at + ".", SIDE_FIELDS);
       String ifName = null;
       Node v = value(s, "interface");
       if (v == null) {
@@ -435,90 +433,6 @@ public record HaSection(int priority, int advertIntervalMillis, boolean preempt,
       } catch (IllegalArgumentException e) {
         return null;
       }
-    }
-
-    Map<String, NodeTuple> fields(MappingNode m, String at, Set<String> known) {
-      Map<String, NodeTuple> out = new LinkedHashMap<>();
-      Map<String, Integer> lines = new HashMap<>();
-      for (NodeTuple t : m.getValue()) {
-        Node k = t.getKeyNode();
-        if (!(k instanceof ScalarNode) || ConfigLoader.isNull(k)) {
-          error(k, at, "field names must be plain text");
-          continue;
-        }
-        String name = ((ScalarNode) k).getValue();
-        if (!known.contains(name)) {
-          error(k, at + "." + name, "unknown field" + ConfigLoader.suggestion(name, known));
-          continue;
-        }
-        Integer first = lines.putIfAbsent(name, ConfigLoader.line(k));
-        if (first != null) {
-          error(k, at + "." + name, "is given twice (first at line " + first + ")");
-          continue;
-        }
-        out.put(name, t);
-      }
-      return out;
-    }
-
-    static Node value(Map<String, NodeTuple> f, String name) {
-      NodeTuple t = f.get(name);
-      if (t == null || ConfigLoader.isNull(t.getValueNode())) {
-        return null;
-      }
-      return t.getValueNode();
-    }
-
-    String scalar(Node n, String field) {
-      if (!(n instanceof ScalarNode sn)) {
-        error(n, field, "must be a single value, not a " + (n instanceof SequenceNode ? "list" : "mapping"));
-        return null;
-      }
-      String s = sn.getValue().strip();
-      if (s.isEmpty()) {
-        error(n, field, "is empty");
-        return null;
-      }
-      return s;
-    }
-
-    Integer integer(Node n, String field, int min, int max) {
-      String s = scalar(n, field);
-      if (s == null) {
-        return null;
-      }
-      if (s.length() > 9 || !s.chars().allMatch(c -> c >= '0' && c <= '9')) {
-        error(n, field, "'" + s + "' is not a whole number " + min + "-" + max);
-        return null;
-      }
-      int v = Integer.parseInt(s);
-      if (v < min || v > max) {
-        error(n, field, v + " is outside " + min + "-" + max);
-        return null;
-      }
-      return v;
-    }
-
-    Boolean bool(Node n, String field) {
-      String s = scalar(n, field);
-      if (s == null) {
-        return null;
-      }
-      if (s.equals("true")) return true;
-      if (s.equals("false")) return false;
-      error(n, field, "'" + s + "' is not true or false");
-      return null;
-    }
-
-    List<Node> list(Node n, String field) {
-      if (n == null) {
-        return List.of();
-      }
-      if (!(n instanceof SequenceNode sq)) {
-        error(n, field, "must be a list, e.g. [" + (n instanceof ScalarNode sc ? sc.getValue() : "...") + "]");
-        return List.of();
-      }
-      return sq.getValue();
     }
   }
 }
