@@ -370,22 +370,9 @@ public final class ConnTrack {
         | (p.dir == Direction.OUTBOUND ? ORIGIN_OUTBOUND : 0);
     Segment s = segs[(int) (h >>> segShift)];
     synchronized (s) {
-      int i = find(s, h, k0, k1, k2, k3, m);
+      int i = findOrClaim(s, h, k0, k1, k2, k3, m, p.now);
       if (i < 0) {
-        if (s.count >= s.limit && !makeRoom(s, p.now)) {
-          return false;
-        }
-        i = (int) h & s.mask;
-        while (s.st[i] != 0) {
-          i = (i + 1) & s.mask;
-        }
-        s.count++;
-        int b = i * 5;
-        s.key[b] = k0;
-        s.key[b + 1] = k1;
-        s.key[b + 2] = k2;
-        s.key[b + 3] = k3;
-        s.key[b + 4] = m;
+        return false;
       }
       s.st[i] = w;
       s.ver[i] = rulesVersion;
@@ -393,6 +380,33 @@ public final class ConnTrack {
       s.expires[i] = p.now + TIMEOUT[kind];
       return true;
     }
+  }
+
+  /**
+   * The flow's slot: its existing one, or a free one claimed for it (key written, state word
+   * still 0 for the caller to fill), making room first if the segment is full. -1 if no room
+   * can be made. Caller holds the segment's lock.
+   */
+  private static int findOrClaim(Segment s, long h, long k0, long k1, long k2, long k3, long m, long now) {
+    int i = find(s, h, k0, k1, k2, k3, m);
+    if (i >= 0) {
+      return i;
+    }
+    if (s.count >= s.limit && !makeRoom(s, now)) {
+      return -1;
+    }
+    i = (int) h & s.mask;
+    while (s.st[i] != 0) {
+      i = (i + 1) & s.mask;
+    }
+    s.count++;
+    int b = i * 5;
+    s.key[b] = k0;
+    s.key[b + 1] = k1;
+    s.key[b + 2] = k2;
+    s.key[b + 3] = k3;
+    s.key[b + 4] = m;
+    return i;
   }
 
   /** Frees at least one slot: expired flows first, else the oldest unassured one nearby. */
@@ -528,22 +542,11 @@ public final class ConnTrack {
     long h = hash(k0, k1, k2, k3, m);
     Segment s = segs[(int) (h >>> segShift)];
     synchronized (s) {
-      int i = find(s, h, k0, k1, k2, k3, m);
+      int i = findOrClaim(s, h, k0, k1, k2, k3, m, now);
       if (i < 0) {
-        if (s.count >= s.limit && !makeRoom(s, now)) {
-          return false;
-        }
-        i = (int) h & s.mask;
-        while (s.st[i] != 0) {
-          i = (i + 1) & s.mask;
-        }
-        s.count++;
-        int b = i * 5;
-        s.key[b] = k0;
-        s.key[b + 1] = k1;
-        s.key[b + 2] = k2;
-        s.key[b + 3] = k3;
-        s.key[b + 4] = m;
+        return false;
+      }
+      if (s.st[i] == 0) { // newly claimed
         s.ver[i] = IMPORTED_VERSION;
         s.rule[i] = -1;
       }
