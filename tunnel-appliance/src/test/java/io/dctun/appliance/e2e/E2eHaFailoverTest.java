@@ -62,7 +62,7 @@ class E2eHaFailoverTest {
       assertThat(s.gwB1.exec("ip", "-4", "-o", "addr").stdout()).contains(HaSites.PUBLIC_VIP + "/")
           .contains(HaSites.PRIVATE_VIP + "/");
 
-      HaSites.Payload payload = s.payload(12L << 20);
+      Sites.Payload payload = s.payload(12L << 20);
       int rate = 1 << 20; // 1 MiB/s: 12 s of traffic, failover in the middle
       int pings = 1600;
       // Handshake messages (types 1-3) and ARP on the WAN, ARP on site B's LAN: why an outage took long.

@@ -60,7 +60,7 @@ class E2eHaStateSyncTest {
       assertThat(first.ok()).as("srvA -> srvB through gwB1's firewall\n%s\n%s", first.describe(), b1.describe())
           .isTrue();
 
-      HaSites.Payload payload = s.payload(6L << 20);
+      Sites.Payload payload = s.payload(6L << 20);
       HaSites.Transfer tcp = s.new Transfer(payload, 1 << 20, 5401); // ~6 s at 1 MiB/s
       // Before the failure, the backup has received the established flow from the master.
       long deadline = System.nanoTime() + Duration.ofSeconds(10).toNanos();

@@ -8,18 +8,14 @@ import io.dctun.core.testing.Topology;
 import io.dctun.crypto.KeyFiles;
 import io.dctun.crypto.PrivateKey;
 import java.io.IOException;
-import java.io.OutputStream;
 import java.io.UncheckedIOException;
 import java.nio.file.Files;
 import java.nio.file.Path;
-import java.security.MessageDigest;
 import java.time.Duration;
 import java.util.ArrayList;
-import java.util.HexFormat;
 import java.util.LinkedHashMap;
 import java.util.List;
 import java.util.Map;
-import java.util.SplittableRandom;
 import java.util.TreeMap;
 import java.util.regex.Matcher;
 import java.util.regex.Pattern;
@@ -306,39 +302,17 @@ final class HaSites implements AutoCloseable {
         bestTo);
   }
 
-  record Payload(Path file, long size, String sha256) {}
-
-  Payload payload(long size) {
-    Path f = dir.resolve("payload");
-    try (OutputStream out = Files.newOutputStream(f)) {
-      MessageDigest md = MessageDigest.getInstance("SHA-256");
-      SplittableRandom rnd = new SplittableRandom(size);
-      byte[] buf = new byte[1 << 16];
-      for (long left = size; left > 0; ) {
-        for (int i = 0; i < buf.length; i += 8) {
-          long v = rnd.nextLong();
-          for (int j = 0; j < 8; j++) {
-            buf[i + j] = (byte) (v >>> (8 * j));
-          }
-        }
-        int n = (int) Math.min(buf.length, left);
-        out.write(buf, 0, n);
-        md.update(buf, 0, n);
-        left -= n;
-      }
-      return new Payload(f, size, HexFormat.of().formatHex(md.digest()));
-    } catch (Exception e) {
-      throw new IllegalStateException(e);
-    }
+  Sites.Payload payload(long size) {
+    return Sites.payload(dir, size);
   }
 
   /** A paced TCP transfer srvA -> srvB (socat), running in the background. */
   final class Transfer {
     final Spawned receiver;
     final Spawned sender;
-    final Payload payload;
+    final Sites.Payload payload;
 
-    Transfer(Payload payload, int bytesPerSecond, int port) {
+    Transfer(Sites.Payload payload, int bytesPerSecond, int port) {
       this.payload = payload;
       receiver = srvB.spawn("bash", "-c", "set -o pipefail; socat -u TCP-LISTEN:" + port + ",bind=" + Sites.SRV_B
           + ",reuseaddr STDOUT | sha256sum; echo rc=$?");

@@ -340,6 +340,11 @@ final class Sites implements AutoCloseable {
   record Payload(Path file, long size, String sha256) {}
 
   Payload payload(long size) {
+    return payload(dir, size);
+  }
+
+  /** Writes {@code size} pseudo-random bytes to {@code dir/payload-SIZE}; shared with {@link HaSites}. */
+  static Payload payload(Path dir, long size) {
     Path f = dir.resolve("payload-" + size);
     try (OutputStream out = Files.newOutputStream(f)) {
       MessageDigest md = MessageDigest.getInstance("SHA-256");
