@@ -204,18 +204,13 @@ public final class Handshake {
     byte[] rEph = Arrays.copyOfRange(msg, RESP_EPHEMERAL, RESP_EPHEMERAL + 32);
     byte[] c = Kdf.derive(1, chainKey, rEph)[0];
     byte[] h = Blake2s.hash(hash, rEph);
-    byte[] dh = new byte[32];
-    if (!ephemeral.sharedSecret(PublicKey.of(rEph), dh, 0)) {
+    PublicKey responderEphemeral = PublicKey.of(rEph);
+    c = mixDh(c, ephemeral, responderEphemeral);
+    c = c == null ? null : mixDh(c, local.privateKey(), responderEphemeral);
+    if (c == null) {
       lastFailure = Failure.LOW_ORDER_POINT;
       return null;
     }
-    c = Kdf.derive(1, c, dh)[0];
-    if (!local.privateKey().sharedSecret(PublicKey.of(rEph), dh, 0)) {
-      lastFailure = Failure.LOW_ORDER_POINT;
-      return null;
-    }
-    c = Kdf.derive(1, c, dh)[0];
-    Arrays.fill(dh, (byte) 0);
     byte[][] ctk = Kdf.derive(3, c, psk.raw());
     c = ctk[0];
     h = Blake2s.hash(h, ctk[1]);
@@ -299,18 +294,12 @@ public final class Handshake {
     byte[] c = Kdf.derive(1, init.chainKey, ePub)[0];
     System.arraycopy(ePub, 0, msg, RESP_EPHEMERAL, 32);
     byte[] h = Blake2s.hash(init.hash, ePub);
-    byte[] dh = new byte[32];
-    if (!e.sharedSecret(PublicKey.of(init.ephemeral), dh, 0)) {
+    c = mixDh(c, e, PublicKey.of(init.ephemeral));
+    c = c == null ? null : mixDh(c, e, remote);
+    if (c == null) {
       lastFailure = Failure.LOW_ORDER_POINT;
       return null;
     }
-    c = Kdf.derive(1, c, dh)[0];
-    if (!e.sharedSecret(remote, dh, 0)) {
-      lastFailure = Failure.LOW_ORDER_POINT;
-      return null;
-    }
-    c = Kdf.derive(1, c, dh)[0];
-    Arrays.fill(dh, (byte) 0);
     byte[][] ctk = Kdf.derive(3, c, psk.raw());
     c = ctk[0];
     h = Blake2s.hash(h, ctk[1]);
@@ -320,6 +309,19 @@ public final class Handshake {
     greatestTimestampSeen = init.timestamp.clone();
     lastFailure = Failure.NONE;
     return new Response(msg, new SessionKeys(t[1], t[0], localIndex, init.senderIndex, false));
+  }
+
+  /**
+   * {@code C = KDF1(C, DH(priv, pub))}, the step the response mixes in twice; null if {@code pub}
+   * is a low-order point (the shared secret is all zeros), which the caller refuses.
+   */
+  private static byte[] mixDh(byte[] c, PrivateKey priv, PublicKey pub) {
+    byte[] dh = new byte[32];
+    try {
+      return priv.sharedSecret(pub, dh, 0) ? Kdf.derive(1, c, dh)[0] : null;
+    } finally {
+      Arrays.fill(dh, (byte) 0);
+    }
   }
 
   /** A decrypted initiation, before the per-peer checks. Holds no long-term secret. */
