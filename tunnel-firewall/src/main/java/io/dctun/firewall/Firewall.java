@@ -361,30 +361,29 @@ public final class Firewall implements PacketFilter {
    * or counters; -1 for no match or a malformed packet. The cost the benchmark measures.
    */
   public int classify(Direction dir, PublicKey peer, byte[] buf, int off, int len, long now) {
-    Pkt p = scratch.get()[0];
-    if (!p.parse(buf, off, len)) {
-      return -1;
-    }
     RuleSet rs = current.rules;
-    p.dir = dir;
-    p.peer = rs.peerIndex(peer, p);
-    p.peerName = rs.peerName(p.peer);
-    p.now = now;
-    return rs.firstMatch(p);
+    Pkt p = parsedAsNew(rs, dir, peer, buf, off, len, now);
+    return p == null ? -1 : rs.firstMatch(p);
   }
 
   /** As {@link #classify} but by a plain linear scan: the reference for tests. */
   int classifyLinear(Direction dir, PublicKey peer, byte[] buf, int off, int len, long now) {
+    RuleSet rs = current.rules;
+    Pkt p = parsedAsNew(rs, dir, peer, buf, off, len, now);
+    return p == null ? -1 : rs.firstMatchLinear(p);
+  }
+
+  /** The thread's scratch packet parsed and placed (direction, peer, time); null if malformed. */
+  private Pkt parsedAsNew(RuleSet rs, Direction dir, PublicKey peer, byte[] buf, int off, int len, long now) {
     Pkt p = scratch.get()[0];
     if (!p.parse(buf, off, len)) {
-      return -1;
+      return null;
     }
-    RuleSet rs = current.rules;
     p.dir = dir;
     p.peer = rs.peerIndex(peer, p);
     p.peerName = rs.peerName(p.peer);
     p.now = now;
-    return rs.firstMatchLinear(p);
+    return p;
   }
 
   // ------------------------------------------------------------------ explain
