@@ -7,6 +7,7 @@ import io.dctun.core.packet.IcmpEcho;
 import io.dctun.crypto.PrivateKey;
 import java.net.InetSocketAddress;
 import java.util.Arrays;
+import org.junit.jupiter.api.RepeatedTest;
 import org.junit.jupiter.api.Test;
 
 /** Two devices through an in-memory network with a fake clock: the whole protocol, one thread. */
@@ -194,12 +195,27 @@ class DeviceTest {
     assertThat(p.netB.delivered).hasSize(1);
   }
 
-  @Test
+  // Repeated: the jitter is random, and the bounds must hold for every draw.
+  @RepeatedTest(20)
   void givesUpAfterRekeyAttemptTimeAndDropsQueue() {
     Pair p = new Pair(true);
     p.send(p.a, Pair.ping("198.18.1.10", "198.18.2.10", 1));
     p.send(p.a, Pair.ping("198.18.1.10", "198.18.2.10", 2));
-    for (int i = 0; i < 1000; i++) {
+    // The give-up fires on the expiry after the last retransmission: at the earliest after
+    // (MAX + 1) plain timeouts, at the latest after (MAX + 1) timeouts each with the largest
+    // jitter and seen one tick (0.1 s) late, since each retransmission re-arms from the tick.
+    long tick = 100_000_000L;
+    long earliest = (Timers.MAX_HANDSHAKE_ATTEMPTS + 1) * Timers.REKEY_TIMEOUT;
+    long latest = (Timers.MAX_HANDSHAKE_ATTEMPTS + 1) * (Timers.REKEY_TIMEOUT + Timers.REKEY_TIMEOUT_JITTER_MAX + tick);
+    long start = p.clock.now;
+    while (p.clock.now - start < earliest - tick) {
+      p.dropAll();
+      p.advance(0.1);
+      p.a.tick(p.clock.now);
+    }
+    assertThat(p.bAtA.handshakeInFlight()).as("still trying before %d s", earliest / 1_000_000_000L).isTrue();
+    assertThat(p.bAtA.queuedPackets()).isEqualTo(2);
+    while (p.clock.now - start < latest + tick) {
       p.dropAll();
       p.advance(0.1);
       p.a.tick(p.clock.now);
