@@ -8,11 +8,14 @@ package io.dctun.ha;
 public enum DropReason {
   /** Not dropped: the packet is a well-formed VRRPv3 advert. */
   NONE,
-  /** Shorter than an IPv4 header, or the IP header (version, IHL, total length) is inconsistent. */
+  /**
+   * Shorter than an IP header, or the IP header (version, IHL, total or payload length) is
+   * inconsistent.
+   */
   BAD_IP_HEADER,
-  /** IP protocol is not 112. */
+  /** IP protocol (IPv6: next header) is not 112. */
   NOT_VRRP,
-  /** IP TTL is not 255: the packet may have crossed a router (RFC 5798 7.1). */
+  /** IP TTL (IPv6: hop limit) is not 255: the packet may have crossed a router (RFC 5798 7.1). */
   TTL_NOT_255,
   /** VRRP version is not 3 (a VRRPv2 router on the segment, for instance). */
   WRONG_VERSION,
@@ -26,6 +29,8 @@ public enum DropReason {
   BAD_CHECKSUM,
   /** Max advert interval is zero. */
   BAD_INTERVAL,
+  /** A valid advert over the other IP version than this instance's (IPv4 vs IPv6). */
+  WRONG_FAMILY,
   /** A valid advert, but for another virtual router on the segment: ignored. */
   WRONG_VRID,
   /** Our own advert looped back. */

@@ -1,9 +1,13 @@
 package io.dctun.ha;
 
 /**
- * VRRPv3 (RFC 5798) advertisements over IPv4: decoding with validation, and encoding of the
- * whole IP packet (the raw socket sends with {@code IP_HDRINCL}, so TTL 255, TOS and the source
- * address are ours, and the checksum's pseudo-header is the header actually sent).
+ * VRRPv3 (RFC 5798) advertisements over IPv4 and IPv6: decoding with validation, and encoding of
+ * the whole IP packet. Over IPv4 the raw socket sends with {@code IP_HDRINCL}, so TTL 255, TOS
+ * and the source address are ours, and the checksum's pseudo-header is the header actually sent.
+ * Over IPv6 the kernel writes the header (a raw IPv6 socket cannot take one from us and never
+ * hands one up): the socket is bound to the link-local source the checksum covers, sends with
+ * hop limit 255 and traffic class 0xc0, and rebuilds a 40-byte header from the receive
+ * ancillary data (source, destination, hop limit) so that both families decode the same way.
  *
  * <pre>
  *  IPv4 header (20 bytes, no options when we send; IHL honoured when we receive)
@@ -19,7 +23,15 @@ package io.dctun.ha;
  * </pre>
  *
  * The checksum covers the IPv4 pseudo-header (source, destination, zero, protocol 112, VRRP
- * length) and the VRRP message.
+ * length) and the VRRP message; over IPv6, the RFC 8200 pseudo-header (source, destination,
+ * 32-bit length, three zero bytes, next header 112) and 16-byte addresses, the first of which
+ * RFC 5798 says should be the virtual router's link-local address.
+ *
+ * <pre>
+ *  IPv6 header (40 bytes; no extension headers: the kernel strips them before the raw socket)
+ *   ver 6 | traffic class 0xc0 | flow label | payload length | next header 112 | hop limit 255
+ *   source address (link-local) | destination address (ff02::12, or a unicast peer)
+ * </pre>
  *
  * <p>Thread-safety: stateless; safe from any thread.
  */
@@ -29,7 +41,10 @@ public final class VrrpCodec {
   public static final int VERSION = 3;
   public static final int TYPE_ADVERTISEMENT = 1;
   public static final int REQUIRED_TTL = 255;
+  /** ff02::12, the IPv6 VRRP multicast group. */
+  static final byte[] VRRP_MULTICAST6 = {(byte) 0xff, 0x02, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0x12};
   public static final int IPV4_HEADER = 20;
+  public static final int IPV6_HEADER = 40;
   public static final int VRRP_HEADER = 8;
   /** TOS/DSCP keepalived uses: CS6 (network control). */
   public static final int TOS_NETWORK_CONTROL = 0xc0;
@@ -46,6 +61,19 @@ public final class VrrpCodec {
 
   private VrrpCodec() {}
 
+  /** ff02::12 (a fresh copy). */
+  public static byte[] vrrpMulticast6() {
+    return VRRP_MULTICAST6.clone();
+  }
+
+  /** Decodes an IPv4 or IPv6 packet, by its version nibble; see the family methods. */
+  public static DropReason decode(byte[] b, int off, int len, VrrpAdvert out) {
+    if (len >= 1 && (b[off] & 0xf0) == 0x60) {
+      return decodeIpv6(b, off, len, out);
+    }
+    return decodeIpv4(b, off, len, out);
+  }
+
   /**
    * Decodes and validates one IPv4 packet (starting at its IP header) into {@code out}.
    * Returns {@link DropReason#NONE} if it is a well-formed VRRPv3 advert; otherwise the first
@@ -61,9 +89,12 @@ public final class VrrpCodec {
     if (ihl < IPV4_HEADER || total < ihl || total > len) {
       return DropReason.BAD_IP_HEADER;
     }
+    out.family = 4;
     out.ttl = b[off + 8] & 0xff;
     out.source = i32(b, off + 12);
     out.destination = i32(b, off + 16);
+    System.arraycopy(b, off + 12, out.sourceBytes, 0, 4);
+    System.arraycopy(b, off + 16, out.destinationBytes, 0, 4);
     if ((b[off + 9] & 0xff) != IP_PROTO_VRRP) {
       return DropReason.NOT_VRRP;
     }
@@ -72,6 +103,53 @@ public final class VrrpCodec {
     }
     int v = off + ihl;
     int vlen = total - ihl;
+    DropReason r = decodeMessage(b, v, vlen, 4, out);
+    if (r != DropReason.NONE) {
+      return r;
+    }
+    if (checksum(b, v, vlen, out.source, out.destination) != 0) {
+      return DropReason.BAD_CHECKSUM;
+    }
+    return finish(b, v, out);
+  }
+
+  /**
+   * Decodes and validates one IPv6 packet (from its 40-byte header, no extension headers) into
+   * {@code out}; as {@link #decodeIpv4}. The hop limit must be 255.
+   */
+  public static DropReason decodeIpv6(byte[] b, int off, int len, VrrpAdvert out) {
+    if (len < IPV6_HEADER || (b[off] & 0xf0) != 0x60) {
+      return DropReason.BAD_IP_HEADER;
+    }
+    int payload = u16(b, off + 4);
+    if (payload > len - IPV6_HEADER) {
+      return DropReason.BAD_IP_HEADER;
+    }
+    out.family = 6;
+    out.source = 0;
+    out.destination = 0;
+    out.ttl = b[off + 7] & 0xff;
+    System.arraycopy(b, off + 8, out.sourceBytes, 0, 16);
+    System.arraycopy(b, off + 24, out.destinationBytes, 0, 16);
+    if ((b[off + 6] & 0xff) != IP_PROTO_VRRP) {
+      return DropReason.NOT_VRRP;
+    }
+    if (out.ttl != REQUIRED_TTL) {
+      return DropReason.TTL_NOT_255;
+    }
+    int v = off + IPV6_HEADER;
+    DropReason r = decodeMessage(b, v, payload, 16, out);
+    if (r != DropReason.NONE) {
+      return r;
+    }
+    if (checksum6(b, v, payload, b, off + 8, b, off + 24) != 0) {
+      return DropReason.BAD_CHECKSUM;
+    }
+    return finish(b, v, out);
+  }
+
+  /** The VRRP message's own checks (not the checksum), in wire order. */
+  private static DropReason decodeMessage(byte[] b, int v, int vlen, int alen, VrrpAdvert out) {
     if (vlen < 1) {
       return DropReason.BAD_LENGTH;
     }
@@ -94,17 +172,23 @@ public final class VrrpCodec {
     if (out.addressCount == 0) {
       return DropReason.BAD_ADDRESS_COUNT;
     }
-    if (vlen != VRRP_HEADER + 4 * out.addressCount) {
+    if (vlen != VRRP_HEADER + alen * out.addressCount) {
       return DropReason.BAD_LENGTH;
     }
-    if (checksum(b, v, vlen, out.source, out.destination) != 0) {
-      return DropReason.BAD_CHECKSUM;
-    }
+    return DropReason.NONE;
+  }
+
+  /** After the checksum: the interval, then the addresses are copied out. */
+  private static DropReason finish(byte[] b, int v, VrrpAdvert out) {
     if (out.intervalCentis == 0) {
       return DropReason.BAD_INTERVAL;
     }
-    for (int i = 0; i < out.addressCount; i++) {
-      out.addresses[i] = i32(b, v + OFF_ADDRS + 4 * i);
+    int alen = out.addressLength();
+    System.arraycopy(b, v + OFF_ADDRS, out.addressBytes, 0, alen * out.addressCount);
+    if (alen == 4) {
+      for (int i = 0; i < out.addressCount; i++) {
+        out.addresses[i] = i32(b, v + OFF_ADDRS + 4 * i);
+      }
     }
     return DropReason.NONE;
   }
@@ -122,18 +206,7 @@ public final class VrrpCodec {
    */
   public static int encodeIpv4(byte[] b, int off, int ipId, int source, int destination,
       int vrid, int priority, int intervalCentis, int[] addresses, int addressCount) {
-    if (vrid < 1 || vrid > 255) {
-      throw new IllegalArgumentException("VRID must be 1..255: " + vrid);
-    }
-    if (priority < 0 || priority > 255) {
-      throw new IllegalArgumentException("priority must be 0..255: " + priority);
-    }
-    if (intervalCentis < 1 || intervalCentis > MAX_INTERVAL_CENTIS) {
-      throw new IllegalArgumentException("advert interval must be 1..4095 cs: " + intervalCentis);
-    }
-    if (addressCount < 1 || addressCount > VrrpAdvert.MAX_ADDRESSES) {
-      throw new IllegalArgumentException("address count must be 1..255: " + addressCount);
-    }
+    checkFields(vrid, priority, intervalCentis, addressCount);
     int total = ipv4Length(addressCount);
     if (off < 0 || off + total > b.length) {
       throw new IndexOutOfBoundsException("need " + total + " bytes at " + off + " of " + b.length);
@@ -174,6 +247,79 @@ public final class VrrpCodec {
     long s = (source >>> 16) + (source & 0xffff) + (destination >>> 16) + (destination & 0xffff)
         + IP_PROTO_VRRP + len;
     return ~fold(sum(b, off, len, s)) & 0xffff;
+  }
+
+  /** The total length {@link #encodeIpv6} writes for {@code addressCount} addresses. */
+  public static int ipv6Length(int addressCount) {
+    return IPV6_HEADER + VRRP_HEADER + 16 * addressCount;
+  }
+
+  /**
+   * Writes a whole IPv6 packet carrying one advert at {@code off} (traffic class 0xc0, hop limit
+   * 255, flow label 0); returns its length. {@code source} and {@code destination} are 16 bytes;
+   * {@code addresses} holds {@code addressCount} 16-byte addresses back to back. The socket sends
+   * what follows the 40-byte header; the header is what the checksum covers.
+   *
+   * @throws IllegalArgumentException for values that do not fit their fields
+   * @throws IndexOutOfBoundsException if {@code b} is too small
+   */
+  public static int encodeIpv6(byte[] b, int off, byte[] source, byte[] destination, int vrid,
+      int priority, int intervalCentis, byte[] addresses, int addressCount) {
+    checkFields(vrid, priority, intervalCentis, addressCount);
+    if (source.length != 16 || destination.length != 16 || addresses.length < 16 * addressCount) {
+      throw new IllegalArgumentException("IPv6 addresses are 16 bytes each");
+    }
+    int total = ipv6Length(addressCount);
+    if (off < 0 || off + total > b.length) {
+      throw new IndexOutOfBoundsException("need " + total + " bytes at " + off + " of " + b.length);
+    }
+    int vlen = VRRP_HEADER + 16 * addressCount;
+    b[off] = (byte) (0x60 | TOS_NETWORK_CONTROL >>> 4);
+    b[off + 1] = (byte) ((TOS_NETWORK_CONTROL & 0x0f) << 4);
+    b[off + 2] = 0;
+    b[off + 3] = 0;
+    put16(b, off + 4, vlen);
+    b[off + 6] = (byte) IP_PROTO_VRRP;
+    b[off + 7] = (byte) REQUIRED_TTL;
+    System.arraycopy(source, 0, b, off + 8, 16);
+    System.arraycopy(destination, 0, b, off + 24, 16);
+    int v = off + IPV6_HEADER;
+    b[v + OFF_VER_TYPE] = (byte) (VERSION << 4 | TYPE_ADVERTISEMENT);
+    b[v + OFF_VRID] = (byte) vrid;
+    b[v + OFF_PRIO] = (byte) priority;
+    b[v + OFF_COUNT] = (byte) addressCount;
+    put16(b, v + OFF_INTERVAL, intervalCentis);
+    put16(b, v + OFF_CHECKSUM, 0);
+    System.arraycopy(addresses, 0, b, v + OFF_ADDRS, 16 * addressCount);
+    put16(b, v + OFF_CHECKSUM, checksum6(b, v, vlen, source, 0, destination, 0));
+    return total;
+  }
+
+  /**
+   * The Internet checksum of the IPv6 pseudo-header (16-byte source at {@code src[so]},
+   * destination at {@code dst[dof]}, 32-bit length, next header 112) and {@code len} bytes of
+   * VRRP message at {@code off}: 0 when a received message's checksum is right.
+   */
+  public static int checksum6(byte[] b, int off, int len, byte[] src, int so, byte[] dst, int dof) {
+    long s = sum(src, so, 16, 0);
+    s = sum(dst, dof, 16, s);
+    s += len + IP_PROTO_VRRP;
+    return ~fold(sum(b, off, len, s)) & 0xffff;
+  }
+
+  private static void checkFields(int vrid, int priority, int intervalCentis, int addressCount) {
+    if (vrid < 1 || vrid > 255) {
+      throw new IllegalArgumentException("VRID must be 1..255: " + vrid);
+    }
+    if (priority < 0 || priority > 255) {
+      throw new IllegalArgumentException("priority must be 0..255: " + priority);
+    }
+    if (intervalCentis < 1 || intervalCentis > MAX_INTERVAL_CENTIS) {
+      throw new IllegalArgumentException("advert interval must be 1..4095 cs: " + intervalCentis);
+    }
+    if (addressCount < 1 || addressCount > VrrpAdvert.MAX_ADDRESSES) {
+      throw new IllegalArgumentException("address count must be 1..255: " + addressCount);
+    }
   }
 
   private static long sum(byte[] b, int off, int len, long s) {

@@ -1,7 +1,9 @@
 package io.dctun.ha;
 
 import java.net.Inet4Address;
+import java.net.Inet6Address;
 import java.net.InetAddress;
+import java.net.UnknownHostException;
 import java.time.Duration;
 import java.util.ArrayList;
 import java.util.List;
@@ -16,38 +18,50 @@ import java.util.Objects;
  * @param vrid           virtual router id, 1..255
  * @param priority       1..255; 255 means this router owns the virtual addresses
  * @param advertIntervalCentis advert interval in centiseconds, 1..4095
- * @param vips           virtual IPv4 addresses with their prefix lengths
+ * @param vips           virtual addresses with their prefix lengths, all IPv4 or all IPv6 (one
+ *                       instance speaks one family, as RFC 5798 says; run one instance per
+ *                       family). Over IPv6 the first should be link-local (RFC 5798 7.2).
  * @param preempt        whether a higher-priority backup takes over from a lower master
  * @param preemptDelay   after start (or leaving FAULT) do not preempt for this long
  * @param acceptMode     whether the master accepts packets addressed to VIPs it does not own
  *                       (reported to the embedder, which enforces it; dctun adds no filter rules)
- * @param primaryAddress this router's own address on the segment (source of adverts, tie-break);
- *                       null: the I/O layer reads the interface's first IPv4 address
- * @param unicastPeers   empty: multicast to 224.0.0.18; else send to and accept only these
+ * @param primaryAddress this router's own address on the segment (source of adverts, tie-break),
+ *                       of the VIPs' family; null: the I/O layer reads the interface's first
+ *                       IPv4 address, or its IPv6 link-local address
+ * @param unicastPeers   empty: multicast to 224.0.0.18 (ff02::12); else send to and accept only
+ *                       these
  * @param tracks         conditions that lower the priority or force FAULT while unhealthy
  */
 public record VrrpConfig(String name, String interfaceName, int vrid, int priority,
     int advertIntervalCentis, List<Vip> vips, boolean preempt, Duration preemptDelay,
-    boolean acceptMode, Inet4Address primaryAddress, List<Inet4Address> unicastPeers,
+    boolean acceptMode, InetAddress primaryAddress, List<InetAddress> unicastPeers,
     List<Track> tracks) {
 
   public static final int OWNER_PRIORITY = 255;
 
   /** A virtual address and its prefix length. */
-  public record Vip(Inet4Address address, int prefixLength) {
+  public record Vip(InetAddress address, int prefixLength) {
     public Vip {
       Objects.requireNonNull(address, "address");
-      if (prefixLength < 0 || prefixLength > 32) {
-        throw new IllegalArgumentException("prefix length must be 0..32: " + prefixLength);
+      int max = address instanceof Inet4Address ? 32 : 128;
+      if (prefixLength < 0 || prefixLength > max) {
+        throw new IllegalArgumentException("prefix length must be 0.." + max + ": " + prefixLength);
       }
     }
 
-    /** Parses "198.18.1.100/24" (or a bare address: /32). */
+    /** Parses "198.18.1.100/24" or "fe80::51:1/64" (a bare address: /32 or /128). */
     public static Vip parse(String cidr) {
       int slash = cidr.indexOf('/');
       String a = slash < 0 ? cidr : cidr.substring(0, slash);
-      int p = slash < 0 ? 32 : Integer.parseInt(cidr.substring(slash + 1));
-      return new Vip((Inet4Address) VrrpAdvert.toInet(VrrpAdvert.ipv4(a)), p);
+      InetAddress addr = literal(a);
+      int p = slash < 0 ? (addr instanceof Inet4Address ? 32 : 128)
+          : Integer.parseInt(cidr.substring(slash + 1));
+      return new Vip(addr, p);
+    }
+
+    /** 4 or 6. */
+    public int family() {
+      return address instanceof Inet4Address ? 4 : 6;
     }
 
     @Override
@@ -99,8 +113,57 @@ public record VrrpConfig(String name, String interfaceName, int vrid, int priori
     if (preemptDelay.isNegative()) {
       throw new IllegalArgumentException(name + ": negative preempt delay: " + preemptDelay);
     }
+    int family = vips.get(0).family();
+    for (Vip v : vips) {
+      if (v.family() != family) {
+        throw new IllegalArgumentException(name + ": the virtual addresses mix IPv4 and IPv6 (" + vips
+            + "); VRRP runs one instance per family");
+      }
+    }
+    if (primaryAddress != null && familyOf(primaryAddress) != family) {
+      throw new IllegalArgumentException(name + ": primary address " + primaryAddress.getHostAddress()
+          + " is not of the virtual addresses' family");
+    }
     unicastPeers = List.copyOf(unicastPeers);
+    for (InetAddress p : unicastPeers) {
+      if (familyOf(p) != family) {
+        throw new IllegalArgumentException(name + ": unicast peer " + p.getHostAddress()
+            + " is not of the virtual addresses' family");
+      }
+    }
     tracks = List.copyOf(tracks);
+  }
+
+  /** 4 or 6: the family of the virtual addresses, the adverts and the peers. */
+  public int family() {
+    return vips.get(0).family();
+  }
+
+  private static int familyOf(InetAddress a) {
+    return a instanceof Inet4Address ? 4 : 6;
+  }
+
+  /**
+   * An IPv4 dotted quad or an IPv6 literal (no zone), never a name lookup.
+   *
+   * @throws IllegalArgumentException if it is neither
+   */
+  public static InetAddress literal(String s) {
+    if (s.indexOf(':') < 0) {
+      return VrrpAdvert.toInet(VrrpAdvert.ipv4(s));
+    }
+    if (!s.matches("[0-9A-Fa-f:.]+")) {
+      throw new IllegalArgumentException("not an IPv6 address literal: " + s);
+    }
+    try {
+      InetAddress a = InetAddress.getByName(s); // a literal: parsed, not looked up
+      if (!(a instanceof Inet6Address)) {
+        throw new IllegalArgumentException("not an IPv6 address literal: " + s);
+      }
+      return a;
+    } catch (UnknownHostException e) {
+      throw new IllegalArgumentException("not an IPv6 address literal: " + s, e);
+    }
   }
 
   public static Builder builder(String name) {
@@ -123,8 +186,8 @@ public record VrrpConfig(String name, String interfaceName, int vrid, int priori
     private boolean preempt = true;
     private Duration preemptDelay = Duration.ZERO;
     private boolean acceptMode;
-    private Inet4Address primary;
-    private final List<Inet4Address> peers = new ArrayList<>();
+    private InetAddress primary;
+    private final List<InetAddress> peers = new ArrayList<>();
     private final List<Track> tracks = new ArrayList<>();
 
     private Builder(String name) {
@@ -154,15 +217,17 @@ public record VrrpConfig(String name, String interfaceName, int vrid, int priori
 
     public Builder acceptMode(boolean v) { acceptMode = v; return this; }
 
-    public Builder primaryAddress(String dotted) {
-      primary = (Inet4Address) VrrpAdvert.toInet(VrrpAdvert.ipv4(dotted));
+    /** A dotted quad or an IPv6 literal. */
+    public Builder primaryAddress(String literal) {
+      primary = literal(literal);
       return this;
     }
 
-    public Builder primaryAddress(Inet4Address a) { primary = a; return this; }
+    public Builder primaryAddress(InetAddress a) { primary = a; return this; }
 
-    public Builder unicastPeer(String dotted) {
-      peers.add((Inet4Address) VrrpAdvert.toInet(VrrpAdvert.ipv4(dotted)));
+    /** A dotted quad or an IPv6 literal. */
+    public Builder unicastPeer(String literal) {
+      peers.add(literal(literal));
       return this;
     }
 
@@ -174,10 +239,11 @@ public record VrrpConfig(String name, String interfaceName, int vrid, int priori
     }
   }
 
-  /** Whether {@code a} is one of the unicast peers. */
-  boolean isPeer(int a) {
+  /** Whether the first {@code len} bytes of {@code a} are one of the unicast peers. */
+  boolean isPeer(byte[] a, int len) {
     for (InetAddress p : unicastPeers) {
-      if (VrrpAdvert.ipv4(p) == a) {
+      byte[] b = p.getAddress();
+      if (b.length == len && java.util.Arrays.equals(b, 0, len, a, 0, len)) {
         return true;
       }
     }

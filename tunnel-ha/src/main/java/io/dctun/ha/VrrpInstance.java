@@ -1,13 +1,16 @@
 package io.dctun.ha;
 
+import io.dctun.ha.internal.Announcer;
 import io.dctun.ha.internal.GratuitousArp;
 import io.dctun.ha.internal.HaLibC;
 import io.dctun.ha.internal.NetIf;
 import io.dctun.ha.internal.RawVrrpSocket;
+import io.dctun.ha.internal.UnsolicitedNa;
 import io.dctun.ha.internal.VipManager;
 import io.dctun.tun.LinkConfig;
 import io.dctun.tun.NativeIoException;
 import java.io.IOException;
+import java.net.InetAddress;
 import java.nio.ByteBuffer;
 import java.nio.ByteOrder;
 import java.util.ArrayList;
@@ -21,8 +24,11 @@ import org.slf4j.LoggerFactory;
 
 /**
  * Runs VRRP for real: one {@link VrrpSyncGroup} (a single instance is a group of one) on one
- * thread, with a raw protocol-112 socket per instance, VIPs through rtnetlink and gratuitous
- * ARP through AF_PACKET.
+ * thread, with a raw protocol-112 socket per instance, VIPs through rtnetlink, and gratuitous
+ * ARP (IPv4) or unsolicited neighbour advertisements (IPv6) through AF_PACKET. An instance is
+ * IPv4 or IPv6 by its VIPs; a sync group may mix the two (one instance per family, as RFC 5798
+ * has it). Over IPv6 the advert source is the interface's link-local address; the instance waits
+ * up to 3 s at start for one that has passed duplicate address detection.
  *
  * <pre>
  *  I/O thread "vrrp-NAME", one loop:
@@ -47,6 +53,7 @@ public final class VrrpInstance implements AutoCloseable {
   private static final long LINK_CHECK_NANOS = 100_000_000L;
   private static final int MAX_POLL_MILLIS = 100;
   private static final int GARP_REPEAT = 5;
+  private static final long LINK_LOCAL_WAIT_NANOS = 3_000_000_000L;
 
   private final VrrpSyncGroup group;
   private final List<Member> members;
@@ -56,8 +63,8 @@ public final class VrrpInstance implements AutoCloseable {
   private final ConcurrentLinkedQueue<Runnable> commands = new ConcurrentLinkedQueue<>();
   private final CountDownLatch stopped = new CountDownLatch(1);
   private final Thread thread;
-  private final byte[] rxBuf = new byte[2048];
-  private final byte[] txBuf = new byte[VrrpCodec.ipv4Length(VrrpAdvert.MAX_ADDRESSES)];
+  private final byte[] rxBuf = new byte[VrrpCodec.IPV6_HEADER + 4096];
+  private final byte[] txBuf = new byte[VrrpCodec.ipv6Length(VrrpAdvert.MAX_ADDRESSES)];
   private volatile boolean running = true;
   private volatile Throwable failure;
   private int ipId;
@@ -65,21 +72,32 @@ public final class VrrpInstance implements AutoCloseable {
   private static final class Member {
     final VrrpRouter router;
     final RawVrrpSocket socket;
-    final GratuitousArp arp;
+    final Announcer announcer;
     final VipManager vips;
     final String linkCondition;
-    final int[] peers;
+    /** Unicast peers' addresses, 4 or 16 bytes each; none: multicast. */
+    final List<byte[]> peers;
+
     volatile VrrpState state = VrrpState.INITIALIZE;
     long linkCheckedAt;
 
-    Member(VrrpRouter router, RawVrrpSocket socket, GratuitousArp arp, VipManager vips,
-        String linkCondition, int[] peers) {
+    Member(VrrpRouter router, RawVrrpSocket socket, Announcer announcer, VipManager vips,
+        String linkCondition, List<byte[]> peers) {
       this.router = router;
       this.socket = socket;
-      this.arp = arp;
+      this.announcer = announcer;
       this.vips = vips;
       this.linkCondition = linkCondition;
       this.peers = peers;
+    }
+
+    /** One announcement (gratuitous ARP or unsolicited NA) for every VIP. */
+    void announce() throws IOException {
+      byte[] v = router.vipBytes();
+      int alen = router.family() == 6 ? 16 : 4;
+      for (int off = 0; off < v.length; off += alen) {
+        announcer.announce(v, off);
+      }
     }
   }
 
@@ -125,22 +143,33 @@ public final class VrrpInstance implements AutoCloseable {
         VrrpConfig full = new VrrpConfig(c.name(), c.interfaceName(), c.vrid(), c.priority(),
             c.advertIntervalCentis(), c.vips(), c.preempt(), c.preemptDelay(), c.acceptMode(),
             c.primaryAddress(), c.unicastPeers(), tracks);
-        int primary = c.primaryAddress() != null
-            ? VrrpAdvert.ipv4(c.primaryAddress()) : NetIf.ipv4(c.interfaceName());
-        int[] peers = new int[c.unicastPeers().size()];
-        for (int i = 0; i < peers.length; i++) {
-          peers[i] = VrrpAdvert.ipv4(c.unicastPeers().get(i));
+        List<byte[]> peers = new ArrayList<>();
+        for (InetAddress p : c.unicastPeers()) {
+          peers.add(p.getAddress());
         }
-        RawVrrpSocket s = RawVrrpSocket.open(c.interfaceName(), peers.length == 0);
-        GratuitousArp arp;
+        RawVrrpSocket s;
+        Announcer announcer;
+        VrrpRouter router;
+        if (c.family() == 4) {
+          int primary = c.primaryAddress() != null
+              ? VrrpAdvert.ipv4(c.primaryAddress()) : NetIf.ipv4(c.interfaceName());
+          router = new VrrpRouter(full, primary);
+          s = RawVrrpSocket.open(c.interfaceName(), peers.isEmpty());
+        } else {
+          byte[] primary = c.primaryAddress() != null
+              ? c.primaryAddress().getAddress() : linkLocal(c);
+          router = new VrrpRouter(full, VrrpAdvert.inet(primary));
+          s = RawVrrpSocket.open6(c.interfaceName(), peers.isEmpty(), primary);
+        }
         try {
-          arp = GratuitousArp.open(c.interfaceName());
+          announcer = c.family() == 4
+              ? GratuitousArp.open(c.interfaceName()) : UnsolicitedNa.open(c.interfaceName());
         } catch (IOException e) {
           s.close();
           throw e;
         }
-        members.add(new Member(new VrrpRouter(full, primary), s, arp,
-            new VipManager(link, c.interfaceName(), c.vips()), cond, peers));
+        members.add(new Member(router, s, announcer,
+            new VipManager(link, c.interfaceName(), c.vips()), cond, List.copyOf(peers)));
       }
       if (HaLibC.get().pipe2(pipe, HaLibC.O_NONBLOCK | HaLibC.O_CLOEXEC) < 0) {
         throw new NativeIoException("pipe2 for the VRRP wake-up", HaLibC.errno(), null);
@@ -154,13 +183,40 @@ public final class VrrpInstance implements AutoCloseable {
       if (!ok) {
         for (Member m : members) {
           m.socket.close();
-          m.arp.close();
+          m.announcer.close();
         }
         if (link != null) {
           link.close();
         }
       }
     }
+  }
+
+  /** The interface's usable link-local address, waiting out duplicate address detection. */
+  private static byte[] linkLocal(VrrpConfig c) throws IOException {
+    List<byte[]> vips = new ArrayList<>();
+    for (VrrpConfig.Vip v : c.vips()) {
+      vips.add(v.address().getAddress());
+    }
+    long deadline = System.nanoTime() + LINK_LOCAL_WAIT_NANOS;
+    for (int i = 0; i < 100; i++) { // bounded: 3 s at 30 ms
+      byte[] a = NetIf.ipv6LinkLocal(c.interfaceName(), vips);
+      if (a != null) {
+        return a;
+      }
+      if (System.nanoTime() - deadline > 0) {
+        break;
+      }
+      try {
+        Thread.sleep(30);
+      } catch (InterruptedException e) {
+        Thread.currentThread().interrupt();
+        break;
+      }
+    }
+    throw new IOException(c.name() + ": interface " + c.interfaceName() + " has no usable IPv6 "
+        + "link-local address (is IPv6 enabled and the link up? one still in duplicate address "
+        + "detection after 3 s does not count); set the instance's primary address to choose one");
   }
 
   /** The current state of one member (any thread; updated after its actions are carried out). */
@@ -193,7 +249,7 @@ public final class VrrpInstance implements AutoCloseable {
   }
 
   /**
-   * Sends another burst of gratuitous ARP for the VIPs of every member that is MASTER now
+   * Sends another burst of gratuitous ARP (or unsolicited NA) for the VIPs of every member that is MASTER now
    * (keepalived's delayed repeat, {@code garp_master_delay}): a neighbour that refreshed its
    * entry from the old master less than {@code locktime} (1 s) before the takeover burst ignored
    * that burst. Applied on the I/O thread; a no-op for members that are not MASTER.
@@ -203,12 +259,10 @@ public final class VrrpInstance implements AutoCloseable {
       for (Member m : members) {
         if (m.state == VrrpState.MASTER) {
           for (int k = 0; k < GARP_REPEAT; k++) {
-            for (int vip : m.router.vipsRaw()) {
-              try {
-                m.arp.send(vip);
-              } catch (IOException e) {
-                LOG.warn("VRRP {}: gratuitous ARP failed: {}", m.router.name(), e.getMessage());
-              }
+            try {
+              m.announce();
+            } catch (IOException e) {
+              LOG.warn("VRRP {}: announcing the VIPs failed: {}", m.router.name(), e.getMessage());
             }
           }
         }
@@ -326,7 +380,7 @@ public final class VrrpInstance implements AutoCloseable {
     } finally {
       for (Member m : members) {
         m.socket.close();
-        m.arp.close();
+        m.announcer.close();
       }
       link.close();
       libc.close(wakePipe[0]);
@@ -368,9 +422,7 @@ public final class VrrpInstance implements AutoCloseable {
           m.vips.removeAll();
         } else if (a instanceof VrrpAction.GratuitousArp) {
           for (int k = 0; k < GARP_REPEAT; k++) {
-            for (int vip : m.router.vipsRaw()) {
-              m.arp.send(vip);
-            }
+            m.announce();
           }
         } else if (a instanceof VrrpAction.StateChange s) {
           m.state = s.to();
@@ -390,16 +442,26 @@ public final class VrrpInstance implements AutoCloseable {
 
   private void sendAdvert(Member m, int priority) throws IOException {
     VrrpRouter r = m.router;
+    VrrpConfig c = r.config();
+    if (r.family() == 6) {
+      byte[] vips = r.vipBytes();
+      for (byte[] to : m.peers.isEmpty() ? List.of(VrrpCodec.VRRP_MULTICAST6) : m.peers) {
+        int len = VrrpCodec.encodeIpv6(txBuf, 0, r.primaryBytes(), to, c.vrid(), priority,
+            c.advertIntervalCentis(), vips, vips.length / 16);
+        m.socket.send6(txBuf, len, to);
+      }
+      return;
+    }
     int[] vips = r.vipsRaw();
-    if (m.peers.length == 0) {
+    if (m.peers.isEmpty()) {
       int len = VrrpCodec.encodeIpv4(txBuf, 0, ++ipId & 0xffff, r.primaryAddress(),
-          VrrpCodec.VRRP_MULTICAST, r.config().vrid(), priority, r.config().advertIntervalCentis(),
-          vips, vips.length);
+          VrrpCodec.VRRP_MULTICAST, c.vrid(), priority, c.advertIntervalCentis(), vips, vips.length);
       m.socket.send(txBuf, len, VrrpCodec.VRRP_MULTICAST);
     } else {
-      for (int peer : m.peers) {
+      for (byte[] p : m.peers) {
+        int peer = VrrpCodec.i32(p, 0);
         int len = VrrpCodec.encodeIpv4(txBuf, 0, ++ipId & 0xffff, r.primaryAddress(), peer,
-            r.config().vrid(), priority, r.config().advertIntervalCentis(), vips, vips.length);
+            c.vrid(), priority, c.advertIntervalCentis(), vips, vips.length);
         m.socket.send(txBuf, len, peer);
       }
     }

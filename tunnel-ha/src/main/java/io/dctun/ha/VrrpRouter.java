@@ -6,7 +6,9 @@ import io.dctun.ha.VrrpAction.RemoveVips;
 import io.dctun.ha.VrrpAction.SendAdvert;
 import io.dctun.ha.VrrpAction.StateChange;
 import io.dctun.ha.VrrpCounters.Event;
+import java.net.InetAddress;
 import java.util.ArrayList;
+import java.util.Arrays;
 import java.util.HashMap;
 import java.util.List;
 import java.util.Map;
@@ -40,7 +42,11 @@ public final class VrrpRouter {
   private final VrrpConfig config;
   private final String name;
   private final int primary;
+  private final byte[] primaryBytes;
+  /** 4 (IPv4) or 16 (IPv6): the length of every address this router deals in. */
+  private final int alen;
   private final int[] vips;
+  private final byte[] vipBytes;
   private final VrrpCounters counters = new VrrpCounters();
   private final VrrpAdvert scratch = new VrrpAdvert();
   private final Map<String, VrrpConfig.Track> tracks = new HashMap<>();
@@ -59,14 +65,34 @@ public final class VrrpRouter {
     this(config, primaryOf(config));
   }
 
-  /** A router with this primary address (big-endian int), e.g. read from the interface. */
+  /** An IPv4 router with this primary address (big-endian int), e.g. read from the interface. */
   public VrrpRouter(VrrpConfig config, int primaryAddress) {
+    this(config, VrrpAdvert.toInet(primaryAddress));
+  }
+
+  /**
+   * A router with this primary address (of the config's family): for IPv6, the interface's
+   * link-local address, which is the source of its adverts.
+   */
+  public VrrpRouter(VrrpConfig config, InetAddress primaryAddress) {
     this.config = config;
     this.name = config.name();
-    this.primary = primaryAddress;
-    this.vips = new int[config.vips().size()];
-    for (int i = 0; i < vips.length; i++) {
-      vips[i] = VrrpAdvert.ipv4(config.vips().get(i).address());
+    this.primaryBytes = primaryAddress.getAddress();
+    this.alen = config.family() == 6 ? 16 : 4;
+    if (primaryBytes.length != alen) {
+      throw new IllegalArgumentException(name + ": primary address " + primaryAddress.getHostAddress()
+          + " is not IPv" + config.family());
+    }
+    this.primary = alen == 4 ? VrrpCodec.i32(primaryBytes, 0) : 0;
+    int n = config.vips().size();
+    this.vips = new int[alen == 4 ? n : 0];
+    this.vipBytes = new byte[n * alen];
+    for (int i = 0; i < n; i++) {
+      byte[] a = config.vips().get(i).address().getAddress();
+      System.arraycopy(a, 0, vipBytes, i * alen, alen);
+      if (alen == 4) {
+        vips[i] = VrrpCodec.i32(a, 0);
+      }
     }
     for (VrrpConfig.Track t : config.tracks()) {
       tracks.put(t.name(), t);
@@ -75,11 +101,11 @@ public final class VrrpRouter {
     this.masterAdverCentis = config.advertIntervalCentis();
   }
 
-  private static int primaryOf(VrrpConfig c) {
+  private static InetAddress primaryOf(VrrpConfig c) {
     if (c.primaryAddress() == null) {
       throw new IllegalArgumentException(c.name() + ": no primary address configured");
     }
-    return VrrpAdvert.ipv4(c.primaryAddress());
+    return c.primaryAddress();
   }
 
   public VrrpConfig config() { return config; }
@@ -88,10 +114,20 @@ public final class VrrpRouter {
 
   public VrrpState state() { return state; }
 
+  /** The IPv4 primary address as a big-endian int (0 for IPv6). */
   public int primaryAddress() { return primary; }
 
-  /** The virtual addresses as big-endian ints, in config order (do not modify). */
+  /** The primary address's 4 or 16 bytes (do not modify). */
+  byte[] primaryBytes() { return primaryBytes; }
+
+  /** 4 or 6. */
+  public int family() { return alen == 16 ? 6 : 4; }
+
+  /** The IPv4 virtual addresses as big-endian ints, in config order (empty for IPv6; do not modify). */
   int[] vipsRaw() { return vips; }
+
+  /** The virtual addresses' bytes back to back, 4 or 16 each, in config order (do not modify). */
+  byte[] vipBytes() { return vipBytes; }
 
   public VrrpCounters counters() { return counters; }
 
@@ -167,11 +203,11 @@ public final class VrrpRouter {
   }
 
   /**
-   * A received IPv4 packet (from its IP header). Anything that is not a valid advert for this
-   * VRID is counted under its {@link DropReason} and returns no action.
+   * A received IPv4 or IPv6 packet (from its IP header). Anything that is not a valid advert for
+   * this VRID and family is counted under its {@link DropReason} and returns no action.
    */
   public List<VrrpAction> onPacket(long now, byte[] buf, int off, int len) {
-    DropReason r = VrrpCodec.decodeIpv4(buf, off, len, scratch);
+    DropReason r = VrrpCodec.decode(buf, off, len, scratch);
     if (r != DropReason.NONE) {
       counters.drop(r);
       return List.of();
@@ -179,7 +215,7 @@ public final class VrrpRouter {
     return onAdvert(now, scratch);
   }
 
-  /** A decoded advert (already through {@link VrrpCodec#decodeIpv4}). */
+  /** A decoded advert (already through {@link VrrpCodec#decode}). */
   public List<VrrpAction> onAdvert(long now, VrrpAdvert a) {
     DropReason r = check(a);
     if (r != DropReason.NONE) {
@@ -209,9 +245,10 @@ public final class VrrpRouter {
         sendAdvert(out, mine);
         adverTimer = now + config.advertIntervalNanos();
       } else if (a.priority > mine
-          || (a.priority == mine && Integer.compareUnsigned(a.source, primary) > 0)) {
+          || (a.priority == mine
+              && Arrays.compareUnsigned(a.sourceBytes, 0, alen, primaryBytes, 0, alen) > 0)) {
         masterAdverCentis = a.intervalCentis;
-        becomeBackup(now, out, "higher-priority master " + VrrpAdvert.toString(a.source)
+        becomeBackup(now, out, "higher-priority master " + a.sourceAddress().getHostAddress()
             + " (priority " + a.priority + ")");
       } else {
         counters.count(Event.MASTER_CONFLICT_WON);
@@ -283,13 +320,16 @@ public final class VrrpRouter {
   }
 
   private DropReason check(VrrpAdvert a) {
+    if (a.addressLength() != alen) {
+      return DropReason.WRONG_FAMILY;
+    }
     if (a.vrid != config.vrid()) {
       return DropReason.WRONG_VRID;
     }
-    if (a.source == primary) {
+    if (Arrays.equals(a.sourceBytes, 0, alen, primaryBytes, 0, alen)) {
       return DropReason.OWN_ADVERT;
     }
-    if (!config.unicastPeers().isEmpty() && !config.isPeer(a.source)) {
+    if (!config.unicastPeers().isEmpty() && !config.isPeer(a.sourceBytes, alen)) {
       return DropReason.UNKNOWN_PEER;
     }
     if (state != VrrpState.BACKUP && state != VrrpState.MASTER) {
@@ -299,13 +339,14 @@ public final class VrrpRouter {
   }
 
   private boolean sameAddresses(VrrpAdvert a) {
-    if (a.addressCount != vips.length) {
+    int n = vipBytes.length / alen;
+    if (a.addressCount != n) {
       return false;
     }
     outer:
-    for (int v : vips) {
+    for (int v = 0; v < n; v++) {
       for (int i = 0; i < a.addressCount; i++) {
-        if (a.addresses[i] == v) {
+        if (Arrays.equals(a.addressBytes, i * alen, i * alen + alen, vipBytes, v * alen, v * alen + alen)) {
           continue outer;
         }
       }

@@ -1,9 +1,6 @@
 package io.dctun.ha.internal;
 
 import io.dctun.tun.NativeIoException;
-import java.io.Closeable;
-import java.nio.ByteBuffer;
-import java.nio.ByteOrder;
 
 /**
  * Gratuitous ARP in the request form keepalived sends ("who-has VIP tell VIP", target hardware
@@ -17,43 +14,26 @@ import java.nio.ByteOrder;
  *
  * <p>Thread-safety: {@link #send} may be called from one thread at a time.
  */
-public final class GratuitousArp implements Closeable {
+public final class GratuitousArp implements Announcer {
   public static final int FRAME_LENGTH = 42;
   private static final int ETH_P_ARP = 0x0806;
+  private static final byte[] BROADCAST = {-1, -1, -1, -1, -1, -1};
 
-  private final HaLibC libc = HaLibC.get();
+  private final LinkLayerSocket socket;
   private final byte[] mac;
-  private final byte[] sll;
   private final byte[] frame = new byte[FRAME_LENGTH];
-  private int fd;
 
-  private GratuitousArp(int fd, int ifindex, byte[] mac) {
-    this.fd = fd;
+  private GratuitousArp(LinkLayerSocket socket, byte[] mac) {
+    this.socket = socket;
     this.mac = mac;
-    // struct sockaddr_ll: u16 family, be16 protocol, s32 ifindex, u16 hatype, u8 pkttype,
-    // u8 halen, u8 addr[8]
-    ByteBuffer b = ByteBuffer.allocate(20).order(ByteOrder.nativeOrder());
-    b.putShort((short) HaLibC.AF_PACKET);
-    b.order(ByteOrder.BIG_ENDIAN).putShort((short) ETH_P_ARP);
-    b.order(ByteOrder.nativeOrder()).putInt(ifindex).putShort((short) 1).put((byte) 0)
-        .put((byte) 6);
-    for (int i = 0; i < 6; i++) {
-      b.put((byte) 0xff);
-    }
-    this.sll = b.array();
   }
 
   /** Opens an AF_PACKET socket for {@code ifname} (in the calling thread's namespace). */
   public static GratuitousArp open(String ifname) throws NativeIoException {
     int index = NetIf.index(ifname);
     byte[] mac = NetIf.mac(ifname);
-    int proto = Short.toUnsignedInt(Short.reverseBytes((short) ETH_P_ARP)); // htons
-    int fd = HaLibC.get().socket(HaLibC.AF_PACKET, HaLibC.SOCK_RAW | HaLibC.SOCK_CLOEXEC, proto);
-    if (fd < 0) {
-      throw new NativeIoException("socket(AF_PACKET, SOCK_RAW) for gratuitous ARP on " + ifname,
-          HaLibC.errno(), null);
-    }
-    return new GratuitousArp(fd, index, mac);
+    return new GratuitousArp(
+        LinkLayerSocket.open(ifname, index, ETH_P_ARP, BROADCAST, "gratuitous ARP"), mac);
   }
 
   public byte[] mac() {
@@ -63,9 +43,14 @@ public final class GratuitousArp implements Closeable {
   /** Sends one gratuitous ARP for {@code vip} (big-endian int). */
   public synchronized void send(int vip) throws NativeIoException {
     int n = frame(frame, 0, mac, vip);
-    if (libc.sendto(fd, frame, n, 0, sll, sll.length) < 0) {
-      throw new NativeIoException("send gratuitous ARP", HaLibC.errno(), null);
-    }
+    socket.send(frame, n);
+  }
+
+  /** One gratuitous ARP for the 4-byte address at {@code addresses[off]}. */
+  @Override
+  public void announce(byte[] addresses, int off) throws NativeIoException {
+    send((addresses[off] & 0xff) << 24 | (addresses[off + 1] & 0xff) << 16
+        | (addresses[off + 2] & 0xff) << 8 | (addresses[off + 3] & 0xff));
   }
 
   /** Writes the 42-byte frame at {@code off}; returns its length. */
@@ -105,10 +90,7 @@ public final class GratuitousArp implements Closeable {
   }
 
   @Override
-  public synchronized void close() {
-    if (fd >= 0) {
-      libc.close(fd);
-      fd = -1;
-    }
+  public void close() {
+    socket.close();
   }
 }

@@ -18,6 +18,7 @@ import jnr.ffi.annotations.Variadic;
 @SaveError
 public interface HaLibC {
   int AF_INET = 2;
+  int AF_INET6 = 10;
   int AF_PACKET = 17;
   int SOCK_DGRAM = 2;
   int SOCK_RAW = 3;
@@ -36,6 +37,19 @@ public interface HaLibC {
   int IP_MULTICAST_LOOP = 34;
   int IP_ADD_MEMBERSHIP = 35;
 
+  int IPPROTO_IPV6 = 41;
+  int IPV6_UNICAST_HOPS = 16;
+  int IPV6_MULTICAST_IF = 17;
+  int IPV6_MULTICAST_HOPS = 18;
+  int IPV6_MULTICAST_LOOP = 19;
+  int IPV6_ADD_MEMBERSHIP = 20;
+  int IPV6_RECVPKTINFO = 49;
+  int IPV6_PKTINFO = 50;
+  int IPV6_RECVHOPLIMIT = 51;
+  int IPV6_HOPLIMIT = 52;
+  int IPV6_TCLASS = 67;
+  int MSG_TRUNC = 0x20;
+
   short POLLIN = 0x1;
 
   long SIOCGIFFLAGS = 0x8913;
@@ -45,6 +59,7 @@ public interface HaLibC {
   int IFF_RUNNING = 0x40;
 
   int EINTR = 4;
+  int EBADF = 9;
   int EAGAIN = 11;
   int EEXIST = 17;
   int EADDRNOTAVAIL = 99;
@@ -56,6 +71,11 @@ public interface HaLibC {
   long sendto(int fd, @In byte[] buf, long len, int flags, @In byte[] addr, int addrlen);
 
   long recv(int fd, @Out byte[] buf, long len, int flags);
+
+  /** {@code struct msghdr} and everything it points to live in native memory. */
+  long recvmsg(int fd, Pointer msghdr, int flags);
+
+  int bind(int fd, @In byte[] addr, int addrlen);
 
   /** {@code struct pollfd[]} as bytes: int fd, short events, short revents (native order). */
   int poll(@In @Out byte[] fds, long nfds, int timeoutMillis);

@@ -6,12 +6,23 @@ import java.io.Closeable;
 import java.nio.ByteBuffer;
 import java.nio.ByteOrder;
 import java.nio.charset.StandardCharsets;
+import jnr.ffi.Memory;
+import jnr.ffi.Pointer;
 
 /**
- * A raw IPv4 socket for protocol 112 bound to one interface. It sends whole IP packets
- * ({@code IP_HDRINCL}: the codec writes TTL 255 and the source address the checksum covers) and
- * receives whole IP packets. Multicast mode joins 224.0.0.18 on the interface, with loopback off
- * so our own adverts do not come back; TTL 255 is set for multicast and unicast alike.
+ * A raw socket for protocol 112 bound to one interface.
+ *
+ * <p>IPv4: it sends whole IP packets ({@code IP_HDRINCL}: the codec writes TTL 255 and the source
+ * address the checksum covers) and receives whole IP packets. Multicast mode joins 224.0.0.18 on
+ * the interface, with loopback off so our own adverts do not come back; TTL 255 is set for
+ * multicast and unicast alike.
+ *
+ * <p>IPv6: the kernel writes the header, so the socket is bound to the link-local source the
+ * codec's checksum covers, with hop limit 255 and traffic class 0xc0 for multicast and unicast;
+ * multicast mode joins ff02::12. A received advert comes with its source (the socket address),
+ * its destination ({@code IPV6_PKTINFO}) and its hop limit ({@code IPV6_HOPLIMIT}), from which
+ * {@link #receive} rebuilds a 40-byte IPv6 header in front of the VRRP message, so the codec
+ * checks both families the same way (hop limit 255, checksum over the pseudo-header).
  *
  * <p>Reads never block: the owner polls {@link #fd()} (with its wake-up pipe) and then calls
  * {@link #receive}.
@@ -19,17 +30,33 @@ import java.nio.charset.StandardCharsets;
  * <p>Thread-safety: send and receive may run on different threads; close once, after both stop.
  */
 public final class RawVrrpSocket implements Closeable {
+  private static final int MSGHDR = 56;
+  private static final int IOVEC = 16;
+  private static final int NAME6 = 28;
+  private static final int CONTROL = 128;
+  private static final int DATA = 4096;
+
   private final HaLibC libc = HaLibC.get();
   private final String ifname;
-  private final byte[] sockaddr = new byte[16];
+  private final int family;
+  private final int ifindex;
+  private final byte[] sockaddr;
+  /** IPv6 receive: msghdr, iovec, name, control and data in one native block. */
+  private final Pointer rx;
   private volatile int fd;
 
-  private RawVrrpSocket(int fd, String ifname) {
+  private RawVrrpSocket(int fd, String ifname, int family, int ifindex) {
     this.fd = fd;
     this.ifname = ifname;
+    this.family = family;
+    this.ifindex = ifindex;
+    this.sockaddr = new byte[family == 6 ? NAME6 : 16];
+    this.rx = family == 6
+        ? Memory.allocateDirect(HaLibC.runtime(), MSGHDR + IOVEC + NAME6 + 4 + CONTROL + DATA, true)
+        : null;
   }
 
-  /** Opens the socket on {@code ifname} (in the calling thread's network namespace). */
+  /** Opens an IPv4 socket on {@code ifname} (in the calling thread's network namespace). */
   public static RawVrrpSocket open(String ifname, boolean multicast) throws NativeIoException {
     HaLibC libc = HaLibC.get();
     int index = NetIf.index(ifname);
@@ -54,7 +81,52 @@ public final class RawVrrpSocket implements Closeable {
             mreqn(VrrpCodec.VRRP_MULTICAST, index), "IP_ADD_MEMBERSHIP 224.0.0.18 on " + ifname);
       }
       ok = true;
-      return new RawVrrpSocket(fd, ifname);
+      return new RawVrrpSocket(fd, ifname, 4, index);
+    } finally {
+      if (!ok) {
+        libc.close(fd);
+      }
+    }
+  }
+
+  /**
+   * Opens an IPv6 socket on {@code ifname} bound to {@code source} (the interface's link-local
+   * address, 16 bytes), in the calling thread's network namespace.
+   */
+  public static RawVrrpSocket open6(String ifname, boolean multicast, byte[] source)
+      throws NativeIoException {
+    HaLibC libc = HaLibC.get();
+    int index = NetIf.index(ifname);
+    int fd = libc.socket(HaLibC.AF_INET6, HaLibC.SOCK_RAW | HaLibC.SOCK_CLOEXEC,
+        VrrpCodec.IP_PROTO_VRRP);
+    if (fd < 0) {
+      throw new NativeIoException("socket(AF_INET6, SOCK_RAW, 112)", HaLibC.errno(),
+          "raw sockets need CAP_NET_RAW, and IPv6 must be enabled");
+    }
+    boolean ok = false;
+    try {
+      byte[] dev = (ifname + "\0").getBytes(StandardCharsets.US_ASCII);
+      opt(libc, fd, HaLibC.SOL_SOCKET, HaLibC.SO_BINDTODEVICE, dev, "SO_BINDTODEVICE " + ifname);
+      int v6 = HaLibC.IPPROTO_IPV6;
+      opt(libc, fd, v6, HaLibC.IPV6_UNICAST_HOPS, intOpt(255), "IPV6_UNICAST_HOPS 255");
+      opt(libc, fd, v6, HaLibC.IPV6_MULTICAST_HOPS, intOpt(255), "IPV6_MULTICAST_HOPS 255");
+      opt(libc, fd, v6, HaLibC.IPV6_MULTICAST_LOOP, intOpt(0), "IPV6_MULTICAST_LOOP");
+      opt(libc, fd, v6, HaLibC.IPV6_MULTICAST_IF, intOpt(index), "IPV6_MULTICAST_IF " + ifname);
+      opt(libc, fd, v6, HaLibC.IPV6_TCLASS, intOpt(VrrpCodec.TOS_NETWORK_CONTROL), "IPV6_TCLASS");
+      opt(libc, fd, v6, HaLibC.IPV6_RECVPKTINFO, intOpt(1), "IPV6_RECVPKTINFO");
+      opt(libc, fd, v6, HaLibC.IPV6_RECVHOPLIMIT, intOpt(1), "IPV6_RECVHOPLIMIT");
+      byte[] bind = sockaddr6(source, index);
+      if (libc.bind(fd, bind, bind.length) < 0) {
+        throw new NativeIoException("bind the VRRP socket to " + NetIf.format6(source) + "%" + ifname,
+            HaLibC.errno(), "the address must be on the interface and past duplicate address detection");
+      }
+      if (multicast) {
+        ByteBuffer m = ByteBuffer.allocate(20);
+        m.put(VrrpCodec.vrrpMulticast6()).order(ByteOrder.nativeOrder()).putInt(index);
+        opt(libc, fd, v6, HaLibC.IPV6_ADD_MEMBERSHIP, m.array(), "IPV6_ADD_MEMBERSHIP ff02::12 on " + ifname);
+      }
+      ok = true;
+      return new RawVrrpSocket(fd, ifname, 6, index);
     } finally {
       if (!ok) {
         libc.close(fd);
@@ -70,7 +142,29 @@ public final class RawVrrpSocket implements Closeable {
     return ifname;
   }
 
-  /** Sends {@code len} bytes of a whole IP packet to {@code destination} (big-endian int). */
+  /** 4 or 6. */
+  public int family() {
+    return family;
+  }
+
+  /**
+   * IPv6: sends the VRRP message of a packet {@link VrrpCodec#encodeIpv6} wrote ({@code len}
+   * bytes in all; the 40-byte header stays ours, the kernel writes its own) to the 16-byte
+   * {@code destination}.
+   */
+  public void send6(byte[] packet, int len, byte[] destination) throws NativeIoException {
+    byte[] to = sockaddr6(destination, ifindex);
+    byte[] msg = java.util.Arrays.copyOfRange(packet, VrrpCodec.IPV6_HEADER, len);
+    long n;
+    do {
+      n = libc.sendto(fd, msg, msg.length, 0, to, to.length);
+    } while (n < 0 && HaLibC.errno() == HaLibC.EINTR);
+    if (n < 0) {
+      throw new NativeIoException("send VRRP advert on " + ifname, HaLibC.errno(), null);
+    }
+  }
+
+  /** Sends {@code len} bytes of a whole IPv4 packet to {@code destination} (big-endian int). */
   public void send(byte[] packet, int len, int destination) throws NativeIoException {
     // struct sockaddr_in: u16 family (native), be16 port, be32 addr, 8 zero bytes
     ByteBuffer b = ByteBuffer.wrap(sockaddr).order(ByteOrder.nativeOrder());
@@ -87,8 +181,16 @@ public final class RawVrrpSocket implements Closeable {
     }
   }
 
-  /** One packet if one is queued, else 0 (never blocks). */
+  /**
+   * One packet if one is queued, else 0 (never blocks): the whole IPv4 packet, or for IPv6 a
+   * rebuilt 40-byte header and the VRRP message. A message longer than {@code buf} (or than 4 KiB
+   * for IPv6) comes back with a header whose length exceeds what follows, so it is dropped as a
+   * bad header.
+   */
   public int receive(byte[] buf) throws NativeIoException {
+    if (family == 6) {
+      return receive6(buf);
+    }
     long n = libc.recv(fd, buf, buf.length, HaLibC.MSG_DONTWAIT);
     if (n < 0) {
       int e = HaLibC.errno();
@@ -98,6 +200,70 @@ public final class RawVrrpSocket implements Closeable {
       throw new NativeIoException("receive on VRRP socket on " + ifname, e, null);
     }
     return (int) n;
+  }
+
+  private int receive6(byte[] buf) throws NativeIoException {
+    // layout in rx: msghdr | iovec | name (28 + 4 pad) | control | data
+    long base = rx.address();
+    int iov = MSGHDR;
+    int name = iov + IOVEC;
+    int control = name + NAME6 + 4;
+    int data = control + CONTROL;
+    rx.putLong(0, base + name);
+    rx.putInt(8, NAME6);
+    rx.putInt(12, 0);
+    rx.putLong(16, base + iov);
+    rx.putLong(24, 1);
+    rx.putLong(32, base + control);
+    rx.putLong(40, CONTROL);
+    rx.putInt(48, 0);
+    rx.putLong(iov, base + data);
+    rx.putLong(iov + 8, DATA);
+    long n = libc.recvmsg(fd, rx, HaLibC.MSG_DONTWAIT);
+    if (n < 0) {
+      int e = HaLibC.errno();
+      if (e == HaLibC.EAGAIN || e == HaLibC.EINTR) {
+        return 0;
+      }
+      throw new NativeIoException("receive on VRRP socket on " + ifname, e, null);
+    }
+    int hdr = VrrpCodec.IPV6_HEADER;
+    boolean truncated = (rx.getInt(48) & HaLibC.MSG_TRUNC) != 0;
+    int copy = (int) Math.min(n, buf.length - hdr);
+    java.util.Arrays.fill(buf, 0, hdr, (byte) 0);
+    buf[0] = 0x60;
+    int payload = truncated || copy < n ? 0xffff : (int) n;
+    buf[4] = (byte) (payload >>> 8);
+    buf[5] = (byte) payload;
+    buf[6] = (byte) VrrpCodec.IP_PROTO_VRRP;
+    buf[7] = 0; // hop limit unknown until the ancillary data says: a missing one fails the check
+    rx.get(name + 8, buf, 8, 16); // sockaddr_in6.sin6_addr
+    long clen = rx.getLong(40);
+    int c = 0;
+    while (c + 16 <= clen) { // struct cmsghdr: size_t len, int level, int type, data
+      long len = rx.getLong(control + c);
+      int level = rx.getInt(control + c + 8);
+      int type = rx.getInt(control + c + 12);
+      if (len < 16 || c + len > clen) {
+        break;
+      }
+      if (level == HaLibC.IPPROTO_IPV6 && type == HaLibC.IPV6_HOPLIMIT && len >= 20) {
+        buf[7] = (byte) rx.getInt(control + c + 16);
+      } else if (level == HaLibC.IPPROTO_IPV6 && type == HaLibC.IPV6_PKTINFO && len >= 32) {
+        rx.get(control + c + 16, buf, 24, 16); // in6_pktinfo.ipi6_addr
+      }
+      c += (int) ((len + 7) & ~7L);
+    }
+    rx.get(data, buf, hdr, copy);
+    return hdr + copy;
+  }
+
+  /** struct sockaddr_in6: u16 family, be16 port, be32 flow info, 16-byte address, u32 scope id. */
+  private static byte[] sockaddr6(byte[] address, int scope) {
+    ByteBuffer b = ByteBuffer.allocate(NAME6).order(ByteOrder.nativeOrder());
+    b.putShort((short) HaLibC.AF_INET6).putShort((short) 0).putInt(0).put(address, 0, 16);
+    b.putInt(scope);
+    return b.array();
   }
 
   @Override
