@@ -156,6 +156,10 @@ public final class HaController implements AutoCloseable {
         + "tunnel muted until MASTER", ha.publicSide().name(), ha.publicSide().vrid(), ha.publicSide().vip(),
         ha.publicSide().interfaceName(), ha.privateSide().name(), ha.privateSide().vrid(), ha.privateSide().vip(),
         ha.privateSide().interfaceName(), ha.priority(), ha.advertIntervalMillis());
+    if (ha.privateSide().vip6() != null) {
+      LOG.info("HA: sync group also {} (vrid {}, {} on {}, IPv6)", ha.privateSide().name6(), ha.privateSide().vrid(),
+          ha.privateSide().vip6(), ha.privateSide().interfaceName());
+    }
     return c;
   }
 
@@ -302,11 +306,13 @@ public final class HaController implements AutoCloseable {
     StringBuilder b = new StringBuilder();
     VrrpInstance v = vrrp;
     for (HaSection.Side s : List.of(ha.publicSide(), ha.privateSide())) {
-      String n = "ha." + s.name();
-      b.append(n).append(".state ").append(v == null ? "INITIALIZE" : v.state(s.name())).append('\n');
-      b.append(n).append(".vrid ").append(s.vrid()).append('\n');
-      b.append(n).append(".vip ").append(s.vip()).append('\n');
-      b.append(n).append(".counters ").append(v == null ? "" : v.counters(s.name())).append('\n');
+      for (String i : s.instances()) {
+        String n = "ha." + i;
+        b.append(n).append(".state ").append(v == null ? "INITIALIZE" : v.state(i)).append('\n');
+        b.append(n).append(".vrid ").append(s.vrid()).append('\n');
+        b.append(n).append(".vip ").append(i.equals(s.name()) ? s.vip() : s.vip6()).append('\n');
+        b.append(n).append(".counters ").append(v == null ? "" : v.counters(i)).append('\n');
+      }
     }
     b.append("ha.tunnel ").append(gate.open ? "sending" : "muted").append('\n');
     b.append("ha.muted-sends ").append(gate.mutedSends()).append('\n');

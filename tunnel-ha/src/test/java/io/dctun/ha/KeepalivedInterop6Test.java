@@ -138,6 +138,53 @@ class KeepalivedInterop6Test {
     }
   }
 
+  /**
+   * Two dctun routers, each one sync group of an IPv4 and an IPv6 instance (same VRID, same
+   * interface): both families come up on the higher-priority box, and both move to the other box
+   * together when it stops.
+   */
+  @Test
+  void dualStackSyncGroupMovesBothFamiliesTogether() throws Exception {
+    try (Lab6 lab = new Lab6()) {
+      lab.d.addAddress(lab.ifD, "198.18.61.1/24");
+      lab.k.addAddress(lab.ifK, "198.18.61.2/24");
+      String vips = "198.18.61.100/24," + VIP + "/64";
+      Spawned a = lab.startDctun(lab.d, lab.ifD, 150, vips);
+      lab.awaitLine(a, "INSTANCE dctun MASTER", Duration.ofSeconds(8));
+      lab.awaitLine(a, "INSTANCE dctun-v6 MASTER", Duration.ofSeconds(2));
+      Spawned b = lab.startDctun(lab.k, lab.ifK, 100, vips);
+      lab.awaitLine(b, "INSTANCE dctun BACKUP", Duration.ofSeconds(8));
+      lab.awaitLine(b, "INSTANCE dctun-v6 BACKUP", Duration.ofSeconds(2));
+      Thread.sleep(1500);
+      assertThat(b.output()).doesNotContain("MASTER");
+      assertThat(lab.hasVip(lab.d, lab.ifD)).isTrue();
+      assertThat(lab.d.run("ip", "-4", "-o", "addr", "show", "dev", lab.ifD).stdout()).contains("198.18.61.100/24");
+      String bStats = lastLine(b.output(), "STATSV6 ");
+      assertThat(stat(bStats, "adverts_accepted")).as(bStats).isPositive();
+      assertThat(bStats).doesNotContain("drop_");
+
+      a.stop(Duration.ofSeconds(5));
+      lab.awaitLine(b, "INSTANCE dctun MASTER", Duration.ofSeconds(3));
+      lab.awaitLine(b, "INSTANCE dctun-v6 MASTER", Duration.ofSeconds(1));
+      lab.awaitVip(lab.k, lab.ifK, true);
+      assertThat(lab.k.run("ip", "-4", "-o", "addr", "show", "dev", lab.ifK).stdout()).contains("198.18.61.100/24");
+      assertThat(lab.hasVip(lab.d, lab.ifD)).as("a stopped master removes its VIPs").isFalse();
+      String wire = lab.tcpdump.output();
+      assertThat(wire).contains(lab.macK + " > 33:33:00:00:00:01, ethertype IPv6 (0x86dd), length 86: " + VIP
+          + " > ff02::1: ICMP6, neighbor advertisement, tgt is " + VIP);
+    }
+  }
+
+  static String lastLine(String out, String prefix) {
+    String last = "";
+    for (String line : out.split("\n")) {
+      if (line.startsWith(prefix)) {
+        last = line;
+      }
+    }
+    return last;
+  }
+
   /** Namespaces with IPv6 on and duplicate address detection off, processes, files; all go on close. */
   static final class Lab6 implements AutoCloseable {
     final Topology t = new Topology();
@@ -207,15 +254,19 @@ class KeepalivedInterop6Test {
     }
 
     Spawned startDctun(int prio) {
+      return startDctun(d, ifD, prio, VIP + "/64");
+    }
+
+    Spawned startDctun(NetNs ns, String dev, int prio, String vips) {
       String java = ProcessHandle.current().info().command().orElse("java");
       List<String> cmd = new ArrayList<>(List.of(java, "--enable-native-access=ALL-UNNAMED"));
       if (Runtime.version().feature() >= 23) {
         cmd.add("--sun-misc-unsafe-memory-access=allow");
       }
       cmd.addAll(List.of("-Xmx128m", "-XX:TieredStopAtLevel=1",
-          "-cp", System.getProperty("java.class.path"), VrrpMain.class.getName(), ifD,
-          String.valueOf(VRID), String.valueOf(prio), String.valueOf(INTERVAL_CS), VIP + "/64", "preempt"));
-      Spawned s = d.spawn(cmd.toArray(String[]::new));
+          "-cp", System.getProperty("java.class.path"), VrrpMain.class.getName(), dev,
+          String.valueOf(VRID), String.valueOf(prio), String.valueOf(INTERVAL_CS), vips, "preempt"));
+      Spawned s = ns.spawn(cmd.toArray(String[]::new));
       started.add(s);
       return s;
     }
@@ -287,6 +338,10 @@ class KeepalivedInterop6Test {
       }
       throw new AssertionError("dctun did not enter " + state + " (#" + n + ") within " + timeout
           + "\n" + s.describe() + "\n" + describe());
+    }
+
+    void awaitLine(Spawned s, String line, Duration timeout) throws InterruptedException {
+      awaitLog(s, line + "\n", 1, timeout);
     }
 
     long awaitLog(Spawned s, String needle, int n, Duration timeout) throws InterruptedException {

@@ -37,6 +37,9 @@ import org.yaml.snakeyaml.nodes.NodeTuple;
  *     interface: eth1
  *     vrid: 52
  *     vip: 198.18.20.1/24
+ *     vip6: fe80::52:1/64        # optional: an IPv6 instance too (same VRID, multicast ff02::12,
+ *                                # unsolicited neighbour advertisements); link-local is what
+ *                                # RFC 5798 puts first, and what servers' IPv6 routes can point at
  *   track:                       # optional
  *     interfaces: [eth2]         # any of them down: FAULT (public and private interfaces always are)
  *     peer-handshake:            # no tunnel handshake with any peer for `within` s: priority - weight
@@ -82,16 +85,31 @@ public record HaSection(int priority, int advertIntervalMillis, boolean preempt,
 
   static final Set<String> FIELDS = Set.of("priority", "advert-interval", "preempt", "preempt-delay", "public",
       "private", "track", "state-sync", "notify");
-  static final Set<String> SIDE_FIELDS = Set.of("interface", "vrid", "vip", "unicast-peers");
+  static final Set<String> SIDE_FIELDS = Set.of("interface", "vrid", "vip", "vip6", "unicast-peers");
   static final Set<String> TRACK_FIELDS = Set.of("interfaces", "peer-handshake");
   static final Set<String> HANDSHAKE_FIELDS = Set.of("within", "weight");
 
-  /** One VRRP instance of the pair. */
-  public record Side(String name, String interfaceName, int vrid, VrrpConfig.Vip vip, List<Inet4Address> unicastPeers) {
+  /**
+   * One side of the pair: an IPv4 VRRP instance, and with {@code vip6} (private side only) a
+   * second, IPv6 instance of the same VRID on the same interface, named {@link #name6()}. RFC 5798
+   * keeps the families apart; the sync group moves them together.
+   */
+  public record Side(String name, String interfaceName, int vrid, VrrpConfig.Vip vip, VrrpConfig.Vip vip6,
+      List<Inet4Address> unicastPeers) {
     public Side {
       Objects.requireNonNull(interfaceName, "interfaceName");
       Objects.requireNonNull(vip, "vip");
       unicastPeers = List.copyOf(unicastPeers);
+    }
+
+    /** The IPv6 instance's name. */
+    public String name6() {
+      return name + "-v6";
+    }
+
+    /** The instance names of this side: the IPv4 one, then the IPv6 one if configured. */
+    public List<String> instances() {
+      return vip6 == null ? List.of(name) : List.of(name, name6());
     }
   }
 
@@ -101,16 +119,23 @@ public record HaSection(int priority, int advertIntervalMillis, boolean preempt,
     trackInterfaces = List.copyOf(trackInterfaces);
   }
 
-  /** The two VRRP instances, public first, as one sync group for {@code VrrpInstance.start}. */
+  /**
+   * The VRRP instances, public first, then private (and private's IPv6 instance), as one sync
+   * group for {@code VrrpInstance.start}.
+   */
   public List<VrrpConfig> syncGroup() {
-    return List.of(vrrp(publicSide), vrrp(privateSide));
+    List<VrrpConfig> g = new ArrayList<>(List.of(vrrp(publicSide, false), vrrp(privateSide, false)));
+    if (privateSide.vip6() != null) {
+      g.add(vrrp(privateSide, true));
+    }
+    return g;
   }
 
-  private VrrpConfig vrrp(Side s) {
-    VrrpConfig.Builder b = VrrpConfig.builder(s.name()).interfaceName(s.interfaceName()).vrid(s.vrid())
-        .priority(priority).advertIntervalCentis(advertIntervalMillis / 10).vip(s.vip()).preempt(preempt)
-        .preemptDelay(preemptDelay);
-    for (Inet4Address p : s.unicastPeers()) {
+  private VrrpConfig vrrp(Side s, boolean v6) {
+    VrrpConfig.Builder b = VrrpConfig.builder(v6 ? s.name6() : s.name()).interfaceName(s.interfaceName())
+        .vrid(s.vrid()).priority(priority).advertIntervalCentis(advertIntervalMillis / 10)
+        .vip(v6 ? s.vip6() : s.vip()).preempt(preempt).preemptDelay(preemptDelay);
+    for (Inet4Address p : v6 ? List.<Inet4Address>of() : s.unicastPeers()) {
       b.unicastPeer(p.getHostAddress());
     }
     for (String i : trackInterfaces) {
@@ -387,6 +412,21 @@ public record HaSection(int priority, int advertIntervalMillis, boolean preempt,
           vip = ipv4Cidr(v, at + ".vip", t);
         }
       }
+      VrrpConfig.Vip vip6 = null;
+      v = value(s, "vip6");
+      if (v != null) {
+        String t = scalar(v, at + ".vip6");
+        if (t != null && key.equals("public")) {
+          error(v, at + ".vip6", "is not supported on the public side: the tunnel listens on one address, "
+              + "public.vip (an IPv6 VRRP instance is for the private side's servers)");
+        } else if (t != null) {
+          vip6 = ipv6Cidr(v, at + ".vip6", t);
+          if (vip6 != null && value(s, "unicast-peers") != null) {
+            error(v, at + ".vip6", "cannot be combined with unicast-peers (IPv4): the IPv6 instance "
+                + "multicasts to ff02::12");
+          }
+        }
+      }
       List<Inet4Address> peers = new ArrayList<>();
       List<Node> items = list(value(s, "unicast-peers"), at + ".unicast-peers");
       for (int i = 0; i < items.size(); i++) {
@@ -405,7 +445,26 @@ public record HaSection(int priority, int advertIntervalMillis, boolean preempt,
       if (count != before) {
         return null;
       }
-      return new Side(instanceName, ifName, vrid, vip, peers);
+      return new Side(instanceName, ifName, vrid, vip, vip6, peers);
+    }
+
+    VrrpConfig.Vip ipv6Cidr(Node n, String field, String t) {
+      int slash = t.indexOf('/');
+      if (slash < 0) {
+        error(n, field, "'" + t + "' needs a prefix length, e.g. " + t + "/64");
+        return null;
+      }
+      InetAddress a = literal(t.substring(0, slash));
+      String len = t.substring(slash + 1);
+      if (!(a instanceof java.net.Inet6Address)) {
+        error(n, field, "'" + t + "' is not an IPv6 address (IPv4 goes in vip)");
+        return null;
+      }
+      if (!len.matches("[0-9]{1,3}") || Integer.parseInt(len) > 128) {
+        error(n, field, "'" + t + "' has a prefix length outside 0-128");
+        return null;
+      }
+      return new VrrpConfig.Vip(a, Integer.parseInt(len));
     }
 
     VrrpConfig.Vip ipv4Cidr(Node n, String field, String t) {
@@ -417,7 +476,7 @@ public record HaSection(int priority, int advertIntervalMillis, boolean preempt,
       InetAddress a = literal(t.substring(0, slash));
       String len = t.substring(slash + 1);
       if (!(a instanceof Inet4Address a4)) {
-        error(n, field, "'" + t + "' is not an IPv4 address (VRRP here is IPv4 only)");
+        error(n, field, "'" + t + "' is not an IPv4 address (an IPv6 one goes in vip6)");
         return null;
       }
       if (!len.matches("[0-9]{1,2}") || Integer.parseInt(len) > 32) {

@@ -152,4 +152,43 @@ class HaSectionTest {
     assertThat(errors(base("listen-port: 51820") + "ha: yes\n"))
         .containsExactly("gw.yaml:7: ha: must be a mapping (priority, advert-interval, public, private, ...)");
   }
+
+  @Test
+  void privateVip6AddsAnIpv6InstanceToTheSyncGroup() throws Exception {
+    String yaml = base("listen-port: 51820")
+        + HA.replace("    vip: 198.18.20.1/24\n", "    vip: 198.18.20.1/24\n    vip6: fe80::52:1/64\n");
+    HaSection ha = HaSection.of(load(yaml));
+    assertThat(ha.privateSide().instances()).containsExactly("dctun-private", "dctun-private-v6");
+    List<VrrpConfig> g = ha.syncGroup();
+    assertThat(g).extracting(VrrpConfig::name).containsExactly("dctun-public", "dctun-private", "dctun-private-v6");
+    VrrpConfig v6 = g.get(2);
+    assertThat(v6.family()).isEqualTo(6);
+    assertThat(v6.vrid()).isEqualTo(52);
+    assertThat(v6.interfaceName()).isEqualTo("eth1");
+    assertThat(v6.vips()).extracting(Object::toString).containsExactly("fe80:0:0:0:0:0:52:1/64");
+    assertThat(v6.unicastPeers()).isEmpty();
+    assertThat(v6.priority()).isEqualTo(150);
+    assertThat(v6.tracks()).isEqualTo(g.get(1).tracks());
+    assertThat(g.get(1).family()).isEqualTo(4);
+  }
+
+  @Test
+  void vip6ErrorsNameTheirLineAndField() throws Exception {
+    String onPublic = HA.replace("    vip: 198.18.0.100/24\n", "    vip: 198.18.0.100/24\n    vip6: fe80::51:1/64\n");
+    assertThat(errors(base("listen-port: 51820") + onPublic)).containsExactly(
+        "gw.yaml:16: ha.public.vip6: is not supported on the public side: the tunnel listens on one address, "
+            + "public.vip (an IPv6 VRRP instance is for the private side's servers)");
+    String wrong = HA.replace("    vip: 198.18.20.1/24\n", "    vip: 198.18.20.1/24\n    vip6: 198.18.20.9/24\n");
+    assertThat(errors(base("listen-port: 51820") + wrong))
+        .containsExactly("gw.yaml:21: ha.private.vip6: '198.18.20.9/24' is not an IPv6 address (IPv4 goes in vip)");
+    String noLen = HA.replace("    vip: 198.18.20.1/24\n", "    vip: 198.18.20.1/24\n    vip6: fe80::52:1\n");
+    assertThat(errors(base("listen-port: 51820") + noLen))
+        .containsExactly("gw.yaml:21: ha.private.vip6: 'fe80::52:1' needs a prefix length, e.g. fe80::52:1/64");
+    String longLen = HA.replace("    vip: 198.18.20.1/24\n", "    vip: 198.18.20.1/24\n    vip6: fe80::52:1/129\n");
+    assertThat(errors(base("listen-port: 51820") + longLen))
+        .containsExactly("gw.yaml:21: ha.private.vip6: 'fe80::52:1/129' has a prefix length outside 0-128");
+    String v6InVip = HA.replace("vip: 198.18.20.1/24", "vip: fe80::52:1/64");
+    assertThat(errors(base("listen-port: 51820") + v6InVip))
+        .containsExactly("gw.yaml:20: ha.private.vip: 'fe80::52:1/64' is not an IPv4 address (an IPv6 one goes in vip6)");
+  }
 }
