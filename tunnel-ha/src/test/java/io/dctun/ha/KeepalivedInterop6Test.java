@@ -40,6 +40,7 @@ class KeepalivedInterop6Test {
   @BeforeEach
   void requirements() {
     Requirements.assumeNetNs();
+    Requirements.assumeIpv6();
     Requirements.assumeCommand("keepalived");
     Requirements.assumeCommand("tcpdump");
   }

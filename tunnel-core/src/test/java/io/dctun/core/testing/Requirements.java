@@ -64,6 +64,12 @@ public final class Requirements {
         assumeTrue(works, "needs network namespaces: 'ip netns add' failed" + why);
     }
 
+    /** Skips unless the kernel has IPv6 (not booted with {@code ipv6.disable=1}). */
+    public static void assumeIpv6() {
+        assumeTrue(Files.isDirectory(Path.of("/proc/sys/net/ipv6")),
+                "needs IPv6 in the kernel: /proc/sys/net/ipv6 does not exist (booted with ipv6.disable=1?)");
+    }
+
     /** Everything the wireguard-go harness needs: namespaces, TUN, wireguard-go, wg, ip. */
     public static void assumeWireguardGo() {
         assumeNetNs();
