@@ -30,6 +30,8 @@ import org.slf4j.LoggerFactory;
  * mac:       BLAKE2s-MAC(key, everything before it)
  *
  * timestamps, once a second: "DCT1" | same header | count x (peer public key(32) | TAI64N(12)) | mac
+ * health, once a second:     "DCH1" | same header (count 1) | newest handshake, wall ns(8) |
+ *                            master for ns(8) | failing(1) | mac
  * </pre>
  *
  * <p>The second kind carries, for every peer, the TAI64N timestamp of the master's last
@@ -37,6 +39,10 @@ import org.slf4j.LoggerFactory;
  * refuses an initiation whose timestamp is not newer than the last it saw from that key. The
  * backup raises each peer's floor to what the master reported, so if it takes over with a clock
  * that lags, its first initiation is still accepted at once instead of after 15 s.
+ *
+ * <p>The third kind is the master's view of its own tunnel ({@link TunnelHealth}), which the
+ * backup keeps ({@link #twinHealth()}): handshake tracking needs it to tell "my path is broken"
+ * (the twin handshakes fine) from "the remote site is down" (the twin fails too).
  *
  * <ul>
  *   <li>Authenticated: the key is derived from the static key both boxes share
@@ -76,6 +82,25 @@ public final class StateSync implements AutoCloseable {
   private volatile boolean running = true;
   private final Thread tx;
   private final Thread rx;
+
+  /**
+   * The master's own tunnel, as it reports it once a second.
+   *
+   * @param newestHandshakeWallNanos wall-clock time (ns since the epoch) of the newest completed
+   *     handshake with any peer, 0 if none
+   * @param masterForNanos how long the sender has been master
+   * @param failing whether the sender judges its tunnel broken (no handshake within the tracked
+   *     time, past its grace period)
+   */
+  public record TunnelHealth(long newestHandshakeWallNanos, long masterForNanos, boolean failing) {}
+
+  /** The twin's last {@link TunnelHealth} and when it arrived (this side's nanoTime). */
+  public record TwinReport(TunnelHealth health, long receivedAtNanos) {}
+
+  static final int HEALTH_RECORD = 17;
+  private volatile java.util.function.Supplier<TunnelHealth> healthSource;
+  private volatile TwinReport twinHealth;
+  private final AtomicLong healthReceived = new AtomicLong();
 
   private long peerEpoch;
   private long peerSeq = -1;
@@ -140,6 +165,20 @@ public final class StateSync implements AutoCloseable {
     return s;
   }
 
+  /** What the master reports of its own tunnel once a second (null: nothing). */
+  public void setHealthSource(java.util.function.Supplier<TunnelHealth> source) {
+    this.healthSource = source;
+  }
+
+  /** The twin's last health report, or null if none has arrived. */
+  public TwinReport twinHealth() {
+    return twinHealth;
+  }
+
+  public long healthReceived() {
+    return healthReceived.get();
+  }
+
   /** Master: stream state to the twin. Turning it on resends the whole table once. */
   public void setSending(boolean on) {
     if (on && !sending) {
@@ -176,8 +215,11 @@ public final class StateSync implements AutoCloseable {
       if (!sending) {
         continue;
       }
-      if (device != null && tick++ % (1000 / TICK_MS) == 0) {
-        sendTimestamps();
+      if (tick++ % (1000 / TICK_MS) == 0) {
+        if (device != null) {
+          sendTimestamps();
+        }
+        sendHealth();
       }
       if (firewall == null) {
         continue;
@@ -249,6 +291,27 @@ public final class StateSync implements AutoCloseable {
     }
   }
 
+  /** One "DCH1" datagram with the health source's report, if there is a source. */
+  private void sendHealth() {
+    java.util.function.Supplier<TunnelHealth> src = healthSource;
+    TunnelHealth h = src == null ? null : src.get();
+    if (h == null) {
+      return;
+    }
+    ByteBuffer b = ByteBuffer.allocate(HEADER + HEALTH_RECORD + MAC).order(ByteOrder.LITTLE_ENDIAN);
+    b.put(new byte[] {'D', 'C', 'H', '1'}).putLong(epoch).putLong(++seq).putLong(System.currentTimeMillis())
+        .putShort((short) 1);
+    b.putLong(h.newestHandshakeWallNanos()).putLong(h.masterForNanos()).put((byte) (h.failing() ? 1 : 0));
+    int len = b.position();
+    Blake2s.mac(key, b.array(), 0, len, b.array(), len);
+    b.position(len + MAC).flip();
+    try {
+      channel.send(b, twin);
+    } catch (IOException e) {
+      LOG.debug("state sync send to {} failed: {}", twin, e.getMessage());
+    }
+  }
+
   private final AtomicLong timestampsSent = new AtomicLong();
   private final AtomicLong timestampsReceived = new AtomicLong();
 
@@ -281,14 +344,17 @@ public final class StateSync implements AutoCloseable {
 
   /** Verifies and applies one datagram; package-private for tests. */
   boolean accept(byte[] d, int len) {
-    if (len < HEADER + MAC || d[0] != 'D' || d[1] != 'C' || (d[2] != 'S' && d[2] != 'T') || d[3] != '1') {
+    if (len < HEADER + MAC || d[0] != 'D' || d[1] != 'C' || (d[2] != 'S' && d[2] != 'T' && d[2] != 'H')
+        || d[3] != '1') {
       malformed.incrementAndGet();
       return false;
     }
     boolean timestamps = d[2] == 'T';
+    boolean health = d[2] == 'H';
     ByteBuffer b = ByteBuffer.wrap(d, 0, len).order(ByteOrder.LITTLE_ENDIAN);
     int count = b.getShort(28) & 0xffff;
-    if (len != HEADER + count * (timestamps ? TS_RECORD : RECORD) + MAC) {
+    int record = timestamps ? TS_RECORD : health ? HEALTH_RECORD : RECORD;
+    if ((health && count != 1) || len != HEADER + count * record + MAC) {
       malformed.incrementAndGet();
       return false;
     }
@@ -308,6 +374,18 @@ public final class StateSync implements AutoCloseable {
     peerEpoch = ep;
     peerSeq = sq;
     b.position(HEADER);
+    if (health) {
+      long newest = b.getLong();
+      long masterFor = b.getLong();
+      byte failing = b.get();
+      if (masterFor < 0 || newest < 0 || (failing & ~1) != 0) {
+        malformed.incrementAndGet();
+        return false;
+      }
+      twinHealth = new TwinReport(new TunnelHealth(newest, masterFor, failing == 1), nanoTime.getAsLong());
+      healthReceived.incrementAndGet();
+      return true;
+    }
     if (timestamps) {
       byte[] k = new byte[32];
       byte[] ts = new byte[12];

@@ -151,6 +151,56 @@ class StateSyncTest {
     assertThat(io.dctun.crypto.Tai64n.isAfter(backupsFirst, mastersLast)).isTrue();
   }
 
+  @Test
+  void backupHearsTheMastersTunnelHealthAndMalformedReportsAreRefused() throws Exception {
+    byte[] key = PrivateKey.generate().deriveSecret("dctun ha state sync v1");
+    InetAddress lo = InetAddress.getLoopbackAddress();
+    try (StateSync bs = StateSync.start(new InetSocketAddress(lo, 0), new InetSocketAddress(lo, 9), key, null,
+            null, 100_000, System::nanoTime);
+        StateSync ms = StateSync.start(new InetSocketAddress(lo, 0), bs.localAddress(), key, null, null,
+            100_000, System::nanoTime)) {
+      assertThat(bs.twinHealth()).isNull();
+      ms.setHealthSource(() -> new StateSync.TunnelHealth(1_700_000_000_000_000_000L, 250_000_000_000L, true));
+      ms.setSending(true);
+      long deadline = System.nanoTime() + DEADLINE_NANOS;
+      while (bs.twinHealth() == null && System.nanoTime() < deadline) {
+        Thread.sleep(20);
+      }
+      StateSync.TwinReport r = bs.twinHealth();
+      assertThat(r).isNotNull();
+      assertThat(r.health()).isEqualTo(new StateSync.TunnelHealth(1_700_000_000_000_000_000L, 250_000_000_000L, true));
+      assertThat(r.receivedAtNanos()).isLessThanOrEqualTo(System.nanoTime());
+      assertThat(bs.healthReceived()).isPositive();
+      assertThat(bs.badMac()).isZero();
+      assertThat(bs.malformed()).isZero();
+    }
+    // a report with two records, or a flag that is neither 0 nor 1, is malformed and changes nothing
+    try (StateSync bs = StateSync.start(new InetSocketAddress(lo, 0), new InetSocketAddress(lo, 9), key, null,
+        null, 100_000, System::nanoTime)) {
+      byte[] two = health(key, 1, 2, (byte) 0);
+      assertThat(bs.accept(two, two.length)).isFalse();
+      byte[] flag = health(key, 2, 1, (byte) 7);
+      assertThat(bs.accept(flag, flag.length)).isFalse();
+      assertThat(bs.malformed()).isEqualTo(2);
+      assertThat(bs.twinHealth()).isNull();
+      byte[] ok = health(key, 3, 1, (byte) 0);
+      assertThat(bs.accept(ok, ok.length)).isTrue();
+      assertThat(bs.twinHealth().health().failing()).isFalse();
+    }
+  }
+
+  private static byte[] health(byte[] key, long seq, int count, byte failing) {
+    int len = StateSync.HEADER + count * StateSync.HEALTH_RECORD;
+    ByteBuffer b = ByteBuffer.allocate(len + StateSync.MAC).order(java.nio.ByteOrder.LITTLE_ENDIAN);
+    b.put(new byte[] {'D', 'C', 'H', '1'}).putLong(43).putLong(seq).putLong(System.currentTimeMillis())
+        .putShort((short) count);
+    for (int i = 0; i < count; i++) {
+      b.putLong(5).putLong(6).put(failing);
+    }
+    io.dctun.crypto.Blake2s.mac(key, b.array(), 0, len, b.array(), len);
+    return b.array();
+  }
+
   /** A well-formed datagram with no records, MAC'd under {@code key}. */
   private static byte[] validLooking(byte[] key, long seq) {
     ByteBuffer b = ByteBuffer.allocate(StateSync.HEADER + StateSync.MAC).order(java.nio.ByteOrder.LITTLE_ENDIAN);
