@@ -63,6 +63,14 @@ public final class HaController implements AutoCloseable {
   private volatile boolean running = true;
   private volatile long masterSinceNanos;
   private volatile long lastTakeoverNanos;
+  /** Where tracked conditions go: the running VRRP instance (a unit test passes its own router). */
+  private final ConditionSink conditions;
+
+  /** Receives tracked conditions, as {@link VrrpInstance#setCondition}. */
+  @FunctionalInterface
+  interface ConditionSink {
+    void setCondition(String condition, boolean healthy);
+  }
 
   /** The tunnel's output with a switch in front of the network side. */
   public static final class Gate implements Output {
@@ -98,9 +106,23 @@ public final class HaController implements AutoCloseable {
   }
 
   private HaController(HaSection ha, Device device, Gate gate) {
+    this(ha, device, gate, null);
+  }
+
+  /**
+   * For tests: no VRRP instance, no tracker thread; conditions go to {@code conditions} (null: to
+   * the VRRP instance, once started). Time is {@code device.clock()}'s, monotonic and wall.
+   */
+  HaController(HaSection ha, Device device, Gate gate, ConditionSink conditions) {
     this.ha = ha;
     this.device = device;
     this.gate = gate;
+    this.conditions = conditions != null ? conditions : (condition, healthy) -> {
+      VrrpInstance v = vrrp;
+      if (v != null) {
+        v.setCondition(condition, healthy);
+      }
+    };
     this.notify = new HaNotify(ha.notifyCommands());
     this.tracker = new Thread(this::track, "dctun-ha-track");
     this.tracker.setDaemon(true);
@@ -163,7 +185,7 @@ public final class HaController implements AutoCloseable {
     return c;
   }
 
-  private VrrpListener listener() {
+  VrrpListener listener() {
     String pub = ha.publicSide().name();
     return new VrrpListener() {
       @Override
@@ -254,7 +276,7 @@ public final class HaController implements AutoCloseable {
         long now = System.nanoTime();
         if (ha.handshakeWithinSeconds() > 0 && now - lastHandshakeCheck >= 1_000_000_000L) {
           lastHandshakeCheck = now;
-          report(HaSection.HANDSHAKE_CONDITION, handshakeHealthy());
+          checkHandshakes();
         }
         Thread.sleep(100);
       } catch (InterruptedException e) {
@@ -265,7 +287,16 @@ public final class HaController implements AutoCloseable {
     }
   }
 
-  /** Healthy unless MASTER for more than N s with no peer's handshake completed in the last N s. */
+  /** Reports {@link #handshakeHealthy()} as the peer-handshake condition (on a change only). */
+  void checkHandshakes() {
+    report(HaSection.HANDSHAKE_CONDITION, handshakeHealthy());
+  }
+
+  /**
+   * Healthy unless MASTER for more than N s with no peer's handshake completed in the last N s.
+   * Both times come from {@code device.clock()}: the wall clock is the one {@link
+   * Peer#lastHandshakeWallNanos()} was stamped with.
+   */
   boolean handshakeHealthy() {
     if (!gate.open) {
       return true; // a backup cannot handshake; it must not lose priority for it
@@ -274,7 +305,7 @@ public final class HaController implements AutoCloseable {
     if (device.clock().nanoTime() - masterSinceNanos < limitNanos) {
       return true;
     }
-    long wallNow = System.currentTimeMillis() * 1_000_000L;
+    long wallNow = device.clock().wallClockNanos();
     for (Peer p : device.peers()) {
       long t = p.lastHandshakeWallNanos();
       if (t > 0 && wallNow - t < limitNanos) {
@@ -290,10 +321,7 @@ public final class HaController implements AutoCloseable {
       if (before != null) {
         LOG.info("HA: condition {} is now {}", condition, healthy ? "healthy" : "unhealthy");
       }
-      VrrpInstance v = vrrp;
-      if (v != null) {
-        v.setCondition(condition, healthy);
-      }
+      conditions.setCondition(condition, healthy);
     }
   }
 
