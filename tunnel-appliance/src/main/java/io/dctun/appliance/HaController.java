@@ -37,8 +37,8 @@ import org.slf4j.LoggerFactory;
  *   <li>BACKUP, FAULT, shutdown: the network output is muted; the Device keeps running its timers
  *       but nothing it produces is sent. No key material ever leaves the box.
  *   <li>Tracking: further interfaces (link down: FAULT) are polled every 100 ms; "a handshake with
- *       some peer within N s" is evaluated every second while MASTER (a backup cannot handshake
- *       and reports healthy; a new master gets N s of grace) and lowers the priority by weight.
+ *       some peer within N s" is evaluated every second (see {@link #handshakeHealthy()}) and
+ *       lowers the priority by weight.
  * </ul>
  */
 public final class HaController implements AutoCloseable {
@@ -63,6 +63,17 @@ public final class HaController implements AutoCloseable {
   private volatile boolean running = true;
   private volatile long masterSinceNanos;
   private volatile long lastTakeoverNanos;
+  /** This box failed the handshake check as master; it stays lowered as backup (see handshakeHealthy). */
+  private volatile boolean failedAsMaster;
+  /** Wall time at which, as backup, this box last heard the master report its tunnel failing; 0: not since. */
+  private volatile long twinSeenFailingWall;
+  /** Where the twin's health reports come from (the state sync; tests substitute). */
+  private volatile java.util.function.Supplier<io.dctun.ha.StateSync.TwinReport> twinReports = () -> {
+    io.dctun.ha.StateSync st = sync;
+    return st == null ? null : st.twinHealth();
+  };
+  /** A twin report older than this is not "the master now". */
+  static final long TWIN_REPORT_FRESH_NANOS = 3_000_000_000L;
   /** Where tracked conditions go: the running VRRP instance (a unit test passes its own router). */
   private final ConditionSink conditions;
 
@@ -168,8 +179,13 @@ public final class HaController implements AutoCloseable {
       c.sync = io.dctun.ha.StateSync.start(spec.local(), spec.peer(),
           cfg.privateKey().deriveSecret("dctun ha state sync v1"), firewall, device, spec.bytesPerSecond(),
           device.clock()::nanoTime);
+      c.sync.setHealthSource(c::ownHealth);
       LOG.info("HA: state sync {} -> {}, {} bytes/s: {}{}", spec.local(), spec.peer(), spec.bytesPerSecond(),
           firewall == null ? "" : "firewall flows, ", "handshake timestamps");
+    }
+    if (spec == null && ha.handshakeWithinSeconds() > 0) {
+      LOG.warn("HA: peer-handshake tracking without state-sync cannot hear how the other box fares: a box "
+          + "that fails the check as master stays lowered until it is master again");
     }
     List<VrrpConfig> group = ha.syncGroup();
     c.vrrp = VrrpInstance.start(group, c.listener());
@@ -215,6 +231,7 @@ public final class HaController implements AutoCloseable {
   private void takeOver() {
     long now = device.clock().nanoTime();
     masterSinceNanos = now;
+    failedAsMaster = false; // it gets its chance again: the other box is gone, or was worse
     lastTakeoverNanos = System.nanoTime();
     gate.open = true;
     takeovers.incrementAndGet();
@@ -293,26 +310,91 @@ public final class HaController implements AutoCloseable {
   }
 
   /**
-   * Healthy unless MASTER for more than N s with no peer's handshake completed in the last N s.
-   * Both times come from {@code device.clock()}: the wall clock is the one {@link
-   * Peer#lastHandshakeWallNanos()} was stamped with.
+   * The peer-handshake rule: is this box's path to the remote sites to be trusted?
+   *
+   * <ul>
+   *   <li>MASTER: healthy during the first N s (grace) and while some peer completed a handshake
+   *       within the last N s. Otherwise failing; then unhealthy (priority minus weight, the other
+   *       box takes over) unless the other box, when it was master, was seen failing too and no
+   *       handshake has completed here since: then the remote side is down, not this box's
+   *       path, and moving the VIPs would only flap them.
+   *   <li>BACKUP: a backup cannot handshake (the pair shares one identity), so it judges itself
+   *       by what it last knew. A box that failed as master stays unhealthy, so it does not
+   *       preempt straight back onto a broken path, until the master reports (state sync) that
+   *       it fails too; any other backup is healthy.
+   * </ul>
+   *
+   * Without state sync nothing is heard of the other box: a box that failed stays lowered until
+   * it is master again. Times come from {@code device.clock()}, the clock handshakes are stamped with.
    */
   boolean handshakeHealthy() {
-    if (!gate.open) {
-      return true; // a backup cannot handshake; it must not lose priority for it
-    }
+    long now = device.clock().nanoTime();
+    long wall = device.clock().wallClockNanos();
     long limitNanos = ha.handshakeWithinSeconds() * 1_000_000_000L;
-    if (device.clock().nanoTime() - masterSinceNanos < limitNanos) {
+    if (!gate.open) {
+      io.dctun.ha.StateSync.TwinReport r = twinReports.get();
+      boolean fresh = r != null && now - r.receivedAtNanos() < TWIN_REPORT_FRESH_NANOS;
+      if (fresh && r.health().failing()) {
+        twinSeenFailingWall = wall;
+        if (failedAsMaster) {
+          failedAsMaster = false;
+          LOG.info("HA: the master's tunnel fails too: the remote side is down, not this box's path; "
+              + "priority restored");
+        }
+      } else if (fresh && r.health().newestHandshakeWallNanos() > twinSeenFailingWall) {
+        twinSeenFailingWall = 0; // the master has handshaken since: that outage is over
+      }
+      return !failedAsMaster;
+    }
+    if (!masterFailing(now, wall, limitNanos)) {
       return true;
     }
-    long wallNow = device.clock().wallClockNanos();
-    for (Peer p : device.peers()) {
-      long t = p.lastHandshakeWallNanos();
-      if (t > 0 && wallNow - t < limitNanos) {
-        return true;
-      }
+    long seen = twinSeenFailingWall;
+    if (seen > 0 && newestHandshakeWall() < seen) {
+      return true; // the twin failed in this same outage: not this box's fault
     }
+    if (!failedAsMaster) {
+      LOG.warn("HA: no handshake with any peer for {} s as master; lowering priority by {} so the other box "
+          + "takes over", ha.handshakeWithinSeconds(), ha.handshakeWeight());
+    }
+    failedAsMaster = true;
     return false;
+  }
+
+  /** MASTER past its grace with no handshake completed within the last N s. */
+  private boolean masterFailing(long now, long wall, long limitNanos) {
+    if (!gate.open || now - masterSinceNanos < limitNanos) {
+      return false;
+    }
+    long newest = newestHandshakeWall();
+    return !(newest > 0 && wall - newest < limitNanos);
+  }
+
+  private long newestHandshakeWall() {
+    long newest = 0;
+    for (Peer p : device.peers()) {
+      newest = Math.max(newest, p.lastHandshakeWallNanos());
+    }
+    return newest;
+  }
+
+  /** What the master tells its twin once a second (state sync). */
+  io.dctun.ha.StateSync.TunnelHealth ownHealth() {
+    long now = device.clock().nanoTime();
+    long wall = device.clock().wallClockNanos();
+    long limit = ha.handshakeWithinSeconds() * 1_000_000_000L;
+    return new io.dctun.ha.StateSync.TunnelHealth(newestHandshakeWall(),
+        gate.open ? Math.max(0, now - masterSinceNanos) : 0, limit > 0 && masterFailing(now, wall, limit));
+  }
+
+  /** For tests: where the twin's reports come from. */
+  void twinReports(java.util.function.Supplier<io.dctun.ha.StateSync.TwinReport> source) {
+    this.twinReports = source;
+  }
+
+  /** Whether this box failed the handshake check as master and is still lowered for it. */
+  boolean failedAsMaster() {
+    return failedAsMaster;
   }
 
   private void report(String condition, boolean healthy) {
@@ -343,6 +425,10 @@ public final class HaController implements AutoCloseable {
       }
     }
     b.append("ha.tunnel ").append(gate.open ? "sending" : "muted").append('\n');
+    if (ha.handshakeWithinSeconds() > 0) {
+      b.append("ha.handshake.failed-as-master ").append(failedAsMaster ? "yes" : "no").append('\n');
+      b.append("ha.handshake.twin-seen-failing ").append(twinSeenFailingWall > 0 ? "yes" : "no").append('\n');
+    }
     b.append("ha.muted-sends ").append(gate.mutedSends()).append('\n');
     b.append("ha.takeovers ").append(takeovers.get()).append('\n');
     b.append("ha.releases ").append(releases.get()).append('\n');

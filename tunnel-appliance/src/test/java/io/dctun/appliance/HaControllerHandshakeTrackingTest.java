@@ -197,16 +197,79 @@ class HaControllerHandshakeTrackingTest {
     assertThat(reports).containsExactly("peer-handshake=true");
   }
 
+  /** A report from the twin (the master) as the state sync would deliver it, received now. */
+  private void twinSays(long newestHandshakeWall, boolean failing) {
+    io.dctun.ha.StateSync.TwinReport r = new io.dctun.ha.StateSync.TwinReport(
+        new io.dctun.ha.StateSync.TunnelHealth(newestHandshakeWall, 1000L * S, failing), clock.nanoTime());
+    controller.twinReports(() -> r);
+  }
+
   @Test
-  void formerMasterThatIsBackupAgainIsHealthyEvenWithOnlyAnOldHandshake() {
+  void formerMasterThatFailedStaysLoweredAsBackupWhileTheNewMasterIsFine() {
     becomeMaster();
     assertThat(pump()).isPositive();
     long handshake = remoteAtGw().lastHandshakeWallNanos();
     assertThat(handshake).isEqualTo(clock.wallClockNanos());
     clock.advanceMillis(1000L * WITHIN_S * 3);
     assertThat(controller.handshakeHealthy()).as("master, handshake 3N old").isFalse();
+    assertThat(controller.failedAsMaster()).isTrue();
     becomeBackup();
-    assertThat(controller.handshakeHealthy()).as("backup again").isTrue();
+    // No word from the new master (no state sync): still believed broken, so it must not
+    // preempt straight back onto its broken path.
+    assertThat(controller.handshakeHealthy()).as("backup, nothing heard").isFalse();
+    // The new master handshakes fine: this box's path was the problem; it stays lowered.
+    twinSays(clock.wallClockNanos(), false);
+    for (int i = 0; i < 3; i++) {
+      clock.advanceMillis(1000L * WITHIN_S);
+      twinSays(clock.wallClockNanos() - S, false);
+      assertThat(controller.handshakeHealthy()).as("backup, the master is fine").isFalse();
+    }
+    // A stale report (the master went quiet 3 s ago) proves nothing either way.
+    twinSays(0, true);
+    clock.advanceMillis(HaController.TWIN_REPORT_FRESH_NANOS / 1_000_000);
+    assertThat(controller.handshakeHealthy()).as("backup, only a stale 'failing'").isFalse();
+    // The new master fails too: the remote side is down, not this box; its weight comes back.
+    twinSays(0, true);
+    assertThat(controller.handshakeHealthy()).as("backup, the master fails too").isTrue();
+    assertThat(controller.failedAsMaster()).isFalse();
+    assertThat(controller.status()).contains("ha.handshake.failed-as-master no", "ha.handshake.twin-seen-failing yes");
+  }
+
+  @Test
+  void aMasterDoesNotStepDownWhenItsTwinFailedInTheSameOutage() {
+    // As backup it heard the master report failing (the remote site went away)...
+    twinSays(0, true);
+    assertThat(controller.handshakeHealthy()).isTrue();
+    // ...then took over; past its grace it has no handshake either: same outage, no step down.
+    becomeMaster();
+    wire.clear();
+    clock.advanceMillis(1000L * WITHIN_S * 3);
+    assertThat(controller.handshakeHealthy()).as("failing, but so did the twin, and nobody handshook since")
+        .isTrue();
+    assertThat(controller.ownHealth().failing()).as("what it reports to the twin").isTrue();
+    assertThat(controller.failedAsMaster()).isFalse();
+    // The remote comes back: a handshake; then this box's own path breaks: a new outage, its own.
+    gw.initiateNow(remoteKey.publicKey(), clock.nanoTime());
+    pump();
+    assertThat(controller.handshakeHealthy()).isTrue();
+    assertThat(controller.ownHealth().failing()).isFalse();
+    assertThat(controller.ownHealth().newestHandshakeWallNanos()).isEqualTo(clock.wallClockNanos());
+    wire.clear();
+    clock.advanceMillis(1000L * WITHIN_S);
+    assertThat(controller.handshakeHealthy()).as("failing after a handshake of its own: its own fault").isFalse();
+    assertThat(controller.failedAsMaster()).isTrue();
+  }
+
+  @Test
+  void aBackupForgetsTheTwinsFailureOnceTheTwinHandshakesAgain() {
+    twinSays(0, true);
+    controller.handshakeHealthy();
+    twinSays(clock.wallClockNanos() + 1, false); // the master handshook after it was seen failing
+    controller.handshakeHealthy();
+    becomeMaster();
+    wire.clear();
+    clock.advanceMillis(1000L * WITHIN_S);
+    assertThat(controller.handshakeHealthy()).as("that outage is over; this one is this box's").isFalse();
   }
 
   @Test
@@ -293,8 +356,16 @@ class HaControllerHandshakeTrackingTest {
     assertThat(out).contains(new VrrpAction.RemoveVips(ha.publicSide().name()),
         new VrrpAction.RemoveVips(ha.privateSide().name()));
 
-    // As backup it is healthy again and gets its weight back.
+    // As backup it stays lowered while the new master is fine (it would preempt straight back
+    // onto its broken path otherwise), and gets its weight back once the master fails too.
     becomeBackup();
+    controller.checkHandshakes();
+    assertThat(reports).hasSize(2);
+    assertThat(pub.effectivePriority()).isEqualTo(PRIORITY - WEIGHT);
+    twinSays(clock.wallClockNanos(), false);
+    controller.checkHandshakes();
+    assertThat(pub.effectivePriority()).isEqualTo(PRIORITY - WEIGHT);
+    twinSays(0, true);
     controller.checkHandshakes();
     assertThat(reports).containsExactly("peer-handshake=true", "peer-handshake=false", "peer-handshake=true");
     assertThat(pub.effectivePriority()).isEqualTo(PRIORITY);
