@@ -68,10 +68,20 @@ public final class VrrpCodec {
 
   /** Decodes an IPv4 or IPv6 packet, by its version nibble; see the family methods. */
   public static DropReason decode(byte[] b, int off, int len, VrrpAdvert out) {
+    return decode(b, off, len, out, true);
+  }
+
+  /**
+   * As {@link #decode(byte[], int, int, VrrpAdvert)}; with {@code checkTtl} false the TTL / hop
+   * limit is recorded but not required to be 255. Unicast mode does that, as keepalived does:
+   * unicast peers may be routed, and keepalived 2.2.7 sends unicast IPv6 adverts with hop
+   * limit 64.
+   */
+  public static DropReason decode(byte[] b, int off, int len, VrrpAdvert out, boolean checkTtl) {
     if (len >= 1 && (b[off] & 0xf0) == 0x60) {
-      return decodeIpv6(b, off, len, out);
+      return decodeIpv6(b, off, len, out, checkTtl);
     }
-    return decodeIpv4(b, off, len, out);
+    return decodeIpv4(b, off, len, out, checkTtl);
   }
 
   /**
@@ -81,6 +91,10 @@ public final class VrrpCodec {
    * Never throws on bad input, never allocates.
    */
   public static DropReason decodeIpv4(byte[] b, int off, int len, VrrpAdvert out) {
+    return decodeIpv4(b, off, len, out, true);
+  }
+
+  private static DropReason decodeIpv4(byte[] b, int off, int len, VrrpAdvert out, boolean checkTtl) {
     if (len < IPV4_HEADER || (b[off] & 0xf0) != 0x40) {
       return DropReason.BAD_IP_HEADER;
     }
@@ -98,7 +112,7 @@ public final class VrrpCodec {
     if ((b[off + 9] & 0xff) != IP_PROTO_VRRP) {
       return DropReason.NOT_VRRP;
     }
-    if (out.ttl != REQUIRED_TTL) {
+    if (checkTtl && out.ttl != REQUIRED_TTL) {
       return DropReason.TTL_NOT_255;
     }
     int v = off + ihl;
@@ -118,6 +132,10 @@ public final class VrrpCodec {
    * {@code out}; as {@link #decodeIpv4}. The hop limit must be 255.
    */
   public static DropReason decodeIpv6(byte[] b, int off, int len, VrrpAdvert out) {
+    return decodeIpv6(b, off, len, out, true);
+  }
+
+  private static DropReason decodeIpv6(byte[] b, int off, int len, VrrpAdvert out, boolean checkTtl) {
     if (len < IPV6_HEADER || (b[off] & 0xf0) != 0x60) {
       return DropReason.BAD_IP_HEADER;
     }
@@ -134,7 +152,7 @@ public final class VrrpCodec {
     if ((b[off + 6] & 0xff) != IP_PROTO_VRRP) {
       return DropReason.NOT_VRRP;
     }
-    if (out.ttl != REQUIRED_TTL) {
+    if (checkTtl && out.ttl != REQUIRED_TTL) {
       return DropReason.TTL_NOT_255;
     }
     int v = off + IPV6_HEADER;

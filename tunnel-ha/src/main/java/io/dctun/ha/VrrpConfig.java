@@ -29,7 +29,8 @@ import java.util.Objects;
  *                       of the VIPs' family; null: the I/O layer reads the interface's first
  *                       IPv4 address, or its IPv6 link-local address
  * @param unicastPeers   empty: multicast to 224.0.0.18 (ff02::12); else send to and accept only
- *                       these
+ *                       these, and (as keepalived) without requiring TTL / hop limit 255, since
+ *                       unicast peers may be routed
  * @param tracks         conditions that lower the priority or force FAULT while unhealthy
  */
 public record VrrpConfig(String name, String interfaceName, int vrid, int priority,

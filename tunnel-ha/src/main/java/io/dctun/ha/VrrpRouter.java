@@ -204,10 +204,12 @@ public final class VrrpRouter {
 
   /**
    * A received IPv4 or IPv6 packet (from its IP header). Anything that is not a valid advert for
-   * this VRID and family is counted under its {@link DropReason} and returns no action.
+   * this VRID and family is counted under its {@link DropReason} and returns no action. In
+   * unicast mode the TTL need not be 255 (the sender must be a configured peer instead), as in
+   * keepalived.
    */
   public List<VrrpAction> onPacket(long now, byte[] buf, int off, int len) {
-    DropReason r = VrrpCodec.decode(buf, off, len, scratch);
+    DropReason r = VrrpCodec.decode(buf, off, len, scratch, config.unicastPeers().isEmpty());
     if (r != DropReason.NONE) {
       counters.drop(r);
       return List.of();

@@ -172,6 +172,44 @@ class KeepalivedInteropTest {
     }
   }
 
+  /** Unicast mode (no multicast on the segment): each side sends to and accepts only the other. */
+  @Test
+  void unicastPeersBothWays() throws Exception {
+    Requirements.assumeCommand("tcpdump"); // the wire must show no multicast
+    try (Lab lab = new Lab()) {
+      Spawned d = lab.startDctun(150, true, K_ADDR);
+      lab.awaitDctun(d, "MASTER", 1, Duration.ofSeconds(5));
+      Spawned k = lab.startKeepalived(100, true, D_ADDR);
+      lab.awaitLog(k, "Entering BACKUP STATE", 1, Duration.ofSeconds(10));
+      Thread.sleep(2000);
+      assertThat(count(k.output(), "Entering MASTER STATE")).as(lab.describe()).isZero();
+      java.util.Map<String, Long> ks = lab.keepalivedStats();
+      assertThat(ks.get("Advertisements.Received")).as("keepalived stats %s", ks).isGreaterThan(5);
+      assertThat(ks.entrySet().stream().filter(e -> e.getKey().contains("Errors.")).mapToLong(e -> e.getValue()).sum())
+          .as("keepalived packet/authentication errors %s", ks).isZero();
+      // dctun stops: its priority-0 advert goes to keepalived's address, which takes over at once
+      long stop = System.nanoTime();
+      d.stop(Duration.ofSeconds(5));
+      long took = lab.awaitLog(k, "Entering MASTER STATE", 1, Duration.ofSeconds(5)) - stop;
+      report("keepalived takeover after dctun shutdown, unicast (prio 0, incl. JVM exit)", took,
+          skewNanos(100, INTERVAL_CS));
+      assertThat(took).isLessThan(masterDownNanos(100, INTERVAL_CS));
+      // and back: dctun at 100 accepts keepalived's unicast adverts and stays backup
+      Spawned d2 = lab.startDctun(100, true, K_ADDR);
+      lab.awaitDctun(d2, "BACKUP", 1, Duration.ofSeconds(5));
+      Thread.sleep(2000);
+      assertThat(d2.output()).doesNotContain("STATE MASTER");
+      String s = lastStats(d2.output());
+      assertThat(stat(s, "adverts_accepted")).as(s).isPositive();
+      assertThat(s).as("no drops: %s", s).doesNotContain("drop_");
+      lab.awaitWire(K_ADDR + " > " + D_ADDR + ": VRRPv3, Advertisement, vrid " + VRID + ", prio 100");
+      String w = lab.tcpdump.output();
+      assertThat(w).as(w).contains(D_ADDR + " > " + K_ADDR + ": VRRPv3, Advertisement, vrid " + VRID + ", prio 150")
+          .contains(K_ADDR + " > " + D_ADDR + ": VRRPv3, Advertisement, vrid " + VRID + ", prio 100")
+          .doesNotContain("> 224.0.0.18: VRRPv3");
+    }
+  }
+
   // ---------------------------------------------------------------------------------------------
 
   static long masterDownNanos(int prio, int cs) {
@@ -249,6 +287,11 @@ class KeepalivedInteropTest {
     }
 
     Spawned startDctun(int prio, boolean preempt) {
+      return startDctun(prio, preempt, null);
+    }
+
+    /** With {@code peer} non-null: unicast mode, adverts to that address only. */
+    Spawned startDctun(int prio, boolean preempt, String peer) {
       String java = ProcessHandle.current().info().command().orElse("java");
       List<String> cmd = new ArrayList<>(List.of(java, "--enable-native-access=ALL-UNNAMED"));
       if (Runtime.version().feature() >= 23) {
@@ -258,12 +301,20 @@ class KeepalivedInteropTest {
           "-cp", System.getProperty("java.class.path"), VrrpMain.class.getName(), ifD,
           String.valueOf(VRID), String.valueOf(prio), String.valueOf(INTERVAL_CS), VIP + "/24",
           preempt ? "preempt" : "nopreempt"));
+      if (peer != null) {
+        cmd.add(peer);
+      }
       Spawned s = d.spawn(cmd.toArray(String[]::new));
       started.add(s);
       return s;
     }
 
     Spawned startKeepalived(int prio, boolean preempt) throws IOException {
+      return startKeepalived(prio, preempt, null);
+    }
+
+    /** With {@code peer} non-null: unicast mode (unicast_src_ip, unicast_peer). */
+    Spawned startKeepalived(int prio, boolean preempt, String peer) throws IOException {
       Path conf = dir.resolve("keepalived.conf");
       Files.writeString(conf, String.join("\n",
           "global_defs {",
@@ -277,6 +328,7 @@ class KeepalivedInteropTest {
           "  priority " + prio,
           "  advert_int " + (INTERVAL_CS / 100.0),
           preempt ? "" : "  nopreempt",
+          peer == null ? "" : "  unicast_src_ip " + K_ADDR + "\n  unicast_peer {\n    " + peer + "\n  }",
           "  virtual_ipaddress {",
           "    " + VIP + "/24",
           "  }",
@@ -349,6 +401,17 @@ class KeepalivedInteropTest {
       }
       throw new AssertionError("'" + needle + "' (#" + n + ") not seen within " + timeout + "\n"
           + s.describe() + "\n" + describe());
+    }
+
+    /** Waits (up to 3 s: tcpdump's output arrives through a pipe) until the capture shows {@code line}. */
+    void awaitWire(String line) throws InterruptedException {
+      for (int i = 0; i < 150; i++) {
+        if (tcpdump.output().contains(line)) {
+          return;
+        }
+        Thread.sleep(20);
+      }
+      assertThat(tcpdump.output()).as("capture on the bridge").contains(line);
     }
 
     boolean hasVip(NetNs ns, String dev) {

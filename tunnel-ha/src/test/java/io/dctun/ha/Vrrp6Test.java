@@ -218,6 +218,21 @@ class Vrrp6Test {
   }
 
   @Test
+  void unicastModeTakesHopLimit64AsKeepalivedSendsItMulticastModeDoesNot() {
+    byte[] p = packet(LOW, 200, 20);
+    p[7] = 64; // keepalived 2.2.7's unicast IPv6 adverts: the kernel's default hop limit
+    VrrpRouter unicast = new VrrpRouter(cfg(100).unicastPeer("fe80::1").build(), KEEPALIVED);
+    unicast.start(T0);
+    unicast.onPacket(T0 + 1, p, 0, p.length);
+    assertThat(unicast.counters().get(VrrpCounters.Event.ADVERTS_ACCEPTED)).isEqualTo(1);
+    VrrpRouter multicast = new VrrpRouter(cfg(100).build(), KEEPALIVED);
+    multicast.start(T0);
+    multicast.onPacket(T0 + 1, p, 0, p.length);
+    assertThat(multicast.counters().drops(DropReason.TTL_NOT_255)).isEqualTo(1);
+    assertThat(multicast.counters().get(VrrpCounters.Event.ADVERTS_ACCEPTED)).isZero();
+  }
+
+  @Test
   void configRefusesMixedFamiliesAndParsesIpv6() {
     VrrpConfig c = cfg(100).vip("fe80::61:2").build();
     assertThat(c.family()).isEqualTo(6);

@@ -7,7 +7,9 @@ import java.util.concurrent.CountDownLatch;
  * {@code ip netns exec}). Prints one line per state change and a counters line every second
  * and at exit, and shuts down cleanly (priority-0 advert) on SIGTERM.
  *
- * <pre>VrrpMain IFNAME VRID PRIORITY INTERVAL_CS VIP/PREFIX[,VIP/PREFIX...] preempt|nopreempt</pre>
+ * <pre>VrrpMain IFNAME VRID PRIORITY INTERVAL_CS VIP/PREFIX[,VIP/PREFIX...] preempt|nopreempt [PEER[,PEER...]]</pre>
+ *
+ * With PEERs (unicast mode), adverts go to those addresses only and only theirs are accepted.
  *
  * VIPs of both families make a sync group of two instances, "dctun" (IPv4) and "dctun-v6"; each
  * state change of any instance is also printed as {@code INSTANCE NAME STATE}.
@@ -16,7 +18,7 @@ public final class VrrpMain {
   private VrrpMain() {}
 
   public static void main(String[] args) throws Exception {
-    if (args.length != 6) {
+    if (args.length != 6 && args.length != 7) {
       System.err.println("usage: VrrpMain IFNAME VRID PRIORITY INTERVAL_CS VIP/PREFIX preempt|nopreempt");
       System.exit(2);
     }
@@ -25,6 +27,13 @@ public final class VrrpMain {
       VrrpConfig.Builder b = VrrpConfig.builder(family == 4 ? "dctun" : "dctun-v6").interfaceName(args[0])
           .vrid(Integer.parseInt(args[1])).priority(Integer.parseInt(args[2]))
           .advertIntervalCentis(Integer.parseInt(args[3])).preempt(args[5].equals("preempt"));
+      if (args.length == 7) {
+        for (String peer : args[6].split(",")) {
+          if (VrrpConfig.literal(peer).getAddress().length == (family == 4 ? 4 : 16)) {
+            b.unicastPeer(peer);
+          }
+        }
+      }
       boolean any = false;
       for (String vip : args[4].split(",")) {
         VrrpConfig.Vip v = VrrpConfig.Vip.parse(vip);
