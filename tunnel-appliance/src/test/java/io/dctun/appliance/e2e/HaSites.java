@@ -21,42 +21,83 @@ import java.util.regex.Matcher;
 import java.util.regex.Pattern;
 
 /**
- * Site A with one gateway, site B with a VRRP gateway pair sharing one static key:
+ * Two sites across a WAN bridge; site B is always a VRRP gateway pair sharing one static key, site
+ * A is one gateway or (with {@code pairAtA}) a pair of its own:
  *
  * <pre>
- *  srvA 198.18.10.10 -- 198.18.10.1 gwA 198.18.0.1 (bridge "WAN", in gwA)
- *                                          |-- 198.18.0.11 gwB1 198.18.20.2 --|
- *                                          |-- 198.18.0.12 gwB2 198.18.20.3 --|  bridge "LAN B" in srvB, 198.18.20.10
- *  public VIP 198.18.0.100/24 (gwA's peer endpoint), private VIP 198.18.20.1/24 (srvB's route to site A)
+ *  one gateway at A:
+ *  srvA 198.18.10.10 -- 198.18.10.1 gwA 198.18.0.1 --|
+ *  pair at A (key A, VRIDs 61/62):                     |  bridge "WAN" in namespace wan (198.18.0.254, a probe)
+ *     bridge "LAN A" in srvA, 198.18.10.10             |-- 198.18.0.11 gwB1 198.18.20.2 --|
+ *       |-- 198.18.10.2 gwA1 198.18.0.21 ------------|-- 198.18.0.12 gwB2 198.18.20.3 --|  bridge "LAN B" in
+ *       |-- 198.18.10.3 gwA2 198.18.0.22 ------------|   (key B, VRIDs 51/52)               srvB, 198.18.20.10
+ *
+ *  site B: public VIP 198.18.0.100/24 (site A's peer endpoint), private VIP 198.18.20.1/24 (srvB's route to A)
+ *  site A's pair: public VIP 198.18.0.101/24 (site B's peer endpoint), private VIP 198.18.10.1/24 (srvA's route)
  * </pre>
  *
- * Everything is removed on {@link #close()}.
+ * The two public instances share the WAN segment, so site A's VRIDs differ from site B's. With one
+ * gateway at A, site B's peer endpoint is gwA's own address 198.18.0.1. Everything is removed on
+ * {@link #close()}, also when construction fails half way.
  */
 final class HaSites implements AutoCloseable {
+  /** Site B's VIPs. */
   static final String PUBLIC_VIP = "198.18.0.100";
   static final String PRIVATE_VIP = "198.18.20.1";
   static final String WAN_B1 = "198.18.0.11";
   static final String WAN_B2 = "198.18.0.12";
+  /** Site A's pair (pairAtA only): its VIPs and the boxes' own addresses. */
+  static final String PUBLIC_VIP_A = "198.18.0.101";
+  static final String PRIVATE_VIP_A = "198.18.10.1";
+  static final String WAN_A1 = "198.18.0.21";
+  static final String WAN_A2 = "198.18.0.22";
+  /** An address on the WAN bridge itself, to measure VIP failover alone (ping a public VIP from here). */
+  static final String WAN_PROBE = "198.18.0.254";
+  static final int VRID_B_PUBLIC = 51;
+  static final int VRID_B_PRIVATE = 52;
+  static final int VRID_A_PUBLIC = 61;
+  static final int VRID_A_PRIVATE = 62;
 
   final Topology topology = new Topology();
   final Path dir;
+  final boolean pairAtA;
+  /** The namespace that holds the WAN bridge, with {@link #WAN_PROBE} on it. */
+  final NetNs wan;
+  /** Site A's one gateway; null with a pair at A. */
   final NetNs gwA;
+  /** Site A's pair; null with one gateway at A. */
+  final NetNs gwA1;
+  final NetNs gwA2;
   final NetNs srvA;
   final NetNs gwB1;
   final NetNs gwB2;
   final NetNs srvB;
-  final String wanB1;
-  /** The WAN bridge (in gwA) and site B's LAN bridge (in srvB). */
+  /** The WAN bridge (in {@link #wan}), site B's LAN bridge (in srvB), site A's (in srvA; pairAtA only). */
   final String wanBridge;
   final String lanBridge;
+  final String lanBridgeA;
+  /** Site A's pair's interfaces (in gwA1 / gwA2; pairAtA only). */
+  final String wanA1;
+  final String lanA1;
+  final String wanA2;
+  final String lanA2;
+  final String wanB1;
   final String lanB1;
   final String wanB2;
   final String lanB2;
   final PrivateKey keyA = PrivateKey.generate();
   final PrivateKey keyB = PrivateKey.generate();
+  final Path keyFileA;
   final Path keyFileB;
 
+  /** One gateway at site A, a pair at site B. */
   HaSites() {
+    this(false);
+  }
+
+  /** A pair at site B; at site A a pair too if {@code pairAtA}, else one gateway. */
+  HaSites(boolean pairAtA) {
+    this.pairAtA = pairAtA;
     try {
       dir = Files.createTempDirectory("dctun-ha-" + topology.id());
       topology.own(() -> {
@@ -66,49 +107,89 @@ final class HaSites implements AutoCloseable {
           }
         }
       });
-      gwA = topology.namespace("gwA");
+      wan = topology.namespace("wan");
       srvA = topology.namespace("srvA");
+      srvB = topology.namespace("srvB");
       gwB1 = topology.namespace("gwB1");
       gwB2 = topology.namespace("gwB2");
-      srvB = topology.namespace("srvB");
-      topology.veth(srvA, Sites.SRV_A + "/24", gwA, "198.18.10.1/24");
-      String wan = topology.bridge(gwA);
-      gwA.addAddress(wan, Sites.WAN_A + "/24");
-      String lan = topology.bridge(srvB);
-      srvB.addAddress(lan, Sites.SRV_B + "/24");
-      Topology.Veth w1 = topology.veth(gwA, null, gwB1, WAN_B1 + "/24");
-      Topology.Veth w2 = topology.veth(gwA, null, gwB2, WAN_B2 + "/24");
-      Topology.Veth l1 = topology.veth(srvB, null, gwB1, "198.18.20.2/24");
-      Topology.Veth l2 = topology.veth(srvB, null, gwB2, "198.18.20.3/24");
-      topology.attach(gwA, w1.ifA(), wan);
-      topology.attach(gwA, w2.ifA(), wan);
-      topology.attach(srvB, l1.ifA(), lan);
-      topology.attach(srvB, l2.ifA(), lan);
-      wanBridge = wan;
-      lanBridge = lan;
-      wanB1 = w1.ifB();
-      wanB2 = w2.ifB();
-      lanB1 = l1.ifB();
-      lanB2 = l2.ifB();
-      for (NetNs n : List.of(gwA, gwB1, gwB2)) {
+      wanBridge = topology.bridge(wan);
+      wan.addAddress(wanBridge, WAN_PROBE + "/24");
+      lanBridge = topology.bridge(srvB);
+      srvB.addAddress(lanBridge, Sites.SRV_B + "/24");
+      List<NetNs> gateways = new ArrayList<>();
+      if (pairAtA) {
+        gwA = null;
+        gwA1 = topology.namespace("gwA1");
+        gwA2 = topology.namespace("gwA2");
+        lanBridgeA = topology.bridge(srvA);
+        srvA.addAddress(lanBridgeA, Sites.SRV_A + "/24");
+        wanA1 = wanLink(gwA1, WAN_A1);
+        wanA2 = wanLink(gwA2, WAN_A2);
+        lanA1 = lanLink(srvA, lanBridgeA, gwA1, "198.18.10.2");
+        lanA2 = lanLink(srvA, lanBridgeA, gwA2, "198.18.10.3");
+        gateways.addAll(List.of(gwA1, gwA2));
+      } else {
+        gwA = topology.namespace("gwA");
+        gwA1 = null;
+        gwA2 = null;
+        lanBridgeA = null;
+        wanA1 = null;
+        wanA2 = null;
+        lanA1 = null;
+        lanA2 = null;
+        topology.veth(srvA, Sites.SRV_A + "/24", gwA, "198.18.10.1/24");
+        wanLink(gwA, Sites.WAN_A);
+        gateways.add(gwA);
+      }
+      wanB1 = wanLink(gwB1, WAN_B1);
+      wanB2 = wanLink(gwB2, WAN_B2);
+      lanB1 = lanLink(srvB, lanBridge, gwB1, "198.18.20.2");
+      lanB2 = lanLink(srvB, lanBridge, gwB2, "198.18.20.3");
+      gateways.addAll(List.of(gwB1, gwB2));
+      for (NetNs n : gateways) {
         n.run("sysctl", "-q", "-w", "net.ipv4.ip_forward=1");
       }
-      for (NetNs n : List.of(gwA, gwB1, gwB2, srvA, srvB)) {
+      List<NetNs> all = new ArrayList<>(gateways);
+      all.addAll(List.of(wan, srvA, srvB));
+      for (NetNs n : all) {
         n.run("sysctl", "-q", "-w", "net.ipv6.conf.all.disable_ipv6=1");
       }
-      srvA.run("ip", "route", "add", Sites.LAN_B, "via", "198.18.10.1");
+      srvA.run("ip", "route", "add", Sites.LAN_B, "via", pairAtA ? PRIVATE_VIP_A : "198.18.10.1");
       srvB.run("ip", "route", "add", Sites.LAN_A, "via", PRIVATE_VIP);
-      gwA.run(Duration.ofSeconds(10), "ping", "-c", "1", "-W", "2", WAN_B1);
-      gwA.run(Duration.ofSeconds(10), "ping", "-c", "1", "-W", "2", WAN_B2);
+      List<String> wanAddresses = pairAtA ? List.of(WAN_A1, WAN_A2, WAN_B1, WAN_B2)
+          : List.of(Sites.WAN_A, WAN_B1, WAN_B2);
+      for (String a : wanAddresses) {
+        wan.run(Duration.ofSeconds(10), "ping", "-c", "1", "-W", "2", a);
+      }
+      keyFileA = dir.resolve("gwA.key");
+      KeyFiles.writePrivateKey(keyFileA, keyA);
       keyFileB = dir.resolve("gwB.key");
       KeyFiles.writePrivateKey(keyFileB, keyB);
     } catch (IOException e) {
       topology.close();
       throw new UncheckedIOException(e);
-    } catch (RuntimeException e) {
-      topology.close();
+    } catch (RuntimeException | Error e) {
+      try {
+        topology.close();
+      } catch (RuntimeException c) {
+        e.addSuppressed(c);
+      }
       throw e;
     }
+  }
+
+  /** A veth from the WAN bridge to {@code gw}, {@code address}/24 on gw's end; returns that end's name. */
+  private String wanLink(NetNs gw, String address) {
+    Topology.Veth v = topology.veth(wan, null, gw, address + "/24");
+    topology.attach(wan, v.ifA(), wanBridge);
+    return v.ifB();
+  }
+
+  /** A veth from {@code bridge} in {@code srv} to {@code gw}, {@code address}/24 on gw's end. */
+  private String lanLink(NetNs srv, String bridge, NetNs gw, String address) {
+    Topology.Veth v = topology.veth(srv, null, gw, address + "/24");
+    topology.attach(srv, v.ifA(), bridge);
+    return v.ifB();
   }
 
   // ------------------------------------------------------------------ dctun gateways
@@ -134,6 +215,20 @@ final class HaSites implements AutoCloseable {
       return status().getOrDefault("ha.dctun-public.state", "?");
     }
 
+    /** A status counter ({@code ha.takeovers}, {@code drop.DECRYPT_FAILED}, ...); fails if absent. */
+    long counter(String key) {
+      String v = status().get(key);
+      if (v == null) {
+        throw new AssertionError(label + ": no " + key + " in status\n" + describe());
+      }
+      return Long.parseLong(v);
+    }
+
+    /** This box's IPv4 addresses, one {@code ip -o addr} line each. */
+    String addresses() {
+      return ns.exec("ip", "-4", "-o", "addr").stdout();
+    }
+
     /** Waits until the public instance's state is {@code state}; fails with the log otherwise. */
     void awaitHaState(String state, Duration timeout) {
       long deadline = System.nanoTime() + timeout.toNanos();
@@ -155,17 +250,15 @@ final class HaSites implements AutoCloseable {
     }
   }
 
+  /** Site A's one gateway (not with a pair at A). */
   Gw startGwA() {
+    if (pairAtA) {
+      throw new IllegalStateException("site A is a pair: startGwA(box, priority, advertMillis)");
+    }
     String tun = topology.ifName("dta");
     StringBuilder y = new StringBuilder();
-    Path key = dir.resolve("gwA.key");
-    try {
-      KeyFiles.writePrivateKey(key, keyA);
-    } catch (IOException e) {
-      throw new UncheckedIOException(e);
-    }
     y.append("interface: ").append(tun).append('\n');
-    y.append("private-key-file: ").append(key).append('\n');
+    y.append("private-key-file: ").append(keyFileA).append('\n');
     y.append("listen-port: ").append(Sites.PORT).append('\n');
     y.append("addresses: [").append(Sites.TUN_A).append("/24]\n");
     y.append("peers:\n");
@@ -174,6 +267,18 @@ final class HaSites implements AutoCloseable {
     y.append("    endpoint: ").append(PUBLIC_VIP).append(':').append(Sites.PORT).append('\n');
     y.append("    allowed-ips: [").append(Sites.LAN_B).append(", ").append(Sites.TUN_B).append("/32]\n");
     return launch(gwA, "gwA", tun, y.toString());
+  }
+
+  /** One box of site A's pair (pairAtA only): key A, its own WAN and LAN A interfaces, VRIDs 61/62. */
+  Gw startGwA(int box, int priority, int advertMillis) {
+    if (!pairAtA) {
+      throw new IllegalStateException("site A has one gateway: startGwA()");
+    }
+    String tun = topology.ifName("dta" + box);
+    String yaml = pairMember(tun, keyFileA, Sites.TUN_A, "siteB", keyB, PUBLIC_VIP, Sites.LAN_B, Sites.TUN_B,
+        priority, advertMillis, box == 1 ? wanA1 : wanA2, VRID_A_PUBLIC, PUBLIC_VIP_A,
+        box == 1 ? lanA1 : lanA2, VRID_A_PRIVATE, PRIVATE_VIP_A, "", "");
+    return launch(box == 1 ? gwA1 : gwA2, "gwA" + box, tun, yaml);
   }
 
   /** One box of site B's pair: the same key file, its own WAN and LAN interfaces. */
@@ -186,34 +291,44 @@ final class HaSites implements AutoCloseable {
    * {@code topExtra} at the top level (e.g. a firewall section).
    */
   Gw startGwB(int box, int priority, int advertMillis, String haExtra, String topExtra) {
-    NetNs ns = box == 1 ? gwB1 : gwB2;
     String tun = topology.ifName("dtb" + box);
+    String yaml = pairMember(tun, keyFileB, Sites.TUN_B, "siteA", keyA, pairAtA ? PUBLIC_VIP_A : Sites.WAN_A,
+        Sites.LAN_A, Sites.TUN_A, priority, advertMillis, box == 1 ? wanB1 : wanB2, VRID_B_PUBLIC, PUBLIC_VIP,
+        box == 1 ? lanB1 : lanB2, VRID_B_PRIVATE, PRIVATE_VIP, haExtra, topExtra);
+    return launch(box == 1 ? gwB1 : gwB2, "gwB" + box, tun, yaml);
+  }
+
+  /** The configuration of one box of a pair, whose one peer is the other site at {@code peerEndpoint}. */
+  private static String pairMember(String tun, Path keyFile, String tunAddress, String peerName, PrivateKey peerKey,
+      String peerEndpoint, String peerLan, String peerTun, int priority, int advertMillis, String wanIf,
+      int publicVrid, String publicVip, String lanIf, int privateVrid, String privateVip, String haExtra,
+      String topExtra) {
     StringBuilder y = new StringBuilder();
     y.append("interface: ").append(tun).append('\n');
-    y.append("private-key-file: ").append(keyFileB).append('\n');
+    y.append("private-key-file: ").append(keyFile).append('\n');
     y.append("listen-port: ").append(Sites.PORT).append('\n');
-    y.append("addresses: [").append(Sites.TUN_B).append("/24]\n");
+    y.append("addresses: [").append(tunAddress).append("/24]\n");
     y.append("peers:\n");
-    y.append("  - name: siteA\n");
-    y.append("    public-key: ").append(keyA.publicKey().toBase64()).append('\n');
-    y.append("    endpoint: ").append(Sites.WAN_A).append(':').append(Sites.PORT).append('\n');
-    y.append("    allowed-ips: [").append(Sites.LAN_A).append(", ").append(Sites.TUN_A).append("/32]\n");
+    y.append("  - name: ").append(peerName).append('\n');
+    y.append("    public-key: ").append(peerKey.publicKey().toBase64()).append('\n');
+    y.append("    endpoint: ").append(peerEndpoint).append(':').append(Sites.PORT).append('\n');
+    y.append("    allowed-ips: [").append(peerLan).append(", ").append(peerTun).append("/32]\n");
     y.append("ha:\n");
     y.append("  priority: ").append(priority).append('\n');
     y.append("  advert-interval: ").append(advertMillis).append('\n');
     y.append("  public:\n");
-    y.append("    interface: ").append(box == 1 ? wanB1 : wanB2).append('\n');
-    y.append("    vrid: 51\n");
-    y.append("    vip: ").append(PUBLIC_VIP).append("/24\n");
+    y.append("    interface: ").append(wanIf).append('\n');
+    y.append("    vrid: ").append(publicVrid).append('\n');
+    y.append("    vip: ").append(publicVip).append("/24\n");
     y.append("  private:\n");
-    y.append("    interface: ").append(box == 1 ? lanB1 : lanB2).append('\n');
-    y.append("    vrid: 52\n");
-    y.append("    vip: ").append(PRIVATE_VIP).append("/24\n");
+    y.append("    interface: ").append(lanIf).append('\n');
+    y.append("    vrid: ").append(privateVrid).append('\n');
+    y.append("    vip: ").append(privateVip).append("/24\n");
     y.append("  track:\n");
     y.append("    peer-handshake: {within: 200, weight: 50}\n");
     y.append(haExtra);
     y.append(topExtra);
-    return launch(ns, "gwB" + box, tun, y.toString());
+    return y.toString();
   }
 
   Gw launch(NetNs ns, String label, String tun, String yaml) {
