@@ -132,6 +132,50 @@ public final class NettyUdpTransport implements UdpTransport {
     }
   }
 
+  /**
+   * Sends two datagrams to itself over loopback through a throwaway transport (127.0.0.1, an
+   * ephemeral port, closed before returning), one from this thread alone and one as a batch,
+   * so that the send path's classes are loaded and initialised. An HA backup's transport never
+   * sends until it takes over; measured here, its first send then took 80 ms, in the middle of
+   * the failover. Nothing leaves the host. Returns whether both arrived within 2 s; false (and
+   * nothing done) if the loopback interface is not up.
+   */
+  public static boolean warmUp() {
+    InetAddress lo;
+    try {
+      lo = InetAddress.getByAddress(new byte[] {127, 0, 0, 1});
+      java.net.NetworkInterface nif = java.net.NetworkInterface.getByInetAddress(lo);
+      if (nif == null || !nif.isUp()) {
+        return false;
+      }
+    } catch (IOException e) {
+      return false;
+    }
+    NettyUdpTransport t;
+    try {
+      t = bind(lo, 0);
+    } catch (IOException e) {
+      LOG.debug("UDP warm-up: {}", e.getMessage());
+      return false;
+    }
+    try {
+      java.util.concurrent.CountDownLatch got = new java.util.concurrent.CountDownLatch(2);
+      t.start((buf, off, len, from) -> got.countDown());
+      byte[] d = new byte[148];
+      InetSocketAddress self = t.localAddress();
+      t.send(self, d, 0, d.length);
+      t.beginBatch();
+      t.send(self, d, 0, d.length);
+      t.flush();
+      return got.await(2, TimeUnit.SECONDS);
+    } catch (InterruptedException e) {
+      Thread.currentThread().interrupt();
+      return false;
+    } finally {
+      t.close();
+    }
+  }
+
   @Override
   public InetSocketAddress localAddress() {
     return (InetSocketAddress) channel.localAddress();

@@ -22,6 +22,12 @@ class UdpTransportLoopbackTest {
     return kind.equals("netty") ? NettyUdpTransport.bind(a, 0) : NioUdpTransport.bind(a, 0);
   }
 
+  @org.junit.jupiter.api.Test
+  void warmUpSendsToItselfOverLoopbackAndClosesItsSocket() throws Exception {
+    assertThat(NettyUdpTransport.warmUp()).as("both datagrams came back").isTrue();
+    assertThat(NettyUdpTransport.warmUp()).as("again: the first one closed its socket and loop").isTrue();
+  }
+
   @ParameterizedTest
   @CsvSource({"netty, 127.0.0.1", "netty, ::1", "nio, 127.0.0.1", "nio, ::1"})
   void carriesSingleAndBatchedDatagramsWithTheirSender(String kind, String address) throws Exception {

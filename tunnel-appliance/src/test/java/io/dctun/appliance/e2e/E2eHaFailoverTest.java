@@ -42,6 +42,11 @@ class E2eHaFailoverTest {
   @CsvSource({"B, links-down, 1000", "B, links-down, 100", "B, sigkill, 1000", "B, sigkill, 100",
       "A, links-down, 100"})
   void backupTakesOverTheTunnel(String site, String mode, int advertMillis) throws Exception {
+    // By hand, for figures: -Ddctun.ha.cases=B-links-down-100,A-links-down-100 runs only those.
+    String only = System.getProperty("dctun.ha.cases");
+    org.junit.jupiter.api.Assumptions.assumeTrue(only == null
+        || java.util.Arrays.asList(only.split(",")).contains(site + "-" + mode + "-" + advertMillis),
+        "not among -Ddctun.ha.cases=" + only);
     int reps = Integer.getInteger("dctun.ha.reps", 1);
     for (int rep = 1; rep <= reps; rep++) {
       once(site, mode, advertMillis, rep);
@@ -128,6 +133,12 @@ class E2eHaFailoverTest {
               + "tunnel(srvA->srvB): %s | vip(WAN -> %s): %s | %s MASTER seen after %d ms (status polled every 1 s)%n",
           failing.label(), mode, advertMillis, rep, tunnel, publicVip, vrrp, backup.label(), masterAfter);
       System.out.print(line);
+      System.out.println("--- " + backup.label() + ", HA and VRRP log ---");
+      for (String l : backup.process().output().split("\n")) {
+        if (l.contains("HA") || l.contains("VRRP")) {
+          System.out.println(l);
+        }
+      }
       Path out = Path.of("target", "ha-failover.txt");
       Files.writeString(out, line, StandardOpenOption.CREATE, StandardOpenOption.APPEND);
 

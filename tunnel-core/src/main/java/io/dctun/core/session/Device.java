@@ -102,7 +102,8 @@ public final class Device {
     return index;
   }
 
-  Aead.Impl aeadImpl() {
+  /** The data-path AEAD this device uses. */
+  public Aead.Impl aeadImpl() {
     return aeadImpl;
   }
 
