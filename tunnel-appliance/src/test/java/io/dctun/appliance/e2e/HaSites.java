@@ -76,6 +76,8 @@ final class HaSites implements AutoCloseable {
   final String wanBridge;
   final String lanBridge;
   final String lanBridgeA;
+  /** Set (before starting site B's boxes) to give site B's private side an IPv6 VIP too. */
+  String privateVip6B;
   /** Site A's pair's interfaces (in gwA1 / gwA2; pairAtA only). */
   final String wanA1;
   final String lanA1;
@@ -277,7 +279,7 @@ final class HaSites implements AutoCloseable {
     String tun = topology.ifName("dta" + box);
     String yaml = pairMember(tun, keyFileA, Sites.TUN_A, "siteB", keyB, PUBLIC_VIP, Sites.LAN_B, Sites.TUN_B,
         priority, advertMillis, box == 1 ? wanA1 : wanA2, VRID_A_PUBLIC, PUBLIC_VIP_A,
-        box == 1 ? lanA1 : lanA2, VRID_A_PRIVATE, PRIVATE_VIP_A, "", "");
+        box == 1 ? lanA1 : lanA2, VRID_A_PRIVATE, PRIVATE_VIP_A, "", "", "");
     return launch(box == 1 ? gwA1 : gwA2, "gwA" + box, tun, yaml);
   }
 
@@ -294,15 +296,16 @@ final class HaSites implements AutoCloseable {
     String tun = topology.ifName("dtb" + box);
     String yaml = pairMember(tun, keyFileB, Sites.TUN_B, "siteA", keyA, pairAtA ? PUBLIC_VIP_A : Sites.WAN_A,
         Sites.LAN_A, Sites.TUN_A, priority, advertMillis, box == 1 ? wanB1 : wanB2, VRID_B_PUBLIC, PUBLIC_VIP,
-        box == 1 ? lanB1 : lanB2, VRID_B_PRIVATE, PRIVATE_VIP, haExtra, topExtra);
+        box == 1 ? lanB1 : lanB2, VRID_B_PRIVATE, PRIVATE_VIP,
+        privateVip6B == null ? "" : "    vip6: " + privateVip6B + "/64\n", haExtra, topExtra);
     return launch(box == 1 ? gwB1 : gwB2, "gwB" + box, tun, yaml);
   }
 
   /** The configuration of one box of a pair, whose one peer is the other site at {@code peerEndpoint}. */
   private static String pairMember(String tun, Path keyFile, String tunAddress, String peerName, PrivateKey peerKey,
       String peerEndpoint, String peerLan, String peerTun, int priority, int advertMillis, String wanIf,
-      int publicVrid, String publicVip, String lanIf, int privateVrid, String privateVip, String haExtra,
-      String topExtra) {
+      int publicVrid, String publicVip, String lanIf, int privateVrid, String privateVip, String privateExtra,
+      String haExtra, String topExtra) {
     StringBuilder y = new StringBuilder();
     y.append("interface: ").append(tun).append('\n');
     y.append("private-key-file: ").append(keyFile).append('\n');
@@ -324,11 +327,38 @@ final class HaSites implements AutoCloseable {
     y.append("    interface: ").append(lanIf).append('\n');
     y.append("    vrid: ").append(privateVrid).append('\n');
     y.append("    vip: ").append(privateVip).append("/24\n");
+    y.append(privateExtra);
     y.append("  track:\n");
     y.append("    peer-handshake: {within: 200, weight: 50}\n");
     y.append(haExtra);
     y.append(topExtra);
     return y.toString();
+  }
+
+  /**
+   * Turns IPv6 on in site B (its two gateways and srvB, duplicate address detection off so the
+   * link-local addresses are usable at once) for an IPv6 private VIP, and waits until each LAN
+   * interface has its link-local address.
+   */
+  void enableIpv6AtSiteB() {
+    for (NetNs n : List.of(gwB1, gwB2, srvB)) {
+      n.run("sysctl", "-q", "-w", "net.ipv6.conf.all.accept_dad=0", "net.ipv6.conf.default.accept_dad=0",
+          "net.ipv6.conf.all.disable_ipv6=0", "net.ipv6.conf.default.disable_ipv6=0");
+    }
+    for (String[] nd : new String[][] {{"1", lanB1}, {"2", lanB2}, {"s", lanBridge}}) {
+      NetNs n = nd[0].equals("1") ? gwB1 : nd[0].equals("2") ? gwB2 : srvB;
+      n.run("sysctl", "-q", "-w", "net.ipv6.conf." + nd[1] + ".accept_dad=0");
+      n.run("sysctl", "-q", "-w", "net.ipv6.conf." + nd[1] + ".disable_ipv6=0");
+      String out = "";
+      for (int i = 0; i < 100; i++) {
+        out = n.run("ip", "-6", "-o", "addr", "show", "dev", nd[1], "scope", "link").stdout();
+        if (out.contains("fe80::") && !out.contains("tentative")) {
+          break;
+        }
+        Sites.sleep(50);
+      }
+      assertThat(out).as("link-local address on %s", nd[1]).contains("fe80::").doesNotContain("tentative");
+    }
   }
 
   Gw launch(NetNs ns, String label, String tun, String yaml) {
