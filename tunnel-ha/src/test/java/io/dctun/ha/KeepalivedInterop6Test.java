@@ -7,12 +7,8 @@ import static org.assertj.core.api.Assertions.assertThat;
 
 import io.dctun.core.testing.NetNs;
 import io.dctun.core.testing.Requirements;
-import io.dctun.core.testing.Shell;
 import io.dctun.core.testing.Spawned;
-import io.dctun.core.testing.Topology;
 import java.io.IOException;
-import java.nio.file.Files;
-import java.nio.file.Path;
 import java.time.Duration;
 import java.util.ArrayList;
 import java.util.List;
@@ -35,7 +31,6 @@ class KeepalivedInterop6Test {
   private static final String VIP = "fe80::61:1";
   private static final int VRID = 61;
   private static final int INTERVAL_CS = 20;
-  private static final Pattern STATE = Pattern.compile("STATE (\\w+) (\\d+)");
 
   @BeforeEach
   void requirements() {
@@ -57,10 +52,7 @@ class KeepalivedInterop6Test {
       assertThat(count(k.output(), "Entering MASTER STATE")).as(lab.describe()).isZero();
       assertThat(lab.hasVip(lab.d, lab.ifD)).isTrue();
       assertThat(lab.hasVip(lab.k, lab.ifK)).isFalse();
-      var ks = lab.keepalivedStats();
-      assertThat(ks.get("Advertisements.Received")).as("keepalived stats %s", ks).isGreaterThan(5);
-      assertThat(ks.entrySet().stream().filter(e -> e.getKey().contains("Errors.")).mapToLong(e -> e.getValue()).sum())
-          .as("keepalived packet/authentication errors %s", ks).isZero();
+      lab.assertKeepalivedAcceptedOurAdverts();
 
       // dctun's link goes down: keepalived takes over within its Master_Down_Interval
       long kMdi = KeepalivedInteropTest.masterDownNanos(100, INTERVAL_CS);
@@ -148,10 +140,7 @@ class KeepalivedInterop6Test {
       lab.awaitLog(k, "Entering BACKUP STATE", 1, Duration.ofSeconds(10));
       Thread.sleep(2000);
       assertThat(count(k.output(), "Entering MASTER STATE")).as(lab.describe()).isZero();
-      var ks = lab.keepalivedStats();
-      assertThat(ks.get("Advertisements.Received")).as("keepalived stats %s", ks).isGreaterThan(5);
-      assertThat(ks.entrySet().stream().filter(e -> e.getKey().contains("Errors.")).mapToLong(e -> e.getValue()).sum())
-          .as("keepalived packet/authentication errors %s", ks).isZero();
+      lab.assertKeepalivedAcceptedOurAdverts();
       d.stop(Duration.ofSeconds(5));
       lab.awaitLog(k, "Entering MASTER STATE", 1, Duration.ofSeconds(3));
       Spawned d2 = lab.startDctun(lab.d, lab.ifD, 100, VIP + "/64", lab.linkLocalK);
@@ -218,48 +207,23 @@ class KeepalivedInterop6Test {
     return last;
   }
 
-  /** Namespaces with IPv6 on and duplicate address detection off, processes, files; all go on close. */
-  static final class Lab6 implements AutoCloseable {
-    final Topology t = new Topology();
-    final NetNs d;
-    final NetNs k;
-    final NetNs sw;
-    final String ifD;
-    final String ifK;
-    final String br;
+  /** The IPv6 lab: link-local addresses only, VIP fe80::61:1/64; the bridge's namespace is also a host. */
+  static final class Lab6 extends VrrpLab {
     final String macD;
     final String macK;
     final String linkLocalD;
     final String linkLocalK;
-    final Path dir;
-    final Spawned tcpdump;
-    private final List<Spawned> started = new ArrayList<>();
 
     Lab6() throws IOException, InterruptedException {
+      super("vrrp6", null, null, true);
       boolean ok = false;
       try {
-        dir = Files.createTempDirectory("dctun-vrrp6-" + t.id());
-        sw = t.namespace("sw");
-        d = t.namespace("dct");
-        k = t.namespace("kad");
-        for (NetNs n : List.of(sw, d, k)) {
-          n.run("sysctl", "-q", "-w", "net.ipv6.conf.all.disable_ipv6=0",
-              "net.ipv6.conf.default.disable_ipv6=0", "net.ipv6.conf.default.accept_dad=0",
-              "net.ipv6.conf.all.accept_dad=0");
-        }
-        br = t.bridge(sw);
-        Topology.Veth vd = t.veth(d, null, sw, null);
-        Topology.Veth vk = t.veth(k, null, sw, null);
-        t.attach(sw, vd.ifB(), br);
-        t.attach(sw, vk.ifB(), br);
-        ifD = vd.ifA();
-        ifK = vk.ifA();
         macD = mac(d, ifD);
         macK = mac(k, ifK);
         linkLocalD = awaitLinkLocal(d, ifD);
         linkLocalK = awaitLinkLocal(k, ifK);
         awaitLinkLocal(sw, br);
-        tcpdump = sw.spawn("tcpdump", "-l", "-n", "-e", "-i", br, "ip6[6] == 112 or (icmp6 and ip6[40] == 136)");
+        capture("ip6[6] == 112 or (icmp6 and ip6[40] == 136)");
         ok = true;
       } finally {
         if (!ok) {
@@ -296,20 +260,12 @@ class KeepalivedInterop6Test {
     }
 
     Spawned startDctun(NetNs ns, String dev, int prio, String vips, String peer) {
-      String java = ProcessHandle.current().info().command().orElse("java");
-      List<String> cmd = new ArrayList<>(List.of(java, "--enable-native-access=ALL-UNNAMED"));
-      if (Runtime.version().feature() >= 23) {
-        cmd.add("--sun-misc-unsafe-memory-access=allow");
-      }
-      cmd.addAll(List.of("-Xmx128m", "-XX:TieredStopAtLevel=1",
-          "-cp", System.getProperty("java.class.path"), VrrpMain.class.getName(), dev,
-          String.valueOf(VRID), String.valueOf(prio), String.valueOf(INTERVAL_CS), vips, "preempt"));
+      List<String> args = new ArrayList<>(List.of(dev, String.valueOf(VRID), String.valueOf(prio),
+          String.valueOf(INTERVAL_CS), vips, "preempt"));
       if (peer != null) {
-        cmd.add(peer);
+        args.add(peer);
       }
-      Spawned s = ns.spawn(cmd.toArray(String[]::new));
-      started.add(s);
-      return s;
+      return startVrrpMain(ns, args.toArray(String[]::new));
     }
 
     Spawned startKeepalived(int prio) throws IOException {
@@ -318,156 +274,25 @@ class KeepalivedInterop6Test {
 
     /** With {@code src} and {@code peer}: unicast mode between those link-local addresses. */
     Spawned startKeepalived(int prio, String src, String peer) throws IOException {
-      Path conf = dir.resolve("keepalived.conf");
-      Files.writeString(conf, String.join("\n",
-          "global_defs {",
-          "  router_id kad6" + t.id(),
-          "  vrrp_version 3",
-          "}",
-          "vrrp_instance VI6_" + t.id() + " {",
-          "  state BACKUP",
-          "  interface " + ifK,
-          "  virtual_router_id " + VRID,
-          "  priority " + prio,
-          "  advert_int " + (INTERVAL_CS / 100.0),
-          peer == null ? "" : "  unicast_src_ip " + src + "\n  unicast_peer {\n    " + peer + "\n  }",
-          "  virtual_ipaddress {",
-          "    " + VIP + "/64",
-          "  }",
-          "}", ""));
-      Spawned s = k.spawn("keepalived", "-n", "-l", "-D", "-G", "-P", "-f", conf.toString(),
-          "-p", dir.resolve("k.pid").toString(), "-r", dir.resolve("k-vrrp.pid").toString(),
-          "-c", dir.resolve("k-checkers.pid").toString());
-      started.add(s);
-      return s;
-    }
-
-    java.util.Map<String, Long> keepalivedStats() throws IOException, InterruptedException {
-      Path stats = Path.of("/tmp/keepalived.stats");
-      Files.deleteIfExists(stats);
-      long pid = Long.parseLong(Files.readString(dir.resolve("k.pid")).strip());
-      Shell.run("kill", "-USR2", Long.toString(pid));
-      long end = System.nanoTime() + Duration.ofSeconds(5).toNanos();
-      java.util.Map<String, Long> out = new java.util.LinkedHashMap<>();
-      while (System.nanoTime() < end) {
-        if (Files.exists(stats) && Files.readString(stats).contains("Priority Zero")) {
-          String section = "";
-          for (String line : Files.readAllLines(stats)) {
-            String s = line.strip();
-            if (s.endsWith(":")) {
-              section = s.substring(0, s.length() - 1);
-            } else if (s.matches("[A-Za-z ]+: \\d+")) {
-              int c = s.indexOf(':');
-              out.put(section + "." + s.substring(0, c), Long.parseLong(s.substring(c + 2)));
-            }
-          }
-          return out;
-        }
-        Thread.sleep(20);
-      }
-      throw new AssertionError("keepalived wrote no statistics within 5 s");
-    }
-
-    long awaitDctun(Spawned s, String state, int n, Duration timeout) throws InterruptedException {
-      long end = System.nanoTime() + timeout.toNanos();
-      while (System.nanoTime() < end) {
-        Matcher m = STATE.matcher(s.output());
-        int seen = 0;
-        while (m.find()) {
-          if (m.group(1).equals(state) && ++seen == n) {
-            return Long.parseLong(m.group(2));
-          }
-        }
-        if (!s.isAlive()) {
-          break;
-        }
-        Thread.sleep(5);
-      }
-      throw new AssertionError("dctun did not enter " + state + " (#" + n + ") within " + timeout
-          + "\n" + s.describe() + "\n" + describe());
+      return startKeepalived("virtual_router_id " + VRID, "priority " + prio,
+          "advert_int " + (INTERVAL_CS / 100.0),
+          peer == null ? "" : "unicast_src_ip " + src, peer == null ? "" : "unicast_peer {",
+          peer == null ? "" : "  " + peer, peer == null ? "" : "}",
+          "virtual_ipaddress {", "  " + VIP + "/64", "}");
     }
 
     void awaitLine(Spawned s, String line, Duration timeout) throws InterruptedException {
       awaitLog(s, line + "\n", 1, timeout);
     }
 
-    long awaitLog(Spawned s, String needle, int n, Duration timeout) throws InterruptedException {
-      long end = System.nanoTime() + timeout.toNanos();
-      while (System.nanoTime() < end) {
-        if (count(s.output(), needle) >= n) {
-          return System.nanoTime();
-        }
-        Thread.sleep(5);
-      }
-      throw new AssertionError("'" + needle + "' (#" + n + ") not seen within " + timeout + "\n"
-          + s.describe() + "\n" + describe());
-    }
-
-    /** Waits (up to 3 s: tcpdump's output arrives through a pipe) until the capture shows {@code line}. */
-    void awaitWire(String line) throws InterruptedException {
-      for (int i = 0; i < 150; i++) {
-        if (tcpdump.output().contains(line)) {
-          return;
-        }
-        Thread.sleep(20);
-      }
-      assertThat(tcpdump.output()).as("capture on the bridge").contains(line);
-    }
-
+    @Override
     boolean hasVip(NetNs ns, String dev) {
       return ns.run("ip", "-6", "-o", "addr", "show", "dev", dev).stdout().contains(VIP + "/64");
-    }
-
-    void awaitVip(NetNs ns, String dev, boolean present) throws InterruptedException {
-      for (int i = 0; i < 300; i++) {
-        if (hasVip(ns, dev) == present) {
-          return;
-        }
-        Thread.sleep(10);
-      }
-      throw new AssertionError("VIP " + (present ? "not added" : "not removed") + " on " + dev
-          + " in " + ns + "\n" + describe());
     }
 
     /** The host's (bridge namespace's) neighbour entry for the VIP. */
     String neighbour() {
       return sw.run("ip", "-6", "neigh", "show", "dev", br, "to", VIP).stdout();
-    }
-
-    String describe() {
-      StringBuilder sb = new StringBuilder();
-      for (NetNs ns : List.of(d, k)) {
-        sb.append(ns).append(": ").append(ns.exec("ip", "-6", "-o", "addr").stdout());
-      }
-      sb.append("host neighbours: ").append(sw.exec("ip", "-6", "neigh").stdout()).append('\n');
-      for (Spawned s : started) {
-        sb.append(s.describe()).append('\n');
-      }
-      if (tcpdump != null) {
-        sb.append("--- wire ---\n").append(tcpdump.output());
-      }
-      return sb.toString();
-    }
-
-    @Override
-    public void close() {
-      try {
-        for (Spawned s : started) {
-          try {
-            s.close();
-          } catch (RuntimeException e) {
-            // the namespace close below kills what is left
-          }
-        }
-        if (tcpdump != null) {
-          tcpdump.close();
-        }
-        t.close();
-      } finally {
-        if (dir != null) {
-          Shell.exec("rm", "-rf", dir.toString());
-        }
-      }
     }
   }
 }

@@ -4,12 +4,8 @@ import static org.assertj.core.api.Assertions.assertThat;
 
 import io.dctun.core.testing.NetNs;
 import io.dctun.core.testing.Requirements;
-import io.dctun.core.testing.Shell;
 import io.dctun.core.testing.Spawned;
-import io.dctun.core.testing.Topology;
 import java.io.IOException;
-import java.nio.file.Files;
-import java.nio.file.Path;
 import java.time.Duration;
 import java.util.ArrayList;
 import java.util.List;
@@ -33,7 +29,6 @@ class KeepalivedInteropTest {
   private static final String K_ADDR = "198.18.51.2";
   private static final int VRID = 51;
   private static final int INTERVAL_CS = 20;
-  private static final Pattern STATE = Pattern.compile("STATE (\\w+) (\\d+)");
 
   @BeforeEach
   void requirements() {
@@ -58,10 +53,7 @@ class KeepalivedInteropTest {
       assertThat(lab.hasVip(lab.k, lab.ifK)).isFalse();
       // keepalived's own counters (SIGUSR2 -> /tmp/keepalived.stats): dctun's adverts received,
       // none counted as a packet or authentication error.
-      java.util.Map<String, Long> ks = lab.keepalivedStats();
-      assertThat(ks.get("Advertisements.Received")).as("keepalived stats %s", ks).isGreaterThan(5);
-      assertThat(ks.entrySet().stream().filter(e -> e.getKey().contains("Errors.")).mapToLong(e -> e.getValue()).sum())
-          .as("keepalived packet/authentication errors %s", ks).isZero();
+      lab.assertKeepalivedAcceptedOurAdverts();
 
       // (b) dctun's link goes down: keepalived takes over within its Master_Down_Interval
       long kMdi = masterDownNanos(100, INTERVAL_CS);
@@ -183,10 +175,7 @@ class KeepalivedInteropTest {
       lab.awaitLog(k, "Entering BACKUP STATE", 1, Duration.ofSeconds(10));
       Thread.sleep(2000);
       assertThat(count(k.output(), "Entering MASTER STATE")).as(lab.describe()).isZero();
-      java.util.Map<String, Long> ks = lab.keepalivedStats();
-      assertThat(ks.get("Advertisements.Received")).as("keepalived stats %s", ks).isGreaterThan(5);
-      assertThat(ks.entrySet().stream().filter(e -> e.getKey().contains("Errors.")).mapToLong(e -> e.getValue()).sum())
-          .as("keepalived packet/authentication errors %s", ks).isZero();
+      lab.assertKeepalivedAcceptedOurAdverts();
       // dctun stops: its priority-0 advert goes to keepalived's address, which takes over at once
       long stop = System.nanoTime();
       d.stop(Duration.ofSeconds(5));
@@ -248,36 +237,16 @@ class KeepalivedInteropTest {
     return m.find() ? Long.parseLong(m.group(1)) : -1;
   }
 
-  /** Namespaces, processes and files of one run; everything goes on close, also on failure. */
-  static final class Lab implements AutoCloseable {
-    final Topology t = new Topology();
-    final NetNs d;
-    final NetNs k;
-    final NetNs sw;
-    final String ifD;
-    final String ifK;
-    final String br;
-    final Path dir;
-    final Spawned tcpdump;
-    private final List<Spawned> started = new ArrayList<>();
-
+  /** The IPv4 lab: 198.18.51.1 (dctun) and .2 (keepalived), VIP 198.18.51.100/24. */
+  static final class Lab extends VrrpLab {
     Lab() throws IOException {
+      super("vrrp", D_ADDR + "/24", K_ADDR + "/24", false);
       boolean ok = false;
       try {
-        dir = Files.createTempDirectory("dctun-vrrp-" + t.id());
-        sw = t.namespace("sw");
-        d = t.namespace("dct");
-        k = t.namespace("kad");
-        br = t.bridge(sw);
-        Topology.Veth vd = t.veth(d, D_ADDR + "/24", sw, null);
-        Topology.Veth vk = t.veth(k, K_ADDR + "/24", sw, null);
-        t.attach(sw, vd.ifB(), br);
-        t.attach(sw, vk.ifB(), br);
-        ifD = vd.ifA();
-        ifK = vk.ifA();
         d.run(Duration.ofSeconds(10), "ping", "-c", "1", "-W", "2", K_ADDR);
-        tcpdump = Requirements.findCommand("tcpdump").isPresent()
-            ? sw.spawn("tcpdump", "-l", "-n", "-e", "-i", br, "arp or ip proto 112") : null;
+        if (Requirements.findCommand("tcpdump").isPresent()) {
+          capture("arp or ip proto 112");
+        }
         ok = true;
       } finally {
         if (!ok) {
@@ -292,21 +261,12 @@ class KeepalivedInteropTest {
 
     /** With {@code peer} non-null: unicast mode, adverts to that address only. */
     Spawned startDctun(int prio, boolean preempt, String peer) {
-      String java = ProcessHandle.current().info().command().orElse("java");
-      List<String> cmd = new ArrayList<>(List.of(java, "--enable-native-access=ALL-UNNAMED"));
-      if (Runtime.version().feature() >= 23) {
-        cmd.add("--sun-misc-unsafe-memory-access=allow");
-      }
-      cmd.addAll(List.of("-Xmx128m", "-XX:TieredStopAtLevel=1",
-          "-cp", System.getProperty("java.class.path"), VrrpMain.class.getName(), ifD,
-          String.valueOf(VRID), String.valueOf(prio), String.valueOf(INTERVAL_CS), VIP + "/24",
-          preempt ? "preempt" : "nopreempt"));
+      List<String> args = new ArrayList<>(List.of(ifD, String.valueOf(VRID), String.valueOf(prio),
+          String.valueOf(INTERVAL_CS), VIP + "/24", preempt ? "preempt" : "nopreempt"));
       if (peer != null) {
-        cmd.add(peer);
+        args.add(peer);
       }
-      Spawned s = d.spawn(cmd.toArray(String[]::new));
-      started.add(s);
-      return s;
+      return startVrrpMain(d, args.toArray(String[]::new));
     }
 
     Spawned startKeepalived(int prio, boolean preempt) throws IOException {
@@ -315,118 +275,16 @@ class KeepalivedInteropTest {
 
     /** With {@code peer} non-null: unicast mode (unicast_src_ip, unicast_peer). */
     Spawned startKeepalived(int prio, boolean preempt, String peer) throws IOException {
-      Path conf = dir.resolve("keepalived.conf");
-      Files.writeString(conf, String.join("\n",
-          "global_defs {",
-          "  router_id kad" + t.id(),
-          "  vrrp_version 3",
-          "}",
-          "vrrp_instance VI_" + t.id() + " {",
-          "  state BACKUP",
-          "  interface " + ifK,
-          "  virtual_router_id " + VRID,
-          "  priority " + prio,
-          "  advert_int " + (INTERVAL_CS / 100.0),
-          preempt ? "" : "  nopreempt",
-          peer == null ? "" : "  unicast_src_ip " + K_ADDR + "\n  unicast_peer {\n    " + peer + "\n  }",
-          "  virtual_ipaddress {",
-          "    " + VIP + "/24",
-          "  }",
-          "}", ""));
-      Spawned s = k.spawn("keepalived", "-n", "-l", "-D", "-G", "-P", "-f", conf.toString(),
-          "-p", dir.resolve("k.pid").toString(), "-r", dir.resolve("k-vrrp.pid").toString(),
-          "-c", dir.resolve("k-checkers.pid").toString());
-      started.add(s);
-      return s;
+      return startKeepalived("virtual_router_id " + VRID, "priority " + prio,
+          "advert_int " + (INTERVAL_CS / 100.0), preempt ? "" : "nopreempt",
+          peer == null ? "" : "unicast_src_ip " + K_ADDR, peer == null ? "" : "unicast_peer {",
+          peer == null ? "" : "  " + peer, peer == null ? "" : "}",
+          "virtual_ipaddress {", "  " + VIP + "/24", "}");
     }
 
-    /**
-     * keepalived's statistics: SIGUSR2 makes it write /tmp/keepalived.stats; returns "Section.Key"
-     * -> value (e.g. "Advertisements.Received", "Packet Errors.TTL").
-     */
-    java.util.Map<String, Long> keepalivedStats() throws IOException, InterruptedException {
-      Path stats = Path.of("/tmp/keepalived.stats");
-      Files.deleteIfExists(stats);
-      long pid = Long.parseLong(Files.readString(dir.resolve("k.pid")).strip());
-      Shell.run("kill", "-USR2", Long.toString(pid));
-      long end = System.nanoTime() + Duration.ofSeconds(5).toNanos();
-      java.util.Map<String, Long> out = new java.util.LinkedHashMap<>();
-      while (System.nanoTime() < end) {
-        if (Files.exists(stats) && Files.readString(stats).contains("Priority Zero")) {
-          String section = "";
-          for (String line : Files.readAllLines(stats)) {
-            String t = line.strip();
-            if (t.endsWith(":")) {
-              section = t.substring(0, t.length() - 1);
-            } else if (t.matches("[A-Za-z ]+: \\d+")) {
-              int c = t.indexOf(':');
-              out.put(section + "." + t.substring(0, c), Long.parseLong(t.substring(c + 2)));
-            }
-          }
-          return out;
-        }
-        Thread.sleep(20);
-      }
-      throw new AssertionError("keepalived wrote no statistics within 5 s");
-    }
-
-    /** Waits for dctun's {@code n}-th "STATE X" line; returns dctun's own nanoTime of it. */
-    long awaitDctun(Spawned s, String state, int n, Duration timeout) throws InterruptedException {
-      long end = System.nanoTime() + timeout.toNanos();
-      while (System.nanoTime() < end) {
-        Matcher m = STATE.matcher(s.output());
-        int seen = 0;
-        while (m.find()) {
-          if (m.group(1).equals(state) && ++seen == n) {
-            return Long.parseLong(m.group(2)); // CLOCK_MONOTONIC, comparable across processes
-          }
-        }
-        if (!s.isAlive()) {
-          break;
-        }
-        Thread.sleep(5);
-      }
-      throw new AssertionError("dctun did not enter " + state + " (#" + n + ") within " + timeout
-          + "\n" + s.describe() + "\n" + describe());
-    }
-
-    /** Waits until {@code needle} has appeared {@code n} times; returns when it was seen. */
-    long awaitLog(Spawned s, String needle, int n, Duration timeout) throws InterruptedException {
-      long end = System.nanoTime() + timeout.toNanos();
-      while (System.nanoTime() < end) {
-        if (count(s.output(), needle) >= n) {
-          return System.nanoTime();
-        }
-        Thread.sleep(5);
-      }
-      throw new AssertionError("'" + needle + "' (#" + n + ") not seen within " + timeout + "\n"
-          + s.describe() + "\n" + describe());
-    }
-
-    /** Waits (up to 3 s: tcpdump's output arrives through a pipe) until the capture shows {@code line}. */
-    void awaitWire(String line) throws InterruptedException {
-      for (int i = 0; i < 150; i++) {
-        if (tcpdump.output().contains(line)) {
-          return;
-        }
-        Thread.sleep(20);
-      }
-      assertThat(tcpdump.output()).as("capture on the bridge").contains(line);
-    }
-
+    @Override
     boolean hasVip(NetNs ns, String dev) {
       return ns.run("ip", "-4", "-o", "addr", "show", "dev", dev).stdout().contains(VIP + "/24");
-    }
-
-    void awaitVip(NetNs ns, String dev, boolean present) throws InterruptedException {
-      for (int i = 0; i < 200; i++) {
-        if (hasVip(ns, dev) == present) {
-          return;
-        }
-        Thread.sleep(10);
-      }
-      throw new AssertionError("VIP " + (present ? "not added" : "not removed") + " on " + dev
-          + " in " + ns + "\n" + describe());
     }
 
     /** keepalived logged nothing about bad packets (it logs every invalid advert with -D). */
@@ -527,41 +385,6 @@ class KeepalivedInteropTest {
       assertThat(gap).as("advert gap, us").isLessThan(INTERVAL_CS * 10_000L + 40_000L);
       assertThat(w).as(w).contains(mac + " > ff:ff:ff:ff:ff:ff, ethertype ARP (0x0806), length 42: "
           + "Request who-has " + VIP + " (ff:ff:ff:ff:ff:ff) tell " + VIP);
-    }
-
-    String describe() {
-      StringBuilder sb = new StringBuilder();
-      for (NetNs ns : List.of(d, k)) {
-        sb.append(ns).append(": ").append(ns.exec("ip", "-4", "-o", "addr").stdout());
-      }
-      for (Spawned s : started) {
-        sb.append(s.describe()).append('\n');
-      }
-      if (tcpdump != null) {
-        sb.append("--- wire ---\n").append(tcpdump.output());
-      }
-      return sb.toString();
-    }
-
-    @Override
-    public void close() {
-      try {
-        for (Spawned s : started) {
-          try {
-            s.close();
-          } catch (RuntimeException e) {
-            // the namespace close below kills what is left
-          }
-        }
-        if (tcpdump != null) {
-          tcpdump.close();
-        }
-        t.close();
-      } finally {
-        if (dir != null) {
-          Shell.exec("rm", "-rf", dir.toString());
-        }
-      }
     }
   }
 }
