@@ -409,7 +409,7 @@ public record HaSection(int priority, int advertIntervalMillis, boolean preempt,
       } else {
         String t = scalar(v, at + ".vip");
         if (t != null) {
-          vip = ipv4Cidr(v, at + ".vip", t);
+          vip = cidr(v, at + ".vip", t, 4);
         }
       }
       VrrpConfig.Vip vip6 = null;
@@ -420,7 +420,7 @@ public record HaSection(int priority, int advertIntervalMillis, boolean preempt,
           error(v, at + ".vip6", "is not supported on the public side: the tunnel listens on one address, "
               + "public.vip (an IPv6 VRRP instance is for the private side's servers)");
         } else if (t != null) {
-          vip6 = ipv6Cidr(v, at + ".vip6", t);
+          vip6 = cidr(v, at + ".vip6", t, 6);
           if (vip6 != null && value(s, "unicast-peers") != null) {
             error(v, at + ".vip6", "cannot be combined with unicast-peers (IPv4): the IPv6 instance "
                 + "multicasts to ff02::12");
@@ -448,42 +448,29 @@ public record HaSection(int priority, int advertIntervalMillis, boolean preempt,
       return new Side(instanceName, ifName, vrid, vip, vip6, peers);
     }
 
-    VrrpConfig.Vip ipv6Cidr(Node n, String field, String t) {
+    /** A VIP with its prefix length, of one family (4: vip, 6: vip6); null after an error. */
+    VrrpConfig.Vip cidr(Node n, String field, String t, int family) {
       int slash = t.indexOf('/');
       if (slash < 0) {
-        error(n, field, "'" + t + "' needs a prefix length, e.g. " + t + "/64");
+        error(n, field, "'" + t + "' needs a prefix length, e.g. " + t + (family == 4 ? "/24" : "/64"));
         return null;
       }
       InetAddress a = literal(t.substring(0, slash));
       String len = t.substring(slash + 1);
-      if (!(a instanceof java.net.Inet6Address)) {
-        error(n, field, "'" + t + "' is not an IPv6 address (IPv4 goes in vip)");
-        return null;
-      }
-      if (!len.matches("[0-9]{1,3}") || Integer.parseInt(len) > 128) {
-        error(n, field, "'" + t + "' has a prefix length outside 0-128");
-        return null;
-      }
-      return new VrrpConfig.Vip(a, Integer.parseInt(len));
-    }
-
-    VrrpConfig.Vip ipv4Cidr(Node n, String field, String t) {
-      int slash = t.indexOf('/');
-      if (slash < 0) {
-        error(n, field, "'" + t + "' needs a prefix length, e.g. " + t + "/24");
-        return null;
-      }
-      InetAddress a = literal(t.substring(0, slash));
-      String len = t.substring(slash + 1);
-      if (!(a instanceof Inet4Address a4)) {
+      if (family == 4 && !(a instanceof Inet4Address)) {
         error(n, field, "'" + t + "' is not an IPv4 address (an IPv6 one goes in vip6)");
         return null;
       }
-      if (!len.matches("[0-9]{1,2}") || Integer.parseInt(len) > 32) {
-        error(n, field, "'" + t + "' has a prefix length outside 0-32");
+      if (family == 6 && !(a instanceof java.net.Inet6Address)) {
+        error(n, field, "'" + t + "' is not an IPv6 address (IPv4 goes in vip)");
         return null;
       }
-      return new VrrpConfig.Vip(a4, Integer.parseInt(len));
+      int max = family == 4 ? 32 : 128;
+      if (!len.matches("[0-9]{1,3}") || Integer.parseInt(len) > max) {
+        error(n, field, "'" + t + "' has a prefix length outside 0-" + max);
+        return null;
+      }
+      return new VrrpConfig.Vip(a, Integer.parseInt(len));
     }
 
     static InetAddress literal(String s) {

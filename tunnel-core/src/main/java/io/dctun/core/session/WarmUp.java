@@ -34,25 +34,10 @@ public final class WarmUp {
       byte[] buf = new byte[1600];
       int n = IcmpEcho.writeV4Request(buf, 16, 0xc6120101, 0xc6120201, 1, 1, new byte[56]);
       a.outbound(buf, 16, n, System.nanoTime()); // queued; starts the handshake
-      int moved = 0;
-      while (!wire.isEmpty() && moved < 16) {
-        Object[] d = wire.poll();
-        byte[] data = (byte[]) d[2];
-        byte[] in = new byte[data.length + 64];
-        System.arraycopy(data, 0, in, 32, data.length);
-        (d[1].equals(epA) ? a : b).inbound(in, 32, data.length, (InetSocketAddress) d[0], System.nanoTime());
-        moved++;
-      }
+      int moved = deliver(wire, a, epA, b);
       n = IcmpEcho.writeV4Request(buf, 16, 0xc6120201, 0xc6120101, 1, 2, new byte[56]);
       b.outbound(buf, 16, n, System.nanoTime());
-      while (!wire.isEmpty() && moved < 32) {
-        Object[] d = wire.poll();
-        byte[] data = (byte[]) d[2];
-        byte[] in = new byte[data.length + 64];
-        System.arraycopy(data, 0, in, 32, data.length);
-        (d[1].equals(epA) ? a : b).inbound(in, 32, data.length, (InetSocketAddress) d[0], System.nanoTime());
-        moved++;
-      }
+      moved += deliver(wire, a, epA, b);
       if (delivered[0] != 2) {
         throw new IllegalStateException("warm-up handshake delivered " + delivered[0] + " of 2 packets");
       }
@@ -61,6 +46,20 @@ public final class WarmUp {
       a.close();
       b.close();
     }
+  }
+
+  /** Delivers what is on the wire, both ways, until it is quiet (at most 16 datagrams). */
+  private static int deliver(ArrayDeque<Object[]> wire, Device a, InetSocketAddress epA, Device b) {
+    int moved = 0;
+    while (!wire.isEmpty() && moved < 16) {
+      Object[] d = wire.poll();
+      byte[] data = (byte[]) d[2];
+      byte[] in = new byte[data.length + 64];
+      System.arraycopy(data, 0, in, 32, data.length);
+      (d[1].equals(epA) ? a : b).inbound(in, 32, data.length, (InetSocketAddress) d[0], System.nanoTime());
+      moved++;
+    }
+    return moved;
   }
 
   private static Output output(ArrayDeque<Object[]> wire, InetSocketAddress self, int[] delivered) {
