@@ -72,6 +72,34 @@ final class CheckCommand implements Callable<Integer> {
     s.append("  ").append(cfg.firewall().map(f -> "firewall: default deny, " + f.ruleSet().size() + " rule(s), "
         + f.groups().size() + " group(s)").orElse("WARNING: no firewall section: every packet is accepted in both "
         + "directions (add 'firewall:' for default deny)")).append('\n');
+    io.dctun.appliance.config.HaSection ha = io.dctun.appliance.config.HaSection.of(cfg);
+    if (ha != null) {
+      s.append("  ha: priority ").append(ha.priority()).append(", advert every ").append(ha.advertIntervalMillis())
+          .append(" ms, preempt ").append(ha.preempt() ? "on" : "off");
+      if (!ha.preemptDelay().isZero()) {
+        s.append(" after ").append(ha.preemptDelay().toMillis()).append(" ms");
+      }
+      s.append('\n');
+      for (io.dctun.ha.VrrpConfig v : ha.syncGroup()) {
+        s.append("    ").append(v.name()).append(": vrid ").append(v.vrid()).append(", ")
+            .append(v.vips().get(0)).append(" on ").append(v.interfaceName()).append(", ")
+            .append(v.unicastPeers().isEmpty() ? (v.family() == 4 ? "multicast 224.0.0.18" : "multicast ff02::12")
+                : "unicast to " + v.unicastPeers().stream().map(java.net.InetAddress::getHostAddress)
+                    .collect(Collectors.joining(", "))).append('\n');
+      }
+      if (ha.handshakeWithinSeconds() > 0) {
+        s.append("    track: no handshake with any peer for ").append(ha.handshakeWithinSeconds())
+            .append(" s as master -> priority - ").append(ha.handshakeWeight()).append('\n');
+      }
+      if (!ha.trackInterfaces().isEmpty()) {
+        s.append("    track: ").append(String.join(", ", ha.trackInterfaces())).append(" down -> FAULT\n");
+      }
+      s.append("    state sync: ").append(ha.stateSync() == null
+          ? "none (a backup takes over without the master's connection state; peer-handshake tracking "
+              + "cannot hear the other box)"
+          : ha.stateSync().local() + " -> " + ha.stateSync().peer() + ", " + ha.stateSync().bytesPerSecond()
+              + " bytes/s").append('\n');
+    }
     return s.toString();
   }
 }

@@ -62,6 +62,34 @@ class MainTest {
   }
 
   @Test
+  void checkSummarisesTheHaPairWithEveryInstance() throws Exception {
+    KeyFiles.writePrivateKey(dir.resolve("gw.key"), PrivateKey.generate());
+    Files.writeString(dir.resolve("gw.yaml"), String.join("\n",
+        "private-key-file: gw.key",
+        "listen-port: 51820",
+        "peers:",
+        "  - name: dc2",
+        "    public-key: " + PrivateKey.generate().publicKey(),
+        "    endpoint: 198.18.0.1:51820",
+        "    allowed-ips: [198.18.10.0/24]",
+        "ha:",
+        "  priority: 150",
+        "  advert-interval: 100",
+        "  public: {interface: eth0, vrid: 51, vip: 198.18.0.100/24, unicast-peers: [198.18.0.12]}",
+        "  private: {interface: eth1, vrid: 52, vip: 198.18.20.1/24, vip6: fe80::52:1/64}",
+        "  track: {peer-handshake: {within: 200, weight: 60}}",
+        ""));
+    assertThat(run("", "check", "-c", "gw.yaml")).isZero();
+    assertThat(out.toString()).contains(
+        "  ha: priority 150, advert every 100 ms, preempt on\n",
+        "    dctun-public: vrid 51, 198.18.0.100/24 on eth0, unicast to 198.18.0.12\n",
+        "    dctun-private: vrid 52, 198.18.20.1/24 on eth1, multicast 224.0.0.18\n",
+        "    dctun-private-v6: vrid 52, fe80:0:0:0:0:0:52:1/64 on eth1, multicast ff02::12\n",
+        "    track: no handshake with any peer for 200 s as master -> priority - 60\n",
+        "    state sync: none");
+  }
+
+  @Test
   void checkPrintsEveryErrorAndExitsOne() throws Exception {
     KeyFiles.writePrivateKey(dir.resolve("gw.key"), PrivateKey.generate());
     Files.writeString(dir.resolve("gw.yaml"), "private-key-file: gw.key\nmtu: 100\nlisten-prot: 1\n");
