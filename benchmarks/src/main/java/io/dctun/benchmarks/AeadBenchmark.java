@@ -40,7 +40,7 @@ public class AeadBenchmark {
   static final int PACKET = 1420;
   static final int RING = 16;
 
-  @Param({"JDK", "BOUNCYCASTLE"})
+  @Param({"JDK", "BOUNCYCASTLE", "JAVA"})
   public Aead.Impl impl;
 
   private TransportCipher sealer;

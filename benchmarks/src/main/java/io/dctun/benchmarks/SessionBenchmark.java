@@ -40,7 +40,7 @@ public class SessionBenchmark {
   static final InetSocketAddress EP_A = new InetSocketAddress("198.18.0.1", 51820);
   static final InetSocketAddress EP_B = new InetSocketAddress("198.18.0.2", 51820);
 
-  @Param({"JDK", "BOUNCYCASTLE"})
+  @Param({"JDK", "BOUNCYCASTLE", "JAVA"})
   public String impl;
 
   /** Captures what a device emits without copying it: the benchmark hands it on in place. */

@@ -11,10 +11,13 @@ import org.bouncycastle.crypto.params.KeyParameter;
  * Entry point to the AEADs: reusable {@link TransportCipher}s for the data path, and one-shot
  * ChaCha20-Poly1305 / XChaCha20-Poly1305 for handshake fields and cookies.
  *
- * <p>Which ChaCha20-Poly1305 serves the data path is chosen once, at class load. Measured on 1420-
- * byte packets (benchmarks/README.md), the JDK's is about 4x faster than BouncyCastle's on JDK 25,
- * where it is intrinsified, and still ahead (by 8-35%, within noise) on JDK 17, so it is the
- * default everywhere. {@code -Ddctun.aead=jdk|bc} overrides the choice.
+ * <p>Which ChaCha20-Poly1305 serves the data path is chosen once, at class load, from measurements
+ * on 1420-byte packets (benchmarks/README.md): on JDK 21 and newer the JDK's, whose ChaCha20 and
+ * Poly1305 are intrinsified (JDK 20 brought both), about 3x faster than any Java code (8.1 Gbit/s
+ * a core on JDK 25); before that dctun's own {@link JavaTransportCipher}, which is faster than
+ * the JDK's there (2.5 against 1.9 Gbit/s on JDK 17) and, unlike the JDK's or BouncyCastle's,
+ * allocates nothing per packet. {@code -Ddctun.aead=jdk|java|bc} overrides the choice: {@code
+ * java} gives a data path that allocates nothing on any JDK, at a third of the speed on JDK 25.
  */
 public final class Aead {
   public static final int TAG_LENGTH = 16;
@@ -23,21 +26,30 @@ public final class Aead {
   /** The two data-path implementations. */
   public enum Impl {
     JDK,
-    BOUNCYCASTLE
+    BOUNCYCASTLE,
+    /** dctun's own, allocation-free ({@link JavaTransportCipher}). */
+    JAVA
   }
 
   private Aead() {}
 
   static Impl chooseDefault() {
-    String forced = System.getProperty("dctun.aead", "auto").toLowerCase(Locale.ROOT);
+    return chooseDefault(System.getProperty("dctun.aead", "auto"), Runtime.version().feature());
+  }
+
+  /** The choice for a {@code -Ddctun.aead} value ("auto" when unset) on a JDK of this feature release. */
+  static Impl chooseDefault(String property, int jdkFeature) {
+    String forced = property.toLowerCase(Locale.ROOT);
     switch (forced) {
       case "jdk":
         return Impl.JDK;
       case "bc":
       case "bouncycastle":
         return Impl.BOUNCYCASTLE;
+      case "java":
+        return Impl.JAVA;
       default:
-        return Impl.JDK;
+        return jdkFeature >= 21 ? Impl.JDK : Impl.JAVA;
     }
   }
 
@@ -55,7 +67,14 @@ public final class Aead {
     if (key32.length != 32) {
       throw new IllegalArgumentException("ChaCha20-Poly1305 key must be 32 bytes, got " + key32.length);
     }
-    return impl == Impl.JDK ? new JdkTransportCipher(key32, encrypt) : new BcTransportCipher(key32, encrypt);
+    switch (impl) {
+      case JDK:
+        return new JdkTransportCipher(key32, encrypt);
+      case BOUNCYCASTLE:
+        return new BcTransportCipher(key32, encrypt);
+      default:
+        return new JavaTransportCipher(key32, encrypt);
+    }
   }
 
   /** One-shot ChaCha20-Poly1305 with a 64-bit counter nonce (handshake fields use counter 0). */

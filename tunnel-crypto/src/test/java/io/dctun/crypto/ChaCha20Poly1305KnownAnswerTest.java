@@ -162,6 +162,55 @@ class ChaCha20Poly1305KnownAnswerTest {
   }
 
   @Test
+  void dctunsOwnCipherAgreesWithTheJdksOnRandomPacketsAndKeepsAForgeryUnread() {
+    SplittableRandom rnd = new SplittableRandom(7539);
+    for (int i = 0; i < 1000; i++) {
+      byte[] key = bytes(rnd, 32);
+      long counter = switch (i % 4) {
+        case 0 -> i;
+        case 1 -> -1L - i;
+        default -> rnd.nextLong();
+      };
+      // every length up to 130 (all partial-block cases of both ChaCha20 and Poly1305), then random
+      int len = i <= 130 ? i : rnd.nextInt(9000);
+      int off = rnd.nextInt(17);
+      byte[] plain = bytes(rnd, len);
+      byte[] jdk = new byte[off + len + 16 + 3];
+      byte[] own = new byte[off + len + 16 + 3];
+      System.arraycopy(plain, 0, jdk, off, len);
+      System.arraycopy(plain, 0, own, off, len);
+      assertThat(Aead.transport(Aead.Impl.JDK, key, true).seal(counter, jdk, off, len)).isEqualTo(len + 16);
+      TransportCipher sealer = Aead.transport(Aead.Impl.JAVA, key, true);
+      assertThat(sealer.seal(counter, own, off, len)).isEqualTo(len + 16);
+      assertThat(own).as("case %d, len %d, counter %d", i, len, counter).isEqualTo(jdk);
+
+      TransportCipher opener = Aead.transport(Aead.Impl.JAVA, key, false);
+      byte[] forged = own.clone();
+      forged[off + rnd.nextInt(len + 16)] ^= (byte) (1 << rnd.nextInt(8));
+      byte[] before = forged.clone();
+      assertThat(opener.open(counter, forged, off, len + 16)).isEqualTo(-1);
+      assertThat(forged).as("a forgery is refused before anything is decrypted").isEqualTo(before);
+      assertThat(opener.open(counter, own, off, len + 16)).isEqualTo(len);
+      assertThat(Arrays.copyOfRange(own, off, off + len)).isEqualTo(plain);
+    }
+    TransportCipher sealer = Aead.transport(Aead.Impl.JAVA, new byte[32], true);
+    org.assertj.core.api.Assertions.assertThatThrownBy(() -> sealer.open(0, new byte[32], 0, 32))
+        .isInstanceOf(IllegalStateException.class);
+  }
+
+  @Test
+  void theDataPathTakesTheJdkCipherWhereItIsIntrinsifiedAndDctunsOwnBefore() {
+    assertThat(Aead.chooseDefault("auto", 17)).isEqualTo(Aead.Impl.JAVA);
+    assertThat(Aead.chooseDefault("auto", 20)).isEqualTo(Aead.Impl.JAVA);
+    assertThat(Aead.chooseDefault("auto", 21)).isEqualTo(Aead.Impl.JDK);
+    assertThat(Aead.chooseDefault("auto", 25)).isEqualTo(Aead.Impl.JDK);
+    assertThat(Aead.chooseDefault("java", 25)).isEqualTo(Aead.Impl.JAVA);
+    assertThat(Aead.chooseDefault("JDK", 17)).isEqualTo(Aead.Impl.JDK);
+    assertThat(Aead.chooseDefault("bc", 25)).isEqualTo(Aead.Impl.BOUNCYCASTLE);
+    assertThat(Aead.chooseDefault("nonsense", 17)).isEqualTo(Aead.Impl.JAVA);
+  }
+
+  @Test
   void reusedTransportCiphersAgreeAcrossManyCounters() {
     SplittableRandom rnd = new SplittableRandom(17);
     byte[] key = bytes(rnd, 32);

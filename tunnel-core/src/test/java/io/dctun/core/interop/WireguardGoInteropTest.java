@@ -89,9 +89,11 @@ class WireguardGoInteropTest {
 
   // ------------------------------------------------------------------ tests
 
-  @Test
-  void javaInitiatesAndWireguardGoAnswersPings() throws Exception {
-    try (Fixture f = new Fixture(false)) {
+  /** Each data-path cipher against the real thing: the JDK's, and dctun's own allocation-free one. */
+  @org.junit.jupiter.params.ParameterizedTest
+  @org.junit.jupiter.params.provider.EnumSource(value = io.dctun.crypto.Aead.Impl.class, names = {"JDK", "JAVA"})
+  void javaInitiatesAndWireguardGoAnswersPings(io.dctun.crypto.Aead.Impl aead) throws Exception {
+    try (Fixture f = new Fixture(false, aead)) {
       Peer peer = f.javaPeer();
       for (int seq = 1; seq <= 20; seq++) {
         f.pingFromJava(seq);
@@ -287,6 +289,11 @@ class WireguardGoInteropTest {
     });
 
     Fixture(boolean wireguardGoDialsJava) throws IOException {
+      this(wireguardGoDialsJava, null);
+    }
+
+    /** @param aead the JVM side's data-path cipher, or null for the default */
+    Fixture(boolean wireguardGoDialsJava, io.dctun.crypto.Aead.Impl aead) throws IOException {
       try {
         octet = freeOctet();
         javaOuter = "198.18." + octet + ".1";
@@ -303,7 +310,7 @@ class WireguardGoInteropTest {
 
         wg = topology.own(WireguardGo.start(ns, topology.ifName("wg"), WG_PORT));
         wgEndpoint = new InetSocketAddress(wgOuter, WG_PORT);
-        java = topology.own(new JavaSide(InetAddress.getByName(javaOuter)));
+        java = topology.own(new JavaSide(InetAddress.getByName(javaOuter), aead));
 
         WireguardGo.Peer p = WireguardGo.Peer.of(java.publicKeyBase64()).allowedIps(javaInner + "/32");
         if (wireguardGoDialsJava) {
@@ -461,8 +468,8 @@ class WireguardGoInteropTest {
     final Thread receiver;
     volatile boolean closed;
 
-    JavaSide(InetAddress bind) throws IOException {
-      device = new Device(key, MTU, this, Clock.SYSTEM);
+    JavaSide(InetAddress bind, io.dctun.crypto.Aead.Impl aead) throws IOException {
+      device = new Device(key, MTU, this, Clock.SYSTEM, aead);
       channel = DatagramChannel.open(StandardProtocolFamily.INET);
       try {
         channel.bind(new InetSocketAddress(bind, 0));
