@@ -12,8 +12,9 @@
 #
 # Usage (root): benchmarks/e2e/run.sh [ROUNDS (default 3)] [SECONDS per iperf3 run (default 8)]
 # WARMUP=S sets the unmeasured warm-up per direction (default 2 s).
-# TUNNELS="none dctun dctun-nio wireguard-go openvpn" selects and orders the tunnels measured
-# (dctun-nio: dctun with the plain JDK DatagramChannel instead of Netty/epoll).
+# TUNNELS="none dctun dctun-nio dctun-java wireguard-go openvpn" selects and orders the tunnels
+# measured (dctun-nio: dctun with the plain JDK DatagramChannel instead of Netty/epoll;
+# dctun-java: dctun with its own allocation-free ChaCha20-Poly1305, -Ddctun.aead=java).
 # Only 198.18.0.0/15 addresses are used, only inside namespaces this script creates, and
 # everything is removed on exit, also on failure.
 set -euo pipefail
@@ -223,6 +224,7 @@ for round in $(seq "$ROUNDS"); do
       none) start_none ;;
       dctun) start_dctun; gw_route dbt0 dbt0 ;;
       dctun-nio) start_dctun -Ddctun.udp=nio; gw_route dbt0 dbt0 ;;
+      dctun-java) start_dctun -Ddctun.aead=java; gw_route dbt0 dbt0 ;;
       wireguard-go) start_wggo; gw_route dbwa${id} dbwb${id} ;;
       openvpn) start_openvpn; gw_route dbo${id} dbo${id} ;;
     esac
@@ -241,7 +243,7 @@ med = {n: [statistics.median(c) for c in zip(*v)] for n, v in by.items()}
 print()
 print("| tunnel | A->B Gbit/s | B->A Gbit/s | ping RTT ms | tunnel CPU s | CPU s per Gbit |")
 print("|---|---|---|---|---|---|")
-for n in ["none", "dctun", "dctun-nio", "wireguard-go", "openvpn"]:
+for n in ["none", "dctun", "dctun-nio", "dctun-java", "wireguard-go", "openvpn"]:
     if n in med:
         f, r, rtt, cpu = med[n]
         per = cpu / ((f + r) / 2) if f + r > 0 and n != "none" else float("nan")
