@@ -114,17 +114,10 @@ public final class Packets {
     System.arraycopy(l4, 0, b, h, l4.length);
     if (csumAt >= 0) {
       int c = (v4 && proto == IpPacket.PROTO_ICMP) ? IpPacket.internetChecksum(b, h, l4.length)
-          : l4Checksum(b, v4, proto, h, l4.length);
+          : IpPacket.pseudoHeaderChecksum(b, 0, v4 ? 4 : 6, proto, h, l4.length);
       put16(b, h + csumAt, c);
     }
     return b;
-  }
-
-  static int l4Checksum(byte[] b, boolean v4, int proto, int l4, int len) {
-    int sum = v4 ? IpPacket.onesComplementSum(b, 12, 8, 0) : IpPacket.onesComplementSum(b, 8, 32, 0);
-    sum += proto + len;
-    sum = IpPacket.onesComplementSum(b, l4, len, sum);
-    return ~sum & 0xFFFF;
   }
 
   /** Whether the TCP/UDP/ICMPv6 (or ICMP) checksum of a packet built or rejected verifies. */
@@ -140,10 +133,7 @@ public final class Packets {
     if (v4 && proto == IpPacket.PROTO_ICMP) {
       return IpPacket.onesComplementSum(b, off + l4, n, 0) == 0xFFFF;
     }
-    int sum = v4 ? IpPacket.onesComplementSum(b, off + 12, 8, 0)
-        : IpPacket.onesComplementSum(b, off + 8, 32, 0);
-    sum += proto + n;
-    return IpPacket.onesComplementSum(b, off + l4, n, sum) == 0xFFFF;
+    return IpPacket.pseudoHeaderChecksum(b, off, v4 ? 4 : 6, proto, off + l4, n) == 0;
   }
 
   /** Parses the text form in the class comment into a packet. */

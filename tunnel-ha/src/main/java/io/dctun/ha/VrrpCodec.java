@@ -1,5 +1,7 @@
 package io.dctun.ha;
 
+import io.dctun.core.packet.IpPacket;
+
 /**
  * VRRPv3 (RFC 5798) advertisements over IPv4 and IPv6: decoding with validation, and encoding of
  * the whole IP packet. Over IPv4 the raw socket sends with {@code IP_HDRINCL}, so TTL 255, TOS
@@ -121,7 +123,7 @@ public final class VrrpCodec {
     if (r != DropReason.NONE) {
       return r;
     }
-    if (checksum(b, v, vlen, out.source, out.destination) != 0) {
+    if (IpPacket.pseudoHeaderChecksum(b, off, 4, IP_PROTO_VRRP, v, vlen) != 0) {
       return DropReason.BAD_CHECKSUM;
     }
     return finish(b, v, out);
@@ -160,7 +162,7 @@ public final class VrrpCodec {
     if (r != DropReason.NONE) {
       return r;
     }
-    if (checksum6(b, v, payload, b, off + 8, b, off + 24) != 0) {
+    if (IpPacket.pseudoHeaderChecksum(b, off, 6, IP_PROTO_VRRP, v, payload) != 0) {
       return DropReason.BAD_CHECKSUM;
     }
     return finish(b, v, out);
@@ -239,7 +241,7 @@ public final class VrrpCodec {
     put16(b, off + 10, 0);
     put32(b, off + 12, source);
     put32(b, off + 16, destination);
-    put16(b, off + 10, ~fold(sum(b, off, IPV4_HEADER, 0)) & 0xffff);
+    put16(b, off + 10, IpPacket.ipv4Checksum(b, off, IPV4_HEADER));
 
     int v = off + IPV4_HEADER;
     int vlen = VRRP_HEADER + 4 * addressCount;
@@ -252,19 +254,8 @@ public final class VrrpCodec {
     for (int i = 0; i < addressCount; i++) {
       put32(b, v + OFF_ADDRS + 4 * i, addresses[i]);
     }
-    put16(b, v + OFF_CHECKSUM, checksum(b, v, vlen, source, destination));
+    put16(b, v + OFF_CHECKSUM, IpPacket.pseudoHeaderChecksum(b, off, 4, IP_PROTO_VRRP, v, vlen));
     return total;
-  }
-
-  /**
-   * The Internet checksum of the pseudo-header and {@code len} bytes of VRRP message at
-   * {@code off}: 0 when a received message's checksum field is right; the value to store when
-   * the field is zero.
-   */
-  public static int checksum(byte[] b, int off, int len, int source, int destination) {
-    long s = (source >>> 16) + (source & 0xffff) + (destination >>> 16) + (destination & 0xffff)
-        + IP_PROTO_VRRP + len;
-    return ~fold(sum(b, off, len, s)) & 0xffff;
   }
 
   /** The total length {@link #encodeIpv6} writes for {@code addressCount} addresses. */
@@ -309,20 +300,8 @@ public final class VrrpCodec {
     put16(b, v + OFF_INTERVAL, intervalCentis);
     put16(b, v + OFF_CHECKSUM, 0);
     System.arraycopy(addresses, 0, b, v + OFF_ADDRS, 16 * addressCount);
-    put16(b, v + OFF_CHECKSUM, checksum6(b, v, vlen, source, 0, destination, 0));
+    put16(b, v + OFF_CHECKSUM, IpPacket.pseudoHeaderChecksum(b, off, 6, IP_PROTO_VRRP, v, vlen));
     return total;
-  }
-
-  /**
-   * The Internet checksum of the IPv6 pseudo-header (16-byte source at {@code src[so]},
-   * destination at {@code dst[dof]}, 32-bit length, next header 112) and {@code len} bytes of
-   * VRRP message at {@code off}: 0 when a received message's checksum is right.
-   */
-  public static int checksum6(byte[] b, int off, int len, byte[] src, int so, byte[] dst, int dof) {
-    long s = sum(src, so, 16, 0);
-    s = sum(dst, dof, 16, s);
-    s += len + IP_PROTO_VRRP;
-    return ~fold(sum(b, off, len, s)) & 0xffff;
   }
 
   private static void checkFields(int vrid, int priority, int intervalCentis, int addressCount) {
@@ -338,24 +317,6 @@ public final class VrrpCodec {
     if (addressCount < 1 || addressCount > VrrpAdvert.MAX_ADDRESSES) {
       throw new IllegalArgumentException("address count must be 1..255: " + addressCount);
     }
-  }
-
-  private static long sum(byte[] b, int off, int len, long s) {
-    int i = 0;
-    for (; i + 1 < len; i += 2) {
-      s += u16(b, off + i);
-    }
-    if (i < len) {
-      s += (b[off + i] & 0xff) << 8;
-    }
-    return s;
-  }
-
-  private static int fold(long s) {
-    while ((s >>> 16) != 0) {
-      s = (s & 0xffff) + (s >>> 16);
-    }
-    return (int) s;
   }
 
   static int u16(byte[] b, int i) {

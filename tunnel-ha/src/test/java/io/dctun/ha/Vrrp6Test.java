@@ -264,7 +264,7 @@ class Vrrp6Test {
     // ours sets Router too (RFC 5798 6.4.2); its checksum verifies
     n = UnsolicitedNa.frame(f, 0, KEEPALIVED_MAC, VIP.getAddress(), 0, UnsolicitedNa.FLAGS);
     assertThat(f[14 + 40 + 4] & 0xff).isEqualTo(0xa0);
-    assertThat(UnsolicitedNa.icmpv6Checksum(f, 14 + 8, 14 + 24, 14 + 40, 32)).isZero();
+    assertThat(io.dctun.core.packet.IpPacket.pseudoHeaderChecksum(f, 14, 6, 58, 14 + 40, 32)).isZero();
     byte[] diff = Arrays.copyOf(f, n);
     diff[14 + 40 + 4] = 0x20;
     diff[14 + 40 + 2] = expected[14 + 40 + 2];

@@ -124,7 +124,7 @@ class VrrpCodecTest {
     zero[25] = 0; // interval 1 -> 0; fix the checksum so only the interval is wrong
     zero[26] = 0;
     zero[27] = 0;
-    int c = VrrpCodec.checksum(zero, 20, 12, R1, VrrpCodec.VRRP_MULTICAST);
+    int c = io.dctun.core.packet.IpPacket.pseudoHeaderChecksum(zero, 0, 4, VrrpCodec.IP_PROTO_VRRP, 20, 12);
     zero[26] = (byte) (c >>> 8);
     zero[27] = (byte) c;
     assertThat(decode(zero, a)).isEqualTo(DropReason.BAD_INTERVAL);

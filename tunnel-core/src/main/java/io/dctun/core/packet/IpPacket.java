@@ -451,6 +451,21 @@ public final class IpPacket {
     return (int) sum;
   }
 
+  /**
+   * The checksum of the layer-4 message {@code buf[l4..l4+l4Len)} (TCP, UDP, ICMPv6, VRRP...) with
+   * the pseudo-header of the IPv4 or IPv6 header at {@code ip}: its source and destination, the
+   * protocol {@code proto} and the length (32 bits for IPv6, RFC 8200 8.1). The value to store
+   * while the message's checksum field is zero; 0 when a received message's checksum verifies.
+   */
+  public static int pseudoHeaderChecksum(byte[] buf, int ip, int version, int proto, int l4, int l4Len) {
+    int sum = version == 4
+        ? onesComplementSum(buf, ip + V4_SOURCE, 8, 0)
+        : onesComplementSum(buf, ip + V6_SOURCE, 32, 0);
+    sum += proto + (l4Len & 0xFFFF) + (l4Len >>> 16);
+    sum = onesComplementSum(buf, l4, l4Len, sum);
+    return ~sum & 0xFFFF;
+  }
+
   /** The Internet checksum (inverted one's-complement sum) of {@code buf[off..off+len)}. */
   public static int internetChecksum(byte[] buf, int off, int len) {
     return ~onesComplementSum(buf, off, len, 0) & 0xFFFF;

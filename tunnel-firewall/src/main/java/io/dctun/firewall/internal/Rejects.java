@@ -130,7 +130,7 @@ public final class Rejects {
     put16(b, th + 14, 0); // window
     put16(b, th + 16, 0); // checksum
     put16(b, th + 18, 0); // urgent
-    put16(b, th + 16, l4Checksum(b, off, p.version, IpPacket.PROTO_TCP, th, 20));
+    put16(b, th + 16, IpPacket.pseudoHeaderChecksum(b, off, p.version, IpPacket.PROTO_TCP, th, 20));
     return ipLen + 20;
   }
 
@@ -157,7 +157,7 @@ public final class Rejects {
     put16(b, ic + 2, 0);
     put32(b, ic + 4, 0);
     int c = p.version == 4 ? IpPacket.internetChecksum(b, ic, 8 + quote)
-        : l4Checksum(b, off, 6, proto, ic, 8 + quote);
+        : IpPacket.pseudoHeaderChecksum(b, off, 6, proto, ic, 8 + quote);
     put16(b, ic + 2, c);
     return hdr + 8 + quote;
   }
@@ -197,16 +197,4 @@ public final class Rejects {
     return 40;
   }
 
-  /** TCP/UDP/ICMPv6 checksum with the pseudo-header of the IP header at {@code ip}. */
-  static int l4Checksum(byte[] b, int ip, int version, int proto, int l4, int l4Len) {
-    int sum;
-    if (version == 4) {
-      sum = IpPacket.onesComplementSum(b, ip + IpPacket.V4_SOURCE, 8, 0);
-    } else {
-      sum = IpPacket.onesComplementSum(b, ip + IpPacket.V6_SOURCE, 32, 0);
-    }
-    sum += proto + (l4Len & 0xFFFF) + (l4Len >>> 16);
-    sum = IpPacket.onesComplementSum(b, l4, l4Len, sum);
-    return ~sum & 0xFFFF;
-  }
 }

@@ -1,5 +1,7 @@
 package io.dctun.ha.internal;
 
+import io.dctun.core.packet.IpPacket;
+
 import io.dctun.tun.NativeIoException;
 
 /**
@@ -84,30 +86,10 @@ public final class UnsolicitedNa implements Announcer {
     f[icmp + 24] = 2; // target link-layer address
     f[icmp + 25] = 1; // in units of 8 bytes
     System.arraycopy(mac, 0, f, icmp + 26, 6);
-    int c = icmpv6Checksum(f, ip + 8, ip + 24, icmp, 32);
+    int c = IpPacket.pseudoHeaderChecksum(f, ip, 6, IpPacket.PROTO_ICMPV6, icmp, 32);
     f[icmp + 2] = (byte) (c >>> 8);
     f[icmp + 3] = (byte) c;
     return FRAME_LENGTH;
-  }
-
-  /** The ICMPv6 checksum (RFC 8200 pseudo-header, next header 58): 0 when a received one is right. */
-  public static int icmpv6Checksum(byte[] f, int src, int dst, int icmp, int len) {
-    long s = 0;
-    for (int k = 0; k < 16; k += 2) {
-      s += (f[src + k] & 0xff) << 8 | (f[src + k + 1] & 0xff);
-      s += (f[dst + k] & 0xff) << 8 | (f[dst + k + 1] & 0xff);
-    }
-    s += len + 58;
-    for (int k = 0; k + 1 < len; k += 2) {
-      s += (f[icmp + k] & 0xff) << 8 | (f[icmp + k + 1] & 0xff);
-    }
-    if ((len & 1) != 0) {
-      s += (f[icmp + len - 1] & 0xff) << 8;
-    }
-    while ((s >>> 16) != 0) {
-      s = (s & 0xffff) + (s >>> 16);
-    }
-    return (int) (~s & 0xffff);
   }
 
   @Override
