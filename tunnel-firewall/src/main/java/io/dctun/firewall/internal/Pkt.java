@@ -68,11 +68,8 @@ public final class Pkt implements PacketView {
     return v;
   }
 
-  /**
-   * Parses {@code buf[off..off+len)}. Returns false for anything not a well-formed IPv4/IPv6
-   * packet, or a first fragment too short for its TCP (20), UDP (8) or ICMP (8) header.
-   */
-  public boolean parse(byte[] b, int off, int len) {
+  /** Points at a new packet; the layer-4 fields are unknown (-1) until parsed. */
+  private void begin(byte[] b, int off, int len) {
     this.buf = b;
     this.off = off;
     this.len = len;
@@ -81,6 +78,29 @@ public final class Pkt implements PacketView {
     icmpType = -1;
     icmpCode = -1;
     tcpFlags = -1;
+  }
+
+  /** IPv4 addresses in the high half of the 128-bit form (the low half zero). */
+  private void addresses4(byte[] b, int off) {
+    srcHi = u64(b, off + IpPacket.V4_SOURCE - 4) << 32;
+    dstHi = u64(b, off + IpPacket.V4_DESTINATION - 4) << 32;
+    srcLo = 0;
+    dstLo = 0;
+  }
+
+  private void addresses6(byte[] b, int off) {
+    srcHi = u64(b, off + IpPacket.V6_SOURCE);
+    srcLo = u64(b, off + IpPacket.V6_SOURCE + 8);
+    dstHi = u64(b, off + IpPacket.V6_DESTINATION);
+    dstLo = u64(b, off + IpPacket.V6_DESTINATION + 8);
+  }
+
+  /**
+   * Parses {@code buf[off..off+len)}. Returns false for anything not a well-formed IPv4/IPv6
+   * packet, or a first fragment too short for its TCP (20), UDP (8) or ICMP (8) header.
+   */
+  public boolean parse(byte[] b, int off, int len) {
+    begin(b, off, len);
     state = ConnState.NEW.ordinal();
     if (b == null || off < 0 || len < 20 || off > b.length - len) {
       return false;
@@ -98,10 +118,7 @@ public final class Pkt implements PacketView {
       l4 = ihl;
       nonFirstFragment =
           (u16(b, off + IpPacket.V4_FLAGS_FRAGMENT) & IpPacket.V4_FRAGMENT_OFFSET_MASK) != 0;
-      srcHi = u64(b, off + IpPacket.V4_SOURCE - 4) << 32;
-      dstHi = u64(b, off + IpPacket.V4_DESTINATION - 4) << 32;
-      srcLo = 0;
-      dstLo = 0;
+      addresses4(b, off);
     } else if (v == 6 && len >= 40) {
       int p = IpPacket.protocol(b, off, len);
       if (p < 0) {
@@ -112,10 +129,7 @@ public final class Pkt implements PacketView {
       proto = p;
       l4 = IpPacket.l4Offset(b, off, len);
       nonFirstFragment = IpPacket.isNonFirstFragment(b, off, len);
-      srcHi = u64(b, off + IpPacket.V6_SOURCE);
-      srcLo = u64(b, off + IpPacket.V6_SOURCE + 8);
-      dstHi = u64(b, off + IpPacket.V6_DESTINATION);
-      dstLo = u64(b, off + IpPacket.V6_DESTINATION + 8);
+      addresses6(b, off);
     } else {
       return false;
     }
@@ -162,14 +176,7 @@ public final class Pkt implements PacketView {
    * IPv6 quotes are understood without extension headers only.
    */
   public boolean parseQuoted(byte[] b, int off, int len) {
-    this.buf = b;
-    this.off = off;
-    this.len = len;
-    sport = -1;
-    dport = -1;
-    icmpType = -1;
-    icmpCode = -1;
-    tcpFlags = -1;
+    begin(b, off, len);
     nonFirstFragment = false;
     if (b == null || off < 0 || len < 28 || off > b.length - len) {
       return false;
@@ -183,18 +190,12 @@ public final class Pkt implements PacketView {
       version = 4;
       proto = u8(b, off + IpPacket.V4_PROTOCOL);
       l4 = ihl;
-      srcHi = u64(b, off + IpPacket.V4_SOURCE - 4) << 32;
-      dstHi = u64(b, off + IpPacket.V4_DESTINATION - 4) << 32;
-      srcLo = 0;
-      dstLo = 0;
+      addresses4(b, off);
     } else if (v == 6 && len >= 48) {
       version = 6;
       proto = u8(b, off + IpPacket.V6_NEXT_HEADER);
       l4 = 40;
-      srcHi = u64(b, off + IpPacket.V6_SOURCE);
-      srcLo = u64(b, off + IpPacket.V6_SOURCE + 8);
-      dstHi = u64(b, off + IpPacket.V6_DESTINATION);
-      dstLo = u64(b, off + IpPacket.V6_DESTINATION + 8);
+      addresses6(b, off);
     } else {
       return false;
     }
