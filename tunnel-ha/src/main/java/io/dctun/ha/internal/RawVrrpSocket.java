@@ -115,7 +115,7 @@ public final class RawVrrpSocket implements Closeable {
       opt(libc, fd, v6, HaLibC.IPV6_TCLASS, intOpt(VrrpCodec.TOS_NETWORK_CONTROL), "IPV6_TCLASS");
       opt(libc, fd, v6, HaLibC.IPV6_RECVPKTINFO, intOpt(1), "IPV6_RECVPKTINFO");
       opt(libc, fd, v6, HaLibC.IPV6_RECVHOPLIMIT, intOpt(1), "IPV6_RECVHOPLIMIT");
-      byte[] bind = sockaddr6(source, index);
+      byte[] bind = sockaddr6(new byte[NAME6], source, index);
       if (libc.bind(fd, bind, bind.length) < 0) {
         throw new NativeIoException("bind the VRRP socket to " + NetIf.format6(source) + "%" + ifname,
             HaLibC.errno(), "the address must be on the interface and past duplicate address detection");
@@ -153,12 +153,14 @@ public final class RawVrrpSocket implements Closeable {
    * {@code destination}.
    */
   public void send6(byte[] packet, int len, byte[] destination) throws NativeIoException {
-    byte[] to = sockaddr6(destination, ifindex);
     byte[] msg = java.util.Arrays.copyOfRange(packet, VrrpCodec.IPV6_HEADER, len);
     long n;
-    do {
-      n = libc.sendto(fd, msg, msg.length, 0, to, to.length);
-    } while (n < 0 && HaLibC.errno() == HaLibC.EINTR);
+    synchronized (sockaddr) {
+      sockaddr6(sockaddr, destination, ifindex);
+      do {
+        n = libc.sendto(fd, msg, msg.length, 0, sockaddr, sockaddr.length);
+      } while (n < 0 && HaLibC.errno() == HaLibC.EINTR);
+    }
     if (n < 0) {
       throw new NativeIoException("send VRRP advert on " + ifname, HaLibC.errno(), null);
     }
@@ -259,11 +261,11 @@ public final class RawVrrpSocket implements Closeable {
   }
 
   /** struct sockaddr_in6: u16 family, be16 port, be32 flow info, 16-byte address, u32 scope id. */
-  private static byte[] sockaddr6(byte[] address, int scope) {
-    ByteBuffer b = ByteBuffer.allocate(NAME6).order(ByteOrder.nativeOrder());
+  private static byte[] sockaddr6(byte[] into, byte[] address, int scope) {
+    ByteBuffer b = ByteBuffer.wrap(into).order(ByteOrder.nativeOrder());
     b.putShort((short) HaLibC.AF_INET6).putShort((short) 0).putInt(0).put(address, 0, 16);
     b.putInt(scope);
-    return b.array();
+    return into;
   }
 
   @Override
