@@ -12,8 +12,6 @@ import java.io.IOException;
 import java.time.Duration;
 import java.util.ArrayList;
 import java.util.List;
-import java.util.regex.Matcher;
-import java.util.regex.Pattern;
 import org.junit.jupiter.api.BeforeEach;
 import org.junit.jupiter.api.Test;
 import org.junit.jupiter.api.Timeout;
@@ -220,9 +218,9 @@ class KeepalivedInterop6Test {
       try {
         macD = mac(d, ifD);
         macK = mac(k, ifK);
-        linkLocalD = awaitLinkLocal(d, ifD);
-        linkLocalK = awaitLinkLocal(k, ifK);
-        awaitLinkLocal(sw, br);
+        linkLocalD = d.awaitLinkLocal(ifD);
+        linkLocalK = k.awaitLinkLocal(ifK);
+        sw.awaitLinkLocal(br);
         capture("ip6[6] == 112 or (icmp6 and ip6[40] == 136)");
         ok = true;
       } finally {
@@ -234,21 +232,6 @@ class KeepalivedInterop6Test {
 
     private static String mac(NetNs ns, String dev) {
       return ns.run("cat", "/sys/class/net/" + dev + "/address").stdout().strip();
-    }
-
-    /** The interface's link-local address once it is usable (not tentative); fails after 5 s. */
-    private static String awaitLinkLocal(NetNs ns, String dev) throws InterruptedException {
-      Pattern p = Pattern.compile("inet6 (fe80::[0-9a-f:]+)/64 scope link(?! .*tentative)");
-      String out = "";
-      for (int i = 0; i < 100; i++) {
-        out = ns.run("ip", "-6", "-o", "addr", "show", "dev", dev).stdout();
-        Matcher m = p.matcher(out);
-        if (m.find()) {
-          return m.group(1);
-        }
-        Thread.sleep(50);
-      }
-      throw new AssertionError("no usable link-local address on " + dev + " in " + ns + ": " + out);
     }
 
     Spawned startDctun(int prio) {

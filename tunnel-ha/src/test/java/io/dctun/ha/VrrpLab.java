@@ -51,9 +51,7 @@ abstract class VrrpLab implements AutoCloseable {
       k = t.namespace("kad");
       if (ipv6) {
         for (NetNs n : List.of(sw, d, k)) {
-          n.run("sysctl", "-q", "-w", "net.ipv6.conf.all.disable_ipv6=0",
-              "net.ipv6.conf.default.disable_ipv6=0", "net.ipv6.conf.default.accept_dad=0",
-              "net.ipv6.conf.all.accept_dad=0");
+          n.enableIpv6WithoutDad();
         }
       }
       br = t.bridge(sw);

@@ -341,23 +341,16 @@ final class HaSites implements AutoCloseable {
    * interface has its link-local address.
    */
   void enableIpv6AtSiteB() {
-    for (NetNs n : List.of(gwB1, gwB2, srvB)) {
-      n.run("sysctl", "-q", "-w", "net.ipv6.conf.all.accept_dad=0", "net.ipv6.conf.default.accept_dad=0",
-          "net.ipv6.conf.all.disable_ipv6=0", "net.ipv6.conf.default.disable_ipv6=0");
-    }
-    for (String[] nd : new String[][] {{"1", lanB1}, {"2", lanB2}, {"s", lanBridge}}) {
-      NetNs n = nd[0].equals("1") ? gwB1 : nd[0].equals("2") ? gwB2 : srvB;
-      n.run("sysctl", "-q", "-w", "net.ipv6.conf." + nd[1] + ".accept_dad=0");
-      n.run("sysctl", "-q", "-w", "net.ipv6.conf." + nd[1] + ".disable_ipv6=0");
-      String out = "";
-      for (int i = 0; i < 100; i++) {
-        out = n.run("ip", "-6", "-o", "addr", "show", "dev", nd[1], "scope", "link").stdout();
-        if (out.contains("fe80::") && !out.contains("tentative")) {
-          break;
-        }
-        Sites.sleep(50);
-      }
-      assertThat(out).as("link-local address on %s", nd[1]).contains("fe80::").doesNotContain("tentative");
+    gwB1.enableIpv6WithoutDad(lanB1);
+    gwB2.enableIpv6WithoutDad(lanB2);
+    srvB.enableIpv6WithoutDad(lanBridge);
+    try {
+      gwB1.awaitLinkLocal(lanB1);
+      gwB2.awaitLinkLocal(lanB2);
+      srvB.awaitLinkLocal(lanBridge);
+    } catch (InterruptedException e) {
+      Thread.currentThread().interrupt();
+      throw new AssertionError("interrupted waiting for link-local addresses", e);
     }
   }
 

@@ -174,6 +174,37 @@ public final class NetNs implements AutoCloseable {
         run("ip", "addr", "add", cidr, "dev", dev);
     }
 
+    /**
+     * Turns IPv6 on inside with duplicate address detection off, for interfaces made from now on
+     * and for {@code existing} ones, so link-local addresses are usable at once.
+     */
+    public void enableIpv6WithoutDad(String... existing) {
+        run("sysctl", "-q", "-w", "net.ipv6.conf.all.disable_ipv6=0", "net.ipv6.conf.default.disable_ipv6=0",
+                "net.ipv6.conf.all.accept_dad=0", "net.ipv6.conf.default.accept_dad=0");
+        for (String dev : existing) {
+            run("sysctl", "-q", "-w", "net.ipv6.conf." + dev + ".accept_dad=0",
+                    "net.ipv6.conf." + dev + ".disable_ipv6=0");
+        }
+    }
+
+    /**
+     * The link-local IPv6 address of {@code dev} once it is usable (not tentative), waiting up to
+     * 5 s; fails with what {@code ip} shows otherwise.
+     */
+    public String awaitLinkLocal(String dev) throws InterruptedException {
+        java.util.regex.Pattern p = java.util.regex.Pattern.compile("inet6 (fe80::[0-9a-f:]+)/64 scope link(?! .*tentative)");
+        String out = "";
+        for (int i = 0; i < 100; i++) {
+            out = run("ip", "-6", "-o", "addr", "show", "dev", dev).stdout();
+            java.util.regex.Matcher m = p.matcher(out);
+            if (m.find()) {
+                return m.group(1);
+            }
+            Thread.sleep(50);
+        }
+        throw new AssertionError("no usable link-local address on " + dev + " in " + this + ": " + out);
+    }
+
     /** Whether a link with this name exists inside. */
     public boolean hasLink(String dev) {
         return exec("ip", "link", "show", "dev", dev).ok();
