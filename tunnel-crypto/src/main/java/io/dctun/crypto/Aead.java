@@ -13,9 +13,9 @@ import org.bouncycastle.crypto.params.KeyParameter;
  *
  * <p>Which ChaCha20-Poly1305 serves the data path is chosen once, at class load, from measurements
  * on 1420-byte packets (benchmarks/README.md): on JDK 21 and newer the JDK's, whose ChaCha20 and
- * Poly1305 are intrinsified (JDK 20 brought both), about 3x faster than any Java code (8.1 Gbit/s
+ * Poly1305 are intrinsified (JDK 20 brought both), about 3x faster than any Java code (8.5 Gbit/s
  * a core on JDK 25); before that dctun's own {@link JavaTransportCipher}, which is faster than
- * the JDK's there (2.5 against 1.9 Gbit/s on JDK 17) and, unlike the JDK's or BouncyCastle's,
+ * the JDK's there (2.4 against 1.95 Gbit/s on JDK 17) and, unlike the JDK's or BouncyCastle's,
  * allocates nothing per packet. {@code -Ddctun.aead=jdk|java|bc} overrides the choice: {@code
  * java} gives a data path that allocates nothing on any JDK, at a third of the speed on JDK 25.
  */

@@ -45,6 +45,10 @@ final class JavaTransportCipher implements TransportCipher {
   private long r2;
   private long r3;
   private long r4;
+  private long r1x5;
+  private long r2x5;
+  private long r3x5;
+  private long r4x5;
   private long h0;
   private long h1;
   private long h2;
@@ -221,6 +225,10 @@ final class JavaTransportCipher implements TransportCipher {
     r2 = ((t1 >>> 20) | (t2 << 12)) & 0x3ffc0ff;
     r3 = ((t2 >>> 14) | (t3 << 18)) & 0x3f03fff;
     r4 = (t3 >>> 8) & 0x00fffff;
+    r1x5 = r1 * 5;
+    r2x5 = r2 * 5;
+    r3x5 = r3 * 5;
+    r4x5 = r4 * 5;
     s0 = b[4];
     s1 = b[5];
     s2 = b[6];
@@ -271,10 +279,10 @@ final class JavaTransportCipher implements TransportCipher {
     long a2 = h2 + (((t1 >>> 20) | (t2 << 12)) & 0x3ffffff);
     long a3 = h3 + (((t2 >>> 14) | (t3 << 18)) & 0x3ffffff);
     long a4 = h4 + ((t3 >>> 8) | hibit);
-    long s1r = r1 * 5;
-    long s2r = r2 * 5;
-    long s3r = r3 * 5;
-    long s4r = r4 * 5;
+    long s1r = r1x5;
+    long s2r = r2x5;
+    long s3r = r3x5;
+    long s4r = r4x5;
     long d0 = a0 * r0 + a1 * s4r + a2 * s3r + a3 * s2r + a4 * s1r;
     long d1 = a0 * r1 + a1 * r0 + a2 * s4r + a3 * s3r + a4 * s2r;
     long d2 = a0 * r2 + a1 * r1 + a2 * r0 + a3 * s4r + a4 * s3r;
