@@ -62,7 +62,6 @@ public final class HaController implements AutoCloseable {
   private final HaNotify notify;
   private volatile boolean running = true;
   private volatile long masterSinceNanos;
-  private volatile long lastTakeoverNanos;
   /** This box failed the handshake check as master; it stays lowered as backup (see handshakeHealthy). */
   private volatile boolean failedAsMaster;
   /** Wall time at which, as backup, this box last heard the master report its tunnel failing; 0: not since. */
@@ -241,7 +240,6 @@ public final class HaController implements AutoCloseable {
     long now = device.clock().nanoTime();
     masterSinceNanos = now;
     failedAsMaster = false; // it gets its chance again: the other box is gone, or was worse
-    lastTakeoverNanos = System.nanoTime();
     gate.open = true;
     takeovers.incrementAndGet();
     device.initiateAll(now);
