@@ -7,7 +7,8 @@ import io.dctun.core.session.Output;
 import io.dctun.core.session.PeerConfig;
 import io.dctun.crypto.Aead;
 import io.dctun.crypto.PrivateKey;
-import java.net.InetSocketAddress;
+import io.dctun.core.transport.Endpoint;
+import io.dctun.core.transport.UdpEndpoint;
 import java.util.concurrent.TimeUnit;
 import org.openjdk.jmh.annotations.Benchmark;
 import org.openjdk.jmh.annotations.BenchmarkMode;
@@ -37,8 +38,8 @@ import org.openjdk.jmh.annotations.Warmup;
 @Fork(1)
 public class SessionBenchmark {
   static final int SIZE = 1420;
-  static final InetSocketAddress EP_A = new InetSocketAddress("198.18.0.1", 51820);
-  static final InetSocketAddress EP_B = new InetSocketAddress("198.18.0.2", 51820);
+  static final UdpEndpoint EP_A = UdpEndpoint.of("198.18.0.1", 51820);
+  static final UdpEndpoint EP_B = UdpEndpoint.of("198.18.0.2", 51820);
 
   @Param({"JDK", "BOUNCYCASTLE", "JAVA"})
   public String impl;
@@ -51,7 +52,7 @@ public class SessionBenchmark {
     int delivered;
 
     @Override
-    public void sendToNetwork(InetSocketAddress endpoint, byte[] b, int o, int l) {
+    public void sendToNetwork(Endpoint endpoint, byte[] b, int o, int l) {
       buf = b;
       off = o;
       len = l;

@@ -5,13 +5,14 @@ import io.dctun.appliance.config.InterfaceAddress;
 import io.dctun.core.Clock;
 import io.dctun.core.device.PacketDevice;
 import io.dctun.core.engine.Engine;
-import io.dctun.core.engine.NioUdpTransport;
-import io.dctun.core.engine.UdpTransport;
 import io.dctun.tun.NettyUdpTransport;
 import io.dctun.core.route.Prefix;
 import io.dctun.core.session.Device;
 import io.dctun.core.session.Peer;
 import io.dctun.core.session.PeerConfig;
+import io.dctun.core.transport.NioUdpTransport;
+import io.dctun.core.transport.UdpEndpoint;
+import io.dctun.core.transport.UdpTransport;
 import io.dctun.tun.LinkConfig;
 import io.dctun.tun.LinuxTun;
 import io.dctun.tun.NativeIoException;
@@ -72,7 +73,7 @@ public final class Gateway implements AutoCloseable {
           throw new IOException("peer " + p.label() + ": cannot resolve endpoint host " + p.endpoint().get().host());
         }
       }
-      peers.add(new PeerConfig(p.label(), p.publicKey(), p.presharedKey(), ep, p.allowedIps(), p.persistentKeepalive()));
+      peers.add(new PeerConfig(p.label(), p.publicKey(), p.presharedKey(), UdpEndpoint.ofNullable(ep), p.allowedIps(), p.persistentKeepalive()));
     }
 
     tun = LinuxTun.open(cfg.interfaceName());
@@ -196,7 +197,7 @@ public final class Gateway implements AutoCloseable {
     for (Peer p : device.peers()) {
       String n = p.name();
       b.append("peer ").append(n).append(' ').append(p.publicKey()).append('\n');
-      b.append("peer.").append(n).append(".endpoint ").append(p.endpoint() == null ? "none" : hostPort(p.endpoint())).append('\n');
+      b.append("peer.").append(n).append(".endpoint ").append(p.endpoint() == null ? "none" : p.endpoint().toString()).append('\n');
       b.append("peer.").append(n).append(".latest-handshake-unix ").append(p.lastHandshakeWallNanos() / 1_000_000_000L).append('\n');
       b.append("peer.").append(n).append(".rx-bytes ").append(p.rxBytes()).append('\n');
       b.append("peer.").append(n).append(".tx-bytes ").append(p.txBytes()).append('\n');

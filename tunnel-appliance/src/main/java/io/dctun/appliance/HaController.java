@@ -2,10 +2,11 @@ package io.dctun.appliance;
 
 import io.dctun.appliance.config.GatewayConfig;
 import io.dctun.appliance.config.HaSection;
-import io.dctun.core.engine.UdpTransport;
 import io.dctun.core.session.Device;
 import io.dctun.core.session.Output;
 import io.dctun.core.session.Peer;
+import io.dctun.core.transport.Endpoint;
+import io.dctun.core.transport.UdpTransport;
 import io.dctun.ha.VrrpConfig;
 import io.dctun.ha.VrrpInstance;
 import io.dctun.ha.VrrpListener;
@@ -93,7 +94,7 @@ public final class HaController implements AutoCloseable {
     }
 
     @Override
-    public void sendToNetwork(InetSocketAddress endpoint, byte[] buf, int off, int len) {
+    public void sendToNetwork(Endpoint endpoint, byte[] buf, int off, int len) {
       if (open) {
         inner.sendToNetwork(endpoint, buf, off, len);
       } else {

@@ -238,7 +238,7 @@ class FirewallCommandTest {
   /** An Output that discards everything. */
   static final class NullOutput implements io.dctun.core.session.Output {
     @Override
-    public void sendToNetwork(java.net.InetSocketAddress to, byte[] buf, int off, int len) {}
+    public void sendToNetwork(io.dctun.core.transport.Endpoint to, byte[] buf, int off, int len) {}
 
     @Override
     public void deliverToDevice(byte[] buf, int off, int len) {}

@@ -18,7 +18,8 @@ import io.dctun.ha.VrrpConfig;
 import io.dctun.ha.VrrpRouter;
 import io.dctun.ha.VrrpState;
 import io.dctun.ha.VrrpSyncGroup;
-import java.net.InetSocketAddress;
+import io.dctun.core.transport.Endpoint;
+import io.dctun.core.transport.UdpEndpoint;
 import java.nio.file.Files;
 import java.nio.file.Path;
 import java.util.ArrayDeque;
@@ -43,8 +44,8 @@ class HaControllerHandshakeTrackingTest {
   static final int WEIGHT = 50;
   static final int PRIORITY = 150;
   static final long S = 1_000_000_000L;
-  static final InetSocketAddress EP_GW = new InetSocketAddress("198.18.0.100", 51820);
-  static final InetSocketAddress EP_REMOTE = new InetSocketAddress("198.18.0.1", 51820);
+  static final UdpEndpoint EP_GW = UdpEndpoint.of("198.18.0.100", 51820);
+  static final UdpEndpoint EP_REMOTE = UdpEndpoint.of("198.18.0.1", 51820);
 
   /** Monotonic and wall time, moved by the test; wall is 2040-01-01 plus the monotonic time. */
   static final class ManualClock implements Clock {
@@ -68,14 +69,14 @@ class HaControllerHandshakeTrackingTest {
 
   /** Datagrams in flight between the two devices, delivered when the test says so. */
   final class Net implements Output {
-    final InetSocketAddress self;
+    final Endpoint self;
 
-    Net(InetSocketAddress self) {
+    Net(Endpoint self) {
       this.self = self;
     }
 
     @Override
-    public void sendToNetwork(InetSocketAddress to, byte[] buf, int off, int len) {
+    public void sendToNetwork(Endpoint to, byte[] buf, int off, int len) {
       wire.add(new Object[] {self, to, Arrays.copyOfRange(buf, off, off + len)});
     }
 
@@ -174,7 +175,7 @@ class HaControllerHandshakeTrackingTest {
       byte[] data = (byte[]) d[2];
       byte[] buf = new byte[data.length + 64];
       System.arraycopy(data, 0, buf, 32, data.length);
-      (d[1].equals(EP_GW) ? gw : remote).inbound(buf, 32, data.length, (InetSocketAddress) d[0], clock.nanoTime());
+      (d[1].equals(EP_GW) ? gw : remote).inbound(buf, 32, data.length, (Endpoint) d[0], clock.nanoTime());
       moved++;
     }
     assertThat(wire).as("wire quiet").isEmpty();

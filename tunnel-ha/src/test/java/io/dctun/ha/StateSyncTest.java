@@ -106,7 +106,7 @@ class StateSyncTest {
     byte[] key = shared.deriveSecret("dctun ha state sync v1");
     io.dctun.core.session.Output nowhere = new io.dctun.core.session.Output() {
       @Override
-      public void sendToNetwork(InetSocketAddress to, byte[] buf, int off, int len) {}
+      public void sendToNetwork(io.dctun.core.transport.Endpoint to, byte[] buf, int off, int len) {}
 
       @Override
       public void deliverToDevice(byte[] buf, int off, int len) {}

@@ -1,6 +1,8 @@
 package io.dctun.tun;
 
-import io.dctun.core.engine.UdpTransport;
+import io.dctun.core.transport.Endpoint;
+import io.dctun.core.transport.UdpEndpoint;
+import io.dctun.core.transport.UdpTransport;
 import io.netty.bootstrap.Bootstrap;
 import io.netty.buffer.ByteBuf;
 import io.netty.buffer.ByteBufAllocator;
@@ -61,10 +63,13 @@ public final class NettyUdpTransport implements UdpTransport {
   private volatile Receiver receiver;
   private volatile long lastErrorLog = Long.MIN_VALUE;
 
-  private NettyUdpTransport(EventLoopGroup group, Channel channel, boolean epoll) {
+  private final InetAddress bound;
+
+  private NettyUdpTransport(EventLoopGroup group, Channel channel, boolean epoll, InetAddress bound) {
     this.group = group;
     this.channel = channel;
     this.epoll = epoll;
+    this.bound = bound;
   }
 
   /** True if the native epoll transport loads on this machine. */
@@ -124,7 +129,7 @@ public final class NettyUdpTransport implements UdpTransport {
     InetSocketAddress local = new InetSocketAddress(address, port);
     try {
       Channel ch = b.bind(local).sync().channel();
-      return new NettyUdpTransport(group, ch, epoll);
+      return new NettyUdpTransport(group, ch, epoll, address);
     } catch (Exception e) {
       group.shutdownGracefully(0, 1, TimeUnit.SECONDS);
       throw new IOException("cannot bind UDP " + (address == null ? "*" : address.getHostAddress()) + ":" + port
@@ -163,9 +168,10 @@ public final class NettyUdpTransport implements UdpTransport {
       t.start((buf, off, len, from) -> got.countDown());
       byte[] d = new byte[148];
       InetSocketAddress self = t.localAddress();
-      t.send(self, d, 0, d.length);
+      UdpEndpoint to = UdpEndpoint.of(self);
+      t.send(to, d, 0, d.length);
       t.beginBatch();
-      t.send(self, d, 0, d.length);
+      t.send(to, d, 0, d.length);
       t.flush();
       return got.await(2, TimeUnit.SECONDS);
     } catch (InterruptedException e) {
@@ -182,6 +188,11 @@ public final class NettyUdpTransport implements UdpTransport {
   }
 
   @Override
+  public InetAddress boundAddress() {
+    return bound;
+  }
+
+  @Override
   public void start(Receiver r) {
     this.receiver = r;
     channel.pipeline().addLast(new Inbound());
@@ -191,14 +202,16 @@ public final class NettyUdpTransport implements UdpTransport {
   /** Copies each datagram into one reused heap buffer and hands it on; releases the packet. */
   private final class Inbound extends SimpleChannelInboundHandler<DatagramPacket> {
     private final byte[] buf = new byte[65536];
+    private UdpEndpoint last;
 
     @Override
     protected void channelRead0(ChannelHandlerContext ctx, DatagramPacket p) {
       ByteBuf c = p.content();
       int n = Math.min(c.readableBytes(), buf.length);
       c.getBytes(c.readerIndex(), buf, 0, n);
+      last = UdpTransport.endpoint(last, p.sender());
       try {
-        receiver.onDatagram(buf, 0, n, p.sender());
+        receiver.onPacket(buf, 0, n, last);
       } catch (RuntimeException e) {
         LOG.error("bug on the inbound path (datagram from {} dropped)", p.sender(), e);
       }
@@ -208,6 +221,7 @@ public final class NettyUdpTransport implements UdpTransport {
     public void channelReadComplete(ChannelHandlerContext ctx) {
       // Replies written while handling the batch (handshake responses) go out together.
       ctx.flush();
+      receiver.endOfBatch();
     }
 
     @Override
@@ -217,10 +231,10 @@ public final class NettyUdpTransport implements UdpTransport {
   }
 
   @Override
-  public void send(InetSocketAddress to, byte[] buf, int off, int len) {
+  public void send(Endpoint to, byte[] buf, int off, int len) {
     ByteBuf b = alloc.directBuffer(len);
     b.writeBytes(buf, off, len);
-    DatagramPacket p = new DatagramPacket(b, to);
+    DatagramPacket p = new DatagramPacket(b, to.address());
     EventLoop loop = channel.eventLoop();
     if (loop.inEventLoop()) {
       channel.write(p, channel.voidPromise()); // flushed at channelReadComplete
@@ -233,7 +247,7 @@ public final class NettyUdpTransport implements UdpTransport {
     }
     channel.writeAndFlush(p).addListener(f -> {
       if (!f.isSuccess()) {
-        sendFailed(to, f.cause());
+        sendFailed(to.address(), f.cause());
       }
     });
   }

@@ -2,8 +2,9 @@ package io.dctun.tun;
 
 import static org.assertj.core.api.Assertions.assertThat;
 
-import io.dctun.core.engine.NioUdpTransport;
-import io.dctun.core.engine.UdpTransport;
+import io.dctun.core.transport.NioUdpTransport;
+import io.dctun.core.transport.UdpEndpoint;
+import io.dctun.core.transport.UdpTransport;
 import java.net.InetAddress;
 import java.net.InetSocketAddress;
 import java.util.Arrays;
@@ -36,16 +37,16 @@ class UdpTransportLoopbackTest {
       LinkedBlockingQueue<Object[]> got = new LinkedBlockingQueue<>();
       rx.start((buf, off, len, from) -> got.add(new Object[] {Arrays.copyOfRange(buf, off, off + len), from}));
       tx.start((buf, off, len, from) -> { });
-      InetSocketAddress to = rx.localAddress();
-      assertThat(to.getPort()).isPositive();
+      UdpEndpoint to = UdpEndpoint.of(rx.localAddress());
+      assertThat(to.address().getPort()).isPositive();
 
       byte[] one = {4, 0, 0, 0, 42};
       tx.send(to, one, 0, one.length); // not a batching thread: goes out at once
       Object[] first = got.poll(5, TimeUnit.SECONDS);
       assertThat(first).as("single datagram over %s/%s", kind, address).isNotNull();
       assertThat((byte[]) first[0]).containsExactly(one);
-      assertThat(((InetSocketAddress) first[1]).getPort()).isEqualTo(tx.localAddress().getPort());
-      assertThat(((InetSocketAddress) first[1]).getAddress()).isEqualTo(a);
+      assertThat(((UdpEndpoint) first[1]).address().getPort()).isEqualTo(tx.localAddress().getPort());
+      assertThat(((UdpEndpoint) first[1]).address().getAddress()).isEqualTo(a);
 
       Thread batcher = new Thread(() -> {
         tx.beginBatch();

@@ -144,7 +144,7 @@ class E2eWanBadInputTest {
     List<byte[]> sent = new ArrayList<>();
     Output out = new Output() {
       @Override
-      public void sendToNetwork(InetSocketAddress endpoint, byte[] buf, int off, int len) {
+      public void sendToNetwork(io.dctun.core.transport.Endpoint endpoint, byte[] buf, int off, int len) {
         sent.add(java.util.Arrays.copyOfRange(buf, off, off + len));
       }
 
@@ -153,7 +153,7 @@ class E2eWanBadInputTest {
     };
     Device stranger = new Device(PrivateKey.generate(), 1420, out, Clock.SYSTEM);
     stranger.addPeer(new io.dctun.core.session.PeerConfig("gwA", target, null,
-        new InetSocketAddress(WAN_A, PORT), List.of(), 0));
+        io.dctun.core.transport.UdpEndpoint.of(new InetSocketAddress(WAN_A, PORT)), List.of(), 0));
     stranger.initiate(target, Clock.SYSTEM.nanoTime());
     stranger.close();
     assertThat(sent).hasSize(1);

@@ -4,26 +4,32 @@ import io.dctun.core.Clock;
 import io.dctun.core.device.PacketDevice;
 import io.dctun.core.session.Device;
 import io.dctun.core.session.Output;
+import io.dctun.core.transport.Endpoint;
+import io.dctun.core.transport.Transport;
+import io.dctun.core.transport.Transports;
 import io.dctun.crypto.WireFormat;
 import java.io.IOException;
-import java.net.InetSocketAddress;
 import java.util.ArrayList;
 import java.util.List;
+import java.util.concurrent.Executors;
+import java.util.concurrent.ScheduledExecutorService;
+import java.util.concurrent.ScheduledFuture;
 import java.util.concurrent.TimeUnit;
 import java.util.concurrent.atomic.AtomicLong;
 import org.slf4j.Logger;
 import org.slf4j.LoggerFactory;
 
 /**
- * Runs a {@link Device} between a {@link PacketDevice} and a {@link UdpTransport}.
+ * Runs a {@link Device} between a {@link PacketDevice} and one or more {@link Transport}s.
  *
  * <pre>
  *   thread "dctun-tun-N" (one per device queue), a batch of up to 32 packets at a time:
- *       PacketDevice.readBatch -> buf[16..] -> Device.outbound -> seal in place -> UdpTransport.send
- *       ... then UdpTransport.flush (one sendmmsg where the transport batches)
- *   the transport's receive thread (NIO: "dctun-udp"; epoll: its event loop, recvmmsg batches):
- *       datagram -> Device.inbound -> open in place -> PacketDevice.write
- *   thread "dctun-timers":
+ *       PacketDevice.readBatch -> buf[16..] -> Device.outbound -> seal in place
+ *           -> Output -> Transports.send (the first transport that carries the peer's endpoint)
+ *       ... then flush every transport (one sendmmsg where the transport batches)
+ *   each transport's receive thread (NIO: "dctun-udp"; epoll: its event loop, recvmmsg batches):
+ *       message -> Device.inbound -> open in place -> PacketDevice.write
+ *   the scheduler (the engine's own "dctun-timers", or one the embedder shares between modules):
  *       every 100 ms: Device.tick, then flush
  * </pre>
  *
@@ -39,27 +45,71 @@ public final class Engine implements AutoCloseable {
 
   private final Device device;
   private final List<PacketDevice> queues;
-  private final UdpTransport udp;
+  private final Transports transports;
   private final Clock clock;
+  private final ScheduledExecutorService scheduler;
+  private final boolean ownScheduler;
   private final List<Thread> threads = new ArrayList<>();
+  private ScheduledFuture<?> ticks;
   private volatile boolean running;
 
   /**
+   * An engine with its own timer thread.
+   *
    * @param queues the packet device's queues (one reader thread each); the first is also written
    */
-  public Engine(Device device, List<PacketDevice> queues, UdpTransport udp, Clock clock) {
+  public Engine(Device device, List<PacketDevice> queues, Transport transport, Clock clock) {
+    this(device, queues, Transports.of(transport), clock, null);
+  }
+
+  /**
+   * @param queues the packet device's queues (one reader thread each); the first is also written
+   * @param transports what carries messages; must be the same set the device's {@link #output} sends through
+   * @param scheduler runs {@link #tick()} every {@link #TICK_NANOS}; null: the engine starts its
+   *     own "dctun-timers" thread. A scheduler passed in is shared, and not shut down by {@link #close()}.
+   */
+  public Engine(Device device, List<PacketDevice> queues, Transports transports, Clock clock,
+      ScheduledExecutorService scheduler) {
+    this(device, queues, transports, clock, scheduler != null ? scheduler : ownTimerThread(), scheduler == null);
+  }
+
+  private Engine(Device device, List<PacketDevice> queues, Transports transports, Clock clock,
+      ScheduledExecutorService scheduler, boolean ownScheduler) {
     this.device = device;
     this.queues = List.copyOf(queues);
-    this.udp = udp;
+    this.transports = transports;
     this.clock = clock;
+    this.scheduler = scheduler;
+    this.ownScheduler = ownScheduler;
+  }
+
+  private static ScheduledExecutorService ownTimerThread() {
+    return Executors.newSingleThreadScheduledExecutor(r -> {
+      Thread t = new Thread(r, "dctun-timers");
+      t.setDaemon(true);
+      return t;
+    });
+  }
+
+  /**
+   * An engine no thread ticks: its owner calls {@link #tick()} (tests with a manual clock, or an
+   * embedder with a timer of its own).
+   */
+  public static Engine manuallyTicked(Device device, List<PacketDevice> queues, Transports transports, Clock clock) {
+    return new Engine(device, queues, transports, clock, null, false);
+  }
+
+  /** The Output a Device must be built with to run under this engine, over one transport. */
+  public static Output output(Transport transport, PacketDevice packets, AtomicLong writeErrors) {
+    return output(Transports.of(transport), packets, writeErrors);
   }
 
   /** The Output a Device must be built with to run under this engine. */
-  public static Output output(UdpTransport udp, PacketDevice packets, AtomicLong writeErrors) {
+  public static Output output(Transports transports, PacketDevice packets, AtomicLong writeErrors) {
     return new Output() {
       @Override
-      public void sendToNetwork(InetSocketAddress endpoint, byte[] buf, int off, int len) {
-        udp.send(endpoint, buf, off, len);
+      public void sendToNetwork(Endpoint endpoint, byte[] buf, int off, int len) {
+        transports.send(endpoint, buf, off, len);
       }
 
       @Override
@@ -82,8 +132,17 @@ public final class Engine implements AutoCloseable {
       PacketDevice q = queues.get(i);
       threads.add(start("dctun-tun-" + i, () -> tunLoop(q)));
     }
-    udp.start((buf, off, len, from) -> device.inbound(buf, off, len, from, clock.nanoTime()));
-    threads.add(start("dctun-timers", this::timerLoop));
+    for (Transport t : transports.list()) {
+      t.start(new Transport.Receiver() {
+        @Override
+        public void onPacket(byte[] buf, int off, int len, Endpoint from) {
+          device.inbound(buf, off, len, from, clock.nanoTime());
+        }
+      });
+    }
+    if (scheduler != null) {
+      ticks = scheduler.scheduleAtFixedRate(this::tickSafely, TICK_NANOS, TICK_NANOS, TimeUnit.NANOSECONDS);
+    }
   }
 
   private Thread start(String name, Runnable r) {
@@ -100,7 +159,7 @@ public final class Engine implements AutoCloseable {
     int mtu = device.mtu();
     byte[][] bufs = new byte[BATCH][HEADROOM + mtu + 64];
     int[] lengths = new int[BATCH];
-    udp.beginBatch();
+    transports.beginBatch();
     try {
       while (running) {
         int count = q.readBatch(bufs, HEADROOM, lengths);
@@ -113,7 +172,7 @@ public final class Engine implements AutoCloseable {
             device.outbound(bufs[i], HEADROOM, lengths[i], now);
           }
         }
-        udp.flush();
+        transports.flush();
       }
     } catch (IOException e) {
       if (running) {
@@ -124,36 +183,51 @@ public final class Engine implements AutoCloseable {
     }
   }
 
-  private void timerLoop() {
-    udp.beginBatch();
-    while (running) {
-      try {
-        device.tick(clock.nanoTime());
-        udp.flush();
-      } catch (RuntimeException e) {
-        LOG.error("bug in timers", e);
-      }
-      try {
-        TimeUnit.NANOSECONDS.sleep(TICK_NANOS);
-      } catch (InterruptedException e) {
-        return;
-      }
+  /**
+   * Fires the device's due timers at the clock's time and sends what they produced. The
+   * scheduler calls it every {@link #TICK_NANOS}; a manually ticked engine's owner calls it.
+   */
+  public void tick() {
+    transports.beginBatch();
+    device.tick(clock.nanoTime());
+    transports.flush();
+  }
+
+  private void tickSafely() {
+    if (!running) {
+      return;
     }
+    try {
+      tick();
+    } catch (RuntimeException e) {
+      LOG.error("bug in timers", e); // the next tick still runs: a scheduled task that throws would not
+    }
+  }
+
+  public Transports transports() {
+    return transports;
   }
 
   public Device device() {
     return device;
   }
 
-  /** Stops the threads, closes the transport and the packet device, forgets all keys. */
+  /** Stops the threads, closes the transports and the packet device, forgets all keys. */
   @Override
   public synchronized void close() {
     running = false;
-    try {
-      udp.close();
-    } catch (IOException e) {
-      LOG.warn("closing UDP: {}", e.getMessage());
+    if (ticks != null) {
+      ticks.cancel(false);
     }
+    if (ownScheduler) {
+      scheduler.shutdownNow();
+      try {
+        scheduler.awaitTermination(2, TimeUnit.SECONDS);
+      } catch (InterruptedException e) {
+        Thread.currentThread().interrupt();
+      }
+    }
+    transports.close();
     for (PacketDevice q : queues) {
       try {
         q.close();

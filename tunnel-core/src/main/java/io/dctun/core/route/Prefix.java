@@ -254,6 +254,24 @@ public final class Prefix {
   @Override
   public String toString() {
     StringBuilder sb = new StringBuilder(44);
+    appendAddress(sb, address);
+    return sb.append('/').append(length).toString();
+  }
+
+  /**
+   * A 4- or 16-byte address as text: dotted quad, or RFC 5952 (what {@code wg} and {@code ip}
+   * print; {@link java.net.InetAddress#getHostAddress} does not compress IPv6 zeros).
+   */
+  public static String addressText(byte[] address) {
+    if (address.length != 4 && address.length != 16) {
+      throw new IllegalArgumentException("an address has 4 or 16 bytes, not " + address.length);
+    }
+    StringBuilder sb = new StringBuilder(40);
+    appendAddress(sb, address);
+    return sb.toString();
+  }
+
+  private static void appendAddress(StringBuilder sb, byte[] address) {
     if (address.length == 4) {
       for (int i = 0; i < 4; i++) {
         if (i > 0) {
@@ -264,7 +282,6 @@ public final class Prefix {
     } else {
       appendV6(sb, address);
     }
-    return sb.append('/').append(length).toString();
   }
 
   private static void appendV6(StringBuilder sb, byte[] a) {

@@ -12,7 +12,7 @@ import io.dctun.crypto.Handshake;
 import io.dctun.crypto.LocalIdentity;
 import io.dctun.crypto.PrivateKey;
 import io.dctun.crypto.PublicKey;
-import java.net.InetSocketAddress;
+import io.dctun.core.transport.Endpoint;
 import java.util.ArrayList;
 import java.util.Collection;
 import java.util.List;
@@ -228,8 +228,8 @@ public final class Device {
 
   // ------------------------------------------------------------------ inbound
 
-  /** One UDP datagram from {@code from}, at {@code buf[off..off+len)}; opened in place. */
-  public void inbound(byte[] buf, int off, int len, InetSocketAddress from, long now) {
+  /** One message from {@code from} (a UDP datagram, or a framed message of another carrier), at {@code buf[off..off+len)}; opened in place. */
+  public void inbound(byte[] buf, int off, int len, Endpoint from, long now) {
     if (len < 4) {
       drops.drop(DropReason.UNKNOWN_MESSAGE_TYPE, now, from);
       return;
@@ -258,7 +258,7 @@ public final class Device {
     }
   }
 
-  private void handshakeMessage(int type, byte[] buf, int off, int len, InetSocketAddress from, long now) {
+  private void handshakeMessage(int type, byte[] buf, int off, int len, Endpoint from, long now) {
     int expected = type == TYPE_INITIATION ? INITIATION_LENGTH : type == TYPE_RESPONSE ? RESPONSE_LENGTH : COOKIE_REPLY_LENGTH;
     if (len != expected) {
       drops.drop(DropReason.BAD_MESSAGE_LENGTH, now, from);
@@ -284,7 +284,7 @@ public final class Device {
       return;
     }
     if (underLoad(now)) {
-      byte[] source = sourceBytes(from);
+      byte[] source = from.cookieSource();
       if (!cookieChecker.checkMac2(msg, 0, len, source, now)) {
         byte[] reply = cookieChecker.createReply(msg, 0, len, source, now);
         drops.drop(DropReason.COOKIE_REQUIRED, now, from);
@@ -321,15 +321,6 @@ public final class Device {
       return false;
     }
     return handshakesInBucket.incrementAndGet() > underLoadThreshold;
-  }
-
-  static byte[] sourceBytes(InetSocketAddress a) {
-    byte[] ip = a.getAddress().getAddress();
-    byte[] s = new byte[ip.length + 2];
-    System.arraycopy(ip, 0, s, 0, ip.length);
-    s[ip.length] = (byte) (a.getPort() >>> 8);
-    s[ip.length + 1] = (byte) a.getPort();
-    return s;
   }
 
   // ------------------------------------------------------------------ time

@@ -1,6 +1,6 @@
 package io.dctun.core.session;
 
-import java.net.InetSocketAddress;
+import io.dctun.core.transport.Endpoint;
 
 /**
  * Where a {@link Device}'s decisions go. The device calls these synchronously from whichever
@@ -8,8 +8,8 @@ import java.net.InetSocketAddress;
  * after returning: it is reused for the next packet.
  */
 public interface Output {
-  /** Send {@code buf[off..off+len)} as one UDP datagram to {@code endpoint}. */
-  void sendToNetwork(InetSocketAddress endpoint, byte[] buf, int off, int len);
+  /** Send {@code buf[off..off+len)} as one message to {@code endpoint}, through the transport that carries it. */
+  void sendToNetwork(Endpoint endpoint, byte[] buf, int off, int len);
 
   /** Write the inner IP packet {@code buf[off..off+len)} to the packet device. */
   void deliverToDevice(byte[] buf, int off, int len);

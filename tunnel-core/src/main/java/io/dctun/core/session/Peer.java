@@ -7,7 +7,7 @@ import io.dctun.crypto.CookieGenerator;
 import io.dctun.crypto.Handshake;
 import io.dctun.crypto.PublicKey;
 import io.dctun.crypto.SessionKeys;
-import java.net.InetSocketAddress;
+import io.dctun.core.transport.Endpoint;
 import java.util.ArrayDeque;
 
 /**
@@ -42,7 +42,7 @@ public final class Peer {
   private final Handshake handshake;
   final CookieGenerator cookies;
   private volatile PeerConfig config;
-  private volatile InetSocketAddress endpoint;
+  private volatile Endpoint endpoint;
 
   private volatile Keypair current;
   private volatile Keypair previous;
@@ -100,7 +100,7 @@ public final class Peer {
   }
 
   /** The endpoint packets go to: configured, or learned from the last authenticated packet. */
-  public InetSocketAddress endpoint() {
+  public Endpoint endpoint() {
     return endpoint;
   }
 
@@ -155,7 +155,7 @@ public final class Peer {
    * handshake if there is no usable keypair.
    */
   void send(byte[] buf, int off, int len, long now) {
-    InetSocketAddress ep = endpoint;
+    Endpoint ep = endpoint;
     if (ep == null) {
       device.drops().drop(DropReason.NO_ENDPOINT, now, config.name());
       return;
@@ -182,7 +182,7 @@ public final class Peer {
     }
   }
 
-  private void transmit(Keypair kp, long counter, InetSocketAddress ep, byte[] buf, int off, int padded, long now) {
+  private void transmit(Keypair kp, long counter, Endpoint ep, byte[] buf, int off, int padded, long now) {
     int h = off - TRANSPORT_HEADER_LENGTH;
     buf[h] = TYPE_TRANSPORT;
     buf[h + 1] = 0;
@@ -248,7 +248,7 @@ public final class Peer {
   void sendKeepalive(long now) {
     byte[] buf = new byte[TRANSPORT_HEADER_LENGTH + 16];
     Keypair kp = current;
-    InetSocketAddress ep = endpoint;
+    Endpoint ep = endpoint;
     long counter;
     if (kp == null || ep == null || !kp.canSend(now) || (counter = kp.nextCounter()) < 0) {
       initiate(now, false);
@@ -265,7 +265,7 @@ public final class Peer {
    */
   void initiate(long now, boolean force) {
     byte[] msg;
-    InetSocketAddress ep;
+    Endpoint ep;
     synchronized (this) {
       ep = endpoint;
       if (ep == null) {
@@ -295,7 +295,7 @@ public final class Peer {
   }
 
   /** Answers a decrypted initiation (its MACs already checked by the device). */
-  void consumeInitiation(Handshake.Initiation init, InetSocketAddress from, long now) {
+  void consumeInitiation(Handshake.Initiation init, Endpoint from, long now) {
     byte[] msg;
     synchronized (this) {
       if (lastInitiationConsumed != NEVER && now - lastInitiationConsumed < Timers.INITIATION_MIN_SPACING) {
@@ -329,7 +329,7 @@ public final class Peer {
   }
 
   /** Consumes a response to our pending initiation; on success the new keypair is current. */
-  void consumeResponse(byte[] msg, InetSocketAddress from, long now) {
+  void consumeResponse(byte[] msg, Endpoint from, long now) {
     synchronized (this) {
       SessionKeys keys = handshake.consumeResponse(msg);
       if (keys == null) {
@@ -369,7 +369,7 @@ public final class Peer {
   // ------------------------------------------------------------------ receive path
 
   /** Opens a transport message in place and delivers its inner packet. */
-  void receiveTransport(Keypair kp, byte[] buf, int off, int len, InetSocketAddress from, long now) {
+  void receiveTransport(Keypair kp, byte[] buf, int off, int len, Endpoint from, long now) {
     if (!kp.canReceive(now)) {
       device.drops().drop(DropReason.KEYPAIR_EXPIRED, now, config.name());
       return;
@@ -386,7 +386,7 @@ public final class Peer {
       return;
     }
     // Authenticated: the peer is where this came from (roaming).
-    InetSocketAddress ep = endpoint;
+    Endpoint ep = endpoint;
     if (ep == null || !ep.equals(from)) {
       endpoint = from;
     }

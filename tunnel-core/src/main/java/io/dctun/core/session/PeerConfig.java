@@ -3,6 +3,8 @@ package io.dctun.core.session;
 import io.dctun.core.route.Prefix;
 import io.dctun.crypto.PresharedKey;
 import io.dctun.crypto.PublicKey;
+import io.dctun.core.transport.Endpoint;
+import io.dctun.core.transport.UdpEndpoint;
 import java.net.InetSocketAddress;
 import java.util.List;
 import java.util.Objects;
@@ -16,11 +18,11 @@ public final class PeerConfig {
   private final String name;
   private final PublicKey publicKey;
   private final PresharedKey presharedKey;
-  private final InetSocketAddress endpoint;
+  private final Endpoint endpoint;
   private final List<Prefix> allowedIps;
   private final int persistentKeepaliveSeconds;
 
-  public PeerConfig(String name, PublicKey publicKey, PresharedKey presharedKey, InetSocketAddress endpoint,
+  public PeerConfig(String name, PublicKey publicKey, PresharedKey presharedKey, Endpoint endpoint,
       List<Prefix> allowedIps, int persistentKeepaliveSeconds) {
     this.name = name == null ? publicKey.toBase64().substring(0, 8) : name;
     this.publicKey = Objects.requireNonNull(publicKey, "publicKey");
@@ -33,7 +35,13 @@ public final class PeerConfig {
     this.persistentKeepaliveSeconds = persistentKeepaliveSeconds;
   }
 
+  /** A peer reached over UDP at {@code endpoint} (null: it only dials in), with the given allowed IPs. */
   public static PeerConfig of(PublicKey key, InetSocketAddress endpoint, String... allowedIps) {
+    return new PeerConfig(null, key, null, UdpEndpoint.ofNullable(endpoint), java.util.Arrays.stream(allowedIps).map(Prefix::parse).toList(), 0);
+  }
+
+  /** A peer reached at {@code endpoint} over whatever carries it (null: it only dials in). */
+  public static PeerConfig of(PublicKey key, Endpoint endpoint, String... allowedIps) {
     return new PeerConfig(null, key, null, endpoint, java.util.Arrays.stream(allowedIps).map(Prefix::parse).toList(), 0);
   }
 
@@ -49,7 +57,7 @@ public final class PeerConfig {
     return presharedKey;
   }
 
-  public InetSocketAddress endpoint() {
+  public Endpoint endpoint() {
     return endpoint;
   }
 

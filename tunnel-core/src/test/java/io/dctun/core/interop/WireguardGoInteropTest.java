@@ -27,6 +27,8 @@ import io.dctun.crypto.PrivateKey;
 import io.dctun.crypto.PublicKey;
 import java.io.IOException;
 import java.net.InetAddress;
+import io.dctun.core.transport.Endpoint;
+import io.dctun.core.transport.UdpEndpoint;
 import java.net.InetSocketAddress;
 import java.net.SocketAddress;
 import java.net.StandardProtocolFamily;
@@ -321,7 +323,7 @@ class WireguardGoInteropTest {
         assertThat(wg.showDump().listenPort()).isEqualTo(WG_PORT);
 
         java.device.addPeer(new PeerConfig("wireguard-go", PublicKey.fromBase64(wg.publicKey()), null,
-            wireguardGoDialsJava ? null : wgEndpoint,
+            wireguardGoDialsJava ? null : UdpEndpoint.of(wgEndpoint),
             List.of(io.dctun.core.route.Prefix.parse(wgInner + "/32")), 0));
       } catch (IOException | RuntimeException | Error e) {
         try {
@@ -528,7 +530,7 @@ class WireguardGoInteropTest {
 
     /** Feeds a datagram to the device as if it had arrived from {@code from}. */
     void feed(byte[] datagram, InetSocketAddress from) {
-      device.inbound(datagram, 0, datagram.length, from, Clock.SYSTEM.nanoTime());
+      device.inbound(datagram, 0, datagram.length, UdpEndpoint.of(from), Clock.SYSTEM.nanoTime());
     }
 
     /** Sends an inner packet into the device as a TUN read would (16 bytes headroom, room for padding and tag). */
@@ -576,17 +578,17 @@ class WireguardGoInteropTest {
           return;
         }
       }
-      device.inbound(buf, 0, len, from, Clock.SYSTEM.nanoTime());
+      device.inbound(buf, 0, len, UdpEndpoint.of(from), Clock.SYSTEM.nanoTime());
     }
 
     @Override
-    public void sendToNetwork(InetSocketAddress endpoint, byte[] buf, int off, int len) {
+    public void sendToNetwork(Endpoint endpoint, byte[] buf, int off, int len) {
       int type = len >= 4 ? getIntLE(buf, off) : 0;
       if (type > 0 && type < sentByType.length()) {
         sentByType.incrementAndGet(type);
       }
       try {
-        int n = channel.send(ByteBuffer.wrap(buf, off, len), endpoint);
+        int n = channel.send(ByteBuffer.wrap(buf, off, len), endpoint.address());
         if (n != len && !closed) {
           errors.add(new IOException("short send to " + endpoint + ": " + n + " of " + len));
         }
@@ -624,7 +626,7 @@ class WireguardGoInteropTest {
     List<byte[]> out = new ArrayList<>();
     Output capture = new Output() {
       @Override
-      public void sendToNetwork(InetSocketAddress ep, byte[] buf, int off, int len) {
+      public void sendToNetwork(Endpoint ep, byte[] buf, int off, int len) {
         out.add(Arrays.copyOfRange(buf, off, off + len));
       }
 

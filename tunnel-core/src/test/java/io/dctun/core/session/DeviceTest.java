@@ -5,7 +5,7 @@ import static org.assertj.core.api.Assertions.assertThat;
 
 import io.dctun.core.packet.IcmpEcho;
 import io.dctun.crypto.PrivateKey;
-import java.net.InetSocketAddress;
+import io.dctun.core.transport.UdpEndpoint;
 import java.util.Arrays;
 import org.junit.jupiter.api.RepeatedTest;
 import org.junit.jupiter.api.Test;
@@ -123,7 +123,7 @@ class DeviceTest {
   void unknownPeerIsDroppedAndCounted() {
     Pair p = new Pair(true);
     PrivateKey stranger = PrivateKey.generate();
-    Pair.Net n = new Pair.Net(new InetSocketAddress("198.18.0.9", 1), new java.util.ArrayDeque<>());
+    Pair.Net n = new Pair.Net(UdpEndpoint.of("198.18.0.9", 1), new java.util.ArrayDeque<>());
     Device s = new Device(stranger, 1420, n, p.clock);
     s.addPeer(PeerConfig.of(p.keyB.publicKey(), Pair.EP_B, "198.18.2.0/24"));
     s.outbound(bufWith(Pair.ping("198.18.1.10", "198.18.2.10", 1)), 16, 84, p.clock.now);
@@ -309,7 +309,7 @@ class DeviceTest {
   @Test
   void persistentKeepaliveKeepsAnIdlePathOpen() {
     Pair p = new Pair(false);
-    p.b.addPeer(PeerConfig.of(p.keyA.publicKey(), null, "198.18.1.0/24"));
+    p.b.addPeer(PeerConfig.of(p.keyA.publicKey(), (UdpEndpoint) null, "198.18.1.0/24"));
     p.a.addPeer(PeerConfig.of(p.keyB.publicKey(), Pair.EP_B, "198.18.2.0/24").withPersistentKeepalive(25));
     p.a.tick(p.clock.now); // no session yet: the keepalive starts a handshake
     p.pump();
@@ -398,12 +398,12 @@ class DeviceTest {
   @Test
   void endpointFollowsAuthenticatedPacketsOnly() {
     Pair p = established();
-    InetSocketAddress roamed = new InetSocketAddress("198.18.0.77", 40000);
+    UdpEndpoint roamed = UdpEndpoint.of("198.18.0.77", 40000);
     p.send(p.a, Pair.ping("198.18.1.10", "198.18.2.10", 2));
     byte[] data = (byte[]) p.wire.poll()[2];
     byte[] forged = data.clone();
     forged[20] ^= 1;
-    p.b.inbound(forged, 0, forged.length, new InetSocketAddress("198.18.0.66", 1), p.clock.now);
+    p.b.inbound(forged, 0, forged.length, UdpEndpoint.of("198.18.0.66", 1), p.clock.now);
     assertThat(p.aAtB.endpoint()).isEqualTo(Pair.EP_A);
     p.b.inbound(data, 0, data.length, roamed, p.clock.now);
     assertThat(p.aAtB.endpoint()).isEqualTo(roamed);

@@ -2,7 +2,8 @@ package io.dctun.core.session;
 
 import io.dctun.core.packet.IcmpEcho;
 import io.dctun.crypto.PrivateKey;
-import java.net.InetSocketAddress;
+import io.dctun.core.transport.Endpoint;
+import io.dctun.core.transport.UdpEndpoint;
 import java.util.ArrayDeque;
 import java.util.ArrayList;
 import java.util.Arrays;
@@ -13,22 +14,22 @@ import java.util.List;
  * network that holds datagrams until the test delivers them, and a shared fake clock.
  */
 final class Pair {
-  static final InetSocketAddress EP_A = new InetSocketAddress("198.18.0.1", 51820);
-  static final InetSocketAddress EP_B = new InetSocketAddress("198.18.0.2", 51820);
+  static final UdpEndpoint EP_A = UdpEndpoint.of("198.18.0.1", 51820);
+  static final UdpEndpoint EP_B = UdpEndpoint.of("198.18.0.2", 51820);
 
   static final class Net implements Output {
-    final InetSocketAddress self;
+    final Endpoint self;
     final ArrayDeque<Object[]> wire;
     final List<byte[]> delivered = new ArrayList<>();
     final List<byte[]> sent = new ArrayList<>();
 
-    Net(InetSocketAddress self, ArrayDeque<Object[]> wire) {
+    Net(Endpoint self, ArrayDeque<Object[]> wire) {
       this.self = self;
       this.wire = wire;
     }
 
     @Override
-    public void sendToNetwork(InetSocketAddress to, byte[] buf, int off, int len) {
+    public void sendToNetwork(Endpoint to, byte[] buf, int off, int len) {
       byte[] d = Arrays.copyOfRange(buf, off, off + len);
       sent.add(d);
       wire.add(new Object[] {self, to, d});
@@ -61,8 +62,8 @@ final class Pair {
     int moved = 0;
     while (!wire.isEmpty() && moved < 10_000) {
       Object[] d = wire.poll();
-      InetSocketAddress from = (InetSocketAddress) d[0];
-      InetSocketAddress to = (InetSocketAddress) d[1];
+      Endpoint from = (Endpoint) d[0];
+      Endpoint to = (Endpoint) d[1];
       byte[] data = (byte[]) d[2];
       byte[] buf = new byte[data.length + 64];
       System.arraycopy(data, 0, buf, 32, data.length);

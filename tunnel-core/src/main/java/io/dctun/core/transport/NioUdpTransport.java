@@ -1,4 +1,4 @@
-package io.dctun.core.engine;
+package io.dctun.core.transport;
 
 import java.io.IOException;
 import java.net.InetAddress;
@@ -39,8 +39,11 @@ public final class NioUdpTransport implements UdpTransport {
     }
   }
 
-  private NioUdpTransport(DatagramChannel channel) {
+  private final InetAddress bound;
+
+  private NioUdpTransport(DatagramChannel channel, InetAddress bound) {
     this.channel = channel;
+    this.bound = bound;
   }
 
   /**
@@ -60,12 +63,17 @@ public final class NioUdpTransport implements UdpTransport {
       throw new IOException("cannot bind UDP " + (address == null ? "*" : address.getHostAddress()) + ":" + port
           + ": " + e.getMessage(), e);
     }
-    return new NioUdpTransport(ch);
+    return new NioUdpTransport(ch, address);
   }
 
   @Override
   public InetSocketAddress localAddress() throws IOException {
     return (InetSocketAddress) channel.getLocalAddress();
+  }
+
+  @Override
+  public InetAddress boundAddress() {
+    return bound;
   }
 
   @Override
@@ -78,6 +86,7 @@ public final class NioUdpTransport implements UdpTransport {
   private void receiveLoop(Receiver receiver) {
     byte[] buf = new byte[65536];
     ByteBuffer b = ByteBuffer.wrap(buf);
+    UdpEndpoint last = null;
     while (channel.isOpen()) {
       InetSocketAddress from;
       try {
@@ -89,8 +98,10 @@ public final class NioUdpTransport implements UdpTransport {
         LOG.error("UDP receive failed; the tunnel stops receiving: {}", e.getMessage());
         return;
       }
+      last = UdpTransport.endpoint(last, from);
       try {
-        receiver.onDatagram(buf, 0, b.position(), from);
+        receiver.onPacket(buf, 0, b.position(), last);
+        receiver.endOfBatch();
       } catch (RuntimeException e) {
         // A bug must not stop the receive loop; this datagram is lost, the next is processed.
         LOG.error("bug on the inbound path (datagram from {} dropped)", from, e);
@@ -104,11 +115,11 @@ public final class NioUdpTransport implements UdpTransport {
   }
 
   @Override
-  public void send(InetSocketAddress to, byte[] buf, int off, int len) {
+  public void send(Endpoint to, byte[] buf, int off, int len) {
     ByteBuffer b = wrapped.get().of(buf);
     b.limit(off + len).position(off);
     try {
-      channel.send(b, to);
+      channel.send(b, to.address());
     } catch (IOException e) {
       sendErrors.incrementAndGet();
       long now = System.nanoTime();
