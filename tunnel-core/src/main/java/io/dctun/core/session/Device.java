@@ -49,6 +49,7 @@ public final class Device {
   private volatile AllowedIps<Peer> routes = new AllowedIps<>();
   private volatile PacketFilter filter = PacketFilter.ACCEPT_ALL;
   private final SplittableRandom random = new SplittableRandom();
+  private final ControlChannel control = new ControlChannel(this);
 
   /** Handshake messages seen in the current one-second bucket, for the under-load decision. */
   private final AtomicLong handshakeBucketStart = new AtomicLong(Long.MIN_VALUE);
@@ -84,6 +85,11 @@ public final class Device {
 
   public DropCounters drops() {
     return drops;
+  }
+
+  /** The dctun-only control channel to peers configured as dctun. */
+  public ControlChannel control() {
+    return control;
   }
 
   LocalIdentity identity() {

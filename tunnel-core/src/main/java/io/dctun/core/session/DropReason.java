@@ -39,7 +39,15 @@ public enum DropReason {
   /** An outbound packet larger than the MTU. */
   TOO_BIG,
   /** Refused by the packet filter. */
-  FILTERED;
+  FILTERED,
+  /** A control message from a peer not configured as dctun (it is no IP packet either). */
+  CONTROL_UNEXPECTED,
+  /** A control message with a bad version, or a length past the end of the plaintext. */
+  CONTROL_MALFORMED,
+  /** A control message of a type no handler is registered for. */
+  CONTROL_UNHANDLED,
+  /** A control message whose handler threw. */
+  CONTROL_HANDLER_FAILED;
 
   private static final DropReason[] VALUES = values();
 

@@ -2,6 +2,8 @@ package io.dctun.core.session;
 
 import static io.dctun.crypto.WireFormat.*;
 
+import io.dctun.core.control.ControlFrame;
+import io.dctun.core.control.ControlSend;
 import io.dctun.core.packet.IpPacket;
 import io.dctun.crypto.CookieGenerator;
 import io.dctun.crypto.Handshake;
@@ -180,6 +182,17 @@ public final class Peer {
             || Long.compareUnsigned(counter, Timers.REKEY_AFTER_MESSAGES) >= 0)) {
       initiate(now, false);
     }
+  }
+
+  /** Sends a control frame at {@code buf[off..off+len)} (room as for {@link #send}). */
+  ControlSend sendControl(byte[] buf, int off, int len, long now) {
+    if (endpoint == null) {
+      return ControlSend.NO_ENDPOINT;
+    }
+    Keypair kp = current;
+    boolean ready = kp != null && kp.canSend(now);
+    send(buf, off, len, now);
+    return ready ? ControlSend.SENT : ControlSend.QUEUED;
   }
 
   private void transmit(Keypair kp, long counter, Endpoint ep, byte[] buf, int off, int padded, long now) {
@@ -403,6 +416,13 @@ public final class Peer {
     }
     if (n == 0) {
       return; // keepalive
+    }
+    if (ControlFrame.isControl(buf, dataOff, n)) {
+      if (unansweredReceiveSince == NEVER) {
+        unansweredReceiveSince = now; // answered by a keepalive if nothing else goes back
+      }
+      device.control().receive(this, buf, dataOff, n, now);
+      return;
     }
     int total = IpPacket.totalLength(buf, dataOff, n);
     if (total <= 0 || !IpPacket.isValid(buf, dataOff, total)) {

@@ -12,7 +12,9 @@ import java.util.Objects;
 /**
  * What a device needs to know about one peer: its static key, optional preshared key, where to
  * reach it (null if it only dials in), the inner prefixes it may use, and the persistent keepalive
- * interval (0 = off). Immutable.
+ * interval (0 = off), and whether it is a dctun peer (it then takes part in the {@linkplain
+ * io.dctun.core.control.ControlFrame control channel}; a stock WireGuard peer never gets a control
+ * message). Immutable.
  */
 public final class PeerConfig {
   private final String name;
@@ -21,9 +23,16 @@ public final class PeerConfig {
   private final Endpoint endpoint;
   private final List<Prefix> allowedIps;
   private final int persistentKeepaliveSeconds;
+  private final boolean dctun;
 
+  /** A stock WireGuard peer (no control channel). */
   public PeerConfig(String name, PublicKey publicKey, PresharedKey presharedKey, Endpoint endpoint,
       List<Prefix> allowedIps, int persistentKeepaliveSeconds) {
+    this(name, publicKey, presharedKey, endpoint, allowedIps, persistentKeepaliveSeconds, false);
+  }
+
+  public PeerConfig(String name, PublicKey publicKey, PresharedKey presharedKey, Endpoint endpoint,
+      List<Prefix> allowedIps, int persistentKeepaliveSeconds, boolean dctun) {
     this.name = name == null ? publicKey.toBase64().substring(0, 8) : name;
     this.publicKey = Objects.requireNonNull(publicKey, "publicKey");
     this.presharedKey = presharedKey == null ? PresharedKey.NONE : presharedKey;
@@ -33,6 +42,7 @@ public final class PeerConfig {
       throw new IllegalArgumentException("persistent keepalive must be 0..65535 s, got " + persistentKeepaliveSeconds);
     }
     this.persistentKeepaliveSeconds = persistentKeepaliveSeconds;
+    this.dctun = dctun;
   }
 
   /** A peer reached over UDP at {@code endpoint} (null: it only dials in), with the given allowed IPs. */
@@ -69,20 +79,29 @@ public final class PeerConfig {
     return persistentKeepaliveSeconds;
   }
 
+  /** Whether the peer runs dctun and takes control messages. */
+  public boolean dctun() {
+    return dctun;
+  }
+
   public PeerConfig withPersistentKeepalive(int seconds) {
-    return new PeerConfig(name, publicKey, presharedKey, endpoint, allowedIps, seconds);
+    return new PeerConfig(name, publicKey, presharedKey, endpoint, allowedIps, seconds, dctun);
   }
 
   public PeerConfig withPresharedKey(PresharedKey psk) {
-    return new PeerConfig(name, publicKey, psk, endpoint, allowedIps, persistentKeepaliveSeconds);
+    return new PeerConfig(name, publicKey, psk, endpoint, allowedIps, persistentKeepaliveSeconds, dctun);
   }
 
   public PeerConfig withName(String n) {
-    return new PeerConfig(n, publicKey, presharedKey, endpoint, allowedIps, persistentKeepaliveSeconds);
+    return new PeerConfig(n, publicKey, presharedKey, endpoint, allowedIps, persistentKeepaliveSeconds, dctun);
+  }
+
+  public PeerConfig withDctun(boolean isDctun) {
+    return new PeerConfig(name, publicKey, presharedKey, endpoint, allowedIps, persistentKeepaliveSeconds, isDctun);
   }
 
   @Override
   public String toString() {
-    return "Peer[" + name + " " + publicKey + " endpoint=" + endpoint + " allowed=" + allowedIps + "]";
+    return "Peer[" + name + " " + publicKey + " endpoint=" + endpoint + " allowed=" + allowedIps + (dctun ? " dctun" : "") + "]";
   }
 }

@@ -128,7 +128,7 @@ class WireguardGoInteropTest {
       assertThat(r.received()).as("echo replies received by ping\n%s", r.exec().describe()).isEqualTo(3);
       assertThat(r.answered()).as("echo requests the Java side answered").isGreaterThanOrEqualTo(3);
 
-      assertThat(peer.endpoint()).as("endpoint learned from wireguard-go").isEqualTo(f.wgEndpoint);
+      assertThat(peer.endpoint()).as("endpoint learned from wireguard-go").isEqualTo(UdpEndpoint.of(f.wgEndpoint));
       assertThat(f.java.sent(TYPE_INITIATION)).as("Java must only respond\n%s", f.diag()).isZero();
       assertThat(f.java.sent(TYPE_RESPONSE)).isGreaterThanOrEqualTo(1);
       assertThat(f.java.received(TYPE_INITIATION)).isGreaterThanOrEqualTo(1);
