@@ -10,6 +10,7 @@ import io.dctun.core.route.Prefix;
 import io.dctun.core.session.Device;
 import io.dctun.core.session.Peer;
 import io.dctun.core.session.PeerConfig;
+import io.dctun.core.status.StatusText;
 import io.dctun.core.transport.NioUdpTransport;
 import io.dctun.core.transport.UdpEndpoint;
 import io.dctun.core.transport.UdpTransport;
@@ -184,36 +185,23 @@ public final class Gateway implements AutoCloseable {
    * one {@code key value} per line so scripts and tests can read it. Contains no secrets.
    */
   public String status() {
-    StringBuilder b = new StringBuilder();
-    b.append("interface ").append(cfg.interfaceName()).append('\n');
-    b.append("public-key ").append(cfg.publicKey()).append('\n');
+    StatusText t = new StatusText();
+    t.text("interface", cfg.interfaceName());
+    t.text("public-key", cfg.publicKey().toString());
     try {
-      b.append("listen ").append(hostPort(udp.localAddress())).append('\n');
+      t.text("listen", hostPort(udp.localAddress()));
     } catch (IOException e) {
-      b.append("listen closed\n");
+      t.text("listen", "closed");
     }
-    b.append("udp-send-errors ").append(udp.sendErrors()).append('\n');
-    b.append("device-write-errors ").append(writeErrors.get()).append('\n');
-    for (Peer p : device.peers()) {
-      String n = p.name();
-      b.append("peer ").append(n).append(' ').append(p.publicKey()).append('\n');
-      b.append("peer.").append(n).append(".endpoint ").append(p.endpoint() == null ? "none" : p.endpoint().toString()).append('\n');
-      b.append("peer.").append(n).append(".latest-handshake-unix ").append(p.lastHandshakeWallNanos() / 1_000_000_000L).append('\n');
-      b.append("peer.").append(n).append(".rx-bytes ").append(p.rxBytes()).append('\n');
-      b.append("peer.").append(n).append(".tx-bytes ").append(p.txBytes()).append('\n');
-    }
-    for (io.dctun.core.session.DropReason r : io.dctun.core.session.DropReason.values()) {
-      b.append("drop.").append(r.name()).append(' ').append(device.drops().count(r)).append('\n');
-    }
+    t.counter("udp-send-errors", udp.sendErrors());
+    t.counter("device-write-errors", writeErrors.get());
+    device.report(t);
     GatewayFirewall fw = firewall;
     if (fw != null) {
-      fw.appendStatus(b);
+      fw.report(t);
     }
     HaController h = ha;
-    if (h != null) {
-      b.append(h.status());
-    }
-    return b.toString();
+    return h == null ? t.toString() : t + h.status();
   }
 
   /** 198.18.0.2:51820, [fd00::2]:51820, *:51820 for the wildcard address. */

@@ -1,5 +1,7 @@
 package io.dctun.appliance;
 
+import io.dctun.core.status.StatusSink;
+import io.dctun.core.status.StatusSource;
 import io.dctun.appliance.config.ConfigError;
 import io.dctun.appliance.config.ConfigException;
 import io.dctun.appliance.config.ConfigLoader;
@@ -31,7 +33,7 @@ import org.slf4j.LoggerFactory;
  *
  * <p>Thread-safety: {@link #reload} is synchronized; status reads counters only.
  */
-public final class GatewayFirewall implements AutoCloseable {
+public final class GatewayFirewall implements AutoCloseable, StatusSource {
   private static final Logger LOG = LoggerFactory.getLogger(GatewayFirewall.class);
   /** Every open firewall of this process, for the SIGHUP handler. */
   private static final Set<GatewayFirewall> OPEN = new CopyOnWriteArraySet<>();
@@ -162,28 +164,20 @@ public final class GatewayFirewall implements AutoCloseable {
     return false;
   }
 
-  /** Appends {@code firewall...} lines (one {@code key value} each) to a status snapshot. */
-  public void appendStatus(StringBuilder b) {
+  /** The firewall's state under {@code firewall.}: on/off, the reload history, then the library's own report. */
+  @Override
+  public void report(StatusSink sink) {
     if (firewall == null) {
-      b.append("firewall off\n");
+      sink.text("firewall", "off");
       return;
     }
-    b.append("firewall on\n");
-    b.append("firewall.rules-version ").append(firewall.rulesVersion()).append('\n');
-    b.append("firewall.rules ").append(firewall.ruleSet().size()).append('\n');
-    b.append("firewall.reloads ").append(reloads.get()).append('\n');
-    b.append("firewall.reload-failures ").append(reloadFailures.get()).append('\n');
-    b.append("firewall.last-reload-error ").append(lastReloadError).append('\n');
-    b.append("firewall.max-flows ").append(firewall.connections().maxFlows()).append('\n');
-    b.append("firewall.expired-flows ").append(expired.get()).append('\n');
-    for (RuleStats s : firewall.ruleStats()) {
-      String k = "firewall.rule." + s.rule();
-      b.append(k).append(".packets ").append(s.packets()).append('\n');
-      b.append(k).append(".bytes ").append(s.bytes()).append('\n');
-    }
-    for (Reason r : Reason.values()) {
-      b.append("firewall.reason.").append(r.name()).append(' ').append(firewall.reasonCount(r)).append('\n');
-    }
+    sink.text("firewall", "on");
+    StatusSink s = sink.section("firewall");
+    s.counter("reloads", reloads.get());
+    s.counter("reload-failures", reloadFailures.get());
+    s.text("last-reload-error", lastReloadError);
+    s.counter("expired-flows", expired.get());
+    firewall.report(s);
   }
 
   @Override

@@ -1,5 +1,7 @@
 package io.dctun.firewall;
 
+import io.dctun.core.status.StatusSink;
+import io.dctun.core.status.StatusSource;
 import io.dctun.core.packet.IpPacket;
 import io.dctun.core.session.PacketFilter;
 import io.dctun.crypto.PublicKey;
@@ -53,7 +55,7 @@ import org.slf4j.LoggerFactory;
  * read through a volatile field; the connection table uses striped locks (see {@link ConnTrack});
  * counters are atomic. Nothing on the packet path allocates (custom matchers must not either).
  */
-public final class Firewall implements PacketFilter {
+public final class Firewall implements PacketFilter, StatusSource {
   private static final Logger LOG = LoggerFactory.getLogger(Firewall.class);
 
   private static final class Installed {
@@ -157,6 +159,23 @@ public final class Firewall implements PacketFilter {
   }
 
   /** Per-rule counters of the installed rule set. */
+  /** Rules in force, table size, per-rule hits and the count of every verdict reason. */
+  @Override
+  public void report(StatusSink s) {
+    s.gauge("rules-version", rulesVersion());
+    s.gauge("rules", ruleSet().size());
+    s.gauge("max-flows", connections().maxFlows());
+    for (RuleStats r : ruleStats()) {
+      StatusSink rule = s.scope("rule", r.rule());
+      rule.counter("packets", r.packets());
+      rule.counter("bytes", r.bytes());
+    }
+    StatusSink reasons = s.section("reason");
+    for (Reason r : Reason.values()) {
+      reasons.counter(r.name(), reasonCount(r));
+    }
+  }
+
   public List<RuleStats> ruleStats() {
     return current.rules.stats();
   }

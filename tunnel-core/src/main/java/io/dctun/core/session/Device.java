@@ -12,6 +12,8 @@ import io.dctun.crypto.Handshake;
 import io.dctun.crypto.LocalIdentity;
 import io.dctun.crypto.PrivateKey;
 import io.dctun.crypto.PublicKey;
+import io.dctun.core.status.StatusSink;
+import io.dctun.core.status.StatusSource;
 import io.dctun.core.transport.Endpoint;
 import java.util.ArrayList;
 import java.util.Collection;
@@ -36,7 +38,7 @@ import java.util.concurrent.atomic.AtomicLong;
  * Thread-safety: all public methods may be called from any thread; several threads may run
  * {@link #outbound} and {@link #inbound} at once. Configuration changes are copy-on-write.
  */
-public final class Device {
+public final class Device implements StatusSource {
   private final LocalIdentity identity;
   private final CookieChecker cookieChecker;
   private final Output output;
@@ -85,6 +87,27 @@ public final class Device {
 
   public DropCounters drops() {
     return drops;
+  }
+
+  /**
+   * Each peer ({@code peer NAME KEY}, then its endpoint, last handshake and byte counts under
+   * {@code peer.NAME.}), the control channel's counts and every drop counter.
+   */
+  @Override
+  public void report(StatusSink s) {
+    for (Peer p : peers()) {
+      s.text("peer", p.name() + " " + p.publicKey());
+      StatusSink ps = s.scope("peer", p.name());
+      Endpoint ep = p.endpoint();
+      ps.text("endpoint", ep == null ? "none" : ep.toString());
+      ps.gauge("latest-handshake-unix", p.lastHandshakeWallNanos() / 1_000_000_000L);
+      ps.counter("rx-bytes", p.rxBytes());
+      ps.counter("tx-bytes", p.txBytes());
+    }
+    StatusSink c = s.section("control");
+    c.counter("sent", control.sent());
+    c.counter("received", control.received());
+    drops.report(s.section("drop"));
   }
 
   /** The dctun-only control channel to peers configured as dctun. */

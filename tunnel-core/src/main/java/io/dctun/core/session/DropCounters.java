@@ -43,6 +43,13 @@ public final class DropCounters {
     return counts.get(reason.ordinal());
   }
 
+  /** One counter per reason, named as the enum constant. */
+  public void report(io.dctun.core.status.StatusSink s) {
+    for (DropReason r : DropReason.values()) {
+      s.counter(r.name(), count(r));
+    }
+  }
+
   public long total() {
     long t = 0;
     for (int i = 0; i < counts.length(); i++) {
