@@ -10,7 +10,6 @@ import io.dctun.crypto.Handshake;
 import io.dctun.crypto.PublicKey;
 import io.dctun.crypto.SessionKeys;
 import io.dctun.core.transport.Endpoint;
-import java.util.ArrayDeque;
 
 /**
  * One remote peer's session: its handshake, its keypairs (current, previous, next) and its
@@ -35,8 +34,6 @@ import java.util.ArrayDeque;
  */
 public final class Peer {
   static final long NEVER = Long.MIN_VALUE;
-  /** Granularity of the last-sent/last-received times on the data path (timers tick at 100 ms). */
-  static final long TOUCH_NANOS = 1_000_000L;
   /** Packets held while a handshake is in flight (wireguard-go holds 1024 per peer). */
   public static final int MAX_QUEUED = 1024;
 
@@ -46,19 +43,11 @@ public final class Peer {
   private volatile PeerConfig config;
   private volatile Endpoint endpoint;
 
-  private volatile Keypair current;
-  private volatile Keypair previous;
-  private volatile Keypair next;
-
-  private final ArrayDeque<byte[]> queue = new ArrayDeque<>();
+  private final Keypairs keypairs;
+  private final StagedQueue staged = new StagedQueue(MAX_QUEUED);
+  private final PeerTimers timers = new PeerTimers();
 
   // Timer state; written by data paths without locks (volatile), read by tick.
-  /** First data received since we last sent anything: a keepalive is due KEEPALIVE_TIMEOUT after it. */
-  private volatile long unansweredReceiveSince = NEVER;
-  /** First data sent since we last heard anything: a new handshake is due 15 s after it. */
-  private volatile long unansweredSendSince = NEVER;
-  private volatile long lastAuthSent = NEVER;
-  private volatile long lastAuthReceived = NEVER;
   private volatile boolean rekeyRequestedOnReceive;
 
   // Handshake state; guarded by this.
@@ -79,6 +68,7 @@ public final class Peer {
     this.endpoint = config.endpoint();
     this.handshake = new Handshake(device.identity(), config.publicKey(), config.presharedKey());
     this.cookies = new CookieGenerator(config.publicKey());
+    this.keypairs = new Keypairs(device.index());
   }
 
   public PublicKey publicKey() {
@@ -107,15 +97,15 @@ public final class Peer {
   }
 
   public Keypair currentKeypair() {
-    return current;
+    return keypairs.current();
   }
 
   public Keypair previousKeypair() {
-    return previous;
+    return keypairs.previous();
   }
 
   public Keypair nextKeypair() {
-    return next;
+    return keypairs.next();
   }
 
   /** Monotonic time of the last completed handshake, or {@link Long#MIN_VALUE}. */
@@ -136,8 +126,8 @@ public final class Peer {
     return txBytes.get();
   }
 
-  public synchronized int queuedPackets() {
-    return queue.size();
+  public int queuedPackets() {
+    return staged.size();
   }
 
   public synchronized int handshakeAttempts() {
@@ -162,10 +152,12 @@ public final class Peer {
       device.drops().drop(DropReason.NO_ENDPOINT, now, config.name());
       return;
     }
-    Keypair kp = current;
+    Keypair kp = keypairs.current();
     long counter;
     if (kp == null || !kp.canSend(now) || (counter = kp.nextCounter()) < 0) {
-      enqueue(buf, off, len, now);
+      if (staged.add(buf, off, len)) {
+        device.drops().drop(DropReason.QUEUE_OVERFLOW, now, config.name());
+      }
       initiate(now, false);
       return;
     }
@@ -174,8 +166,8 @@ public final class Peer {
       buf[off + i] = 0;
     }
     transmit(kp, counter, ep, buf, off, padded, now);
-    if (len > 0 && unansweredSendSince == NEVER) {
-      unansweredSendSince = now;
+    if (len > 0) {
+      timers.dataSent(now);
     }
     if (kp.isInitiator()
         && (now - kp.createdNanos() >= Timers.REKEY_AFTER_TIME
@@ -189,7 +181,7 @@ public final class Peer {
     if (endpoint == null) {
       return ControlSend.NO_ENDPOINT;
     }
-    Keypair kp = current;
+    Keypair kp = keypairs.current();
     boolean ready = kp != null && kp.canSend(now);
     send(buf, off, len, now);
     return ready ? ControlSend.SENT : ControlSend.QUEUED;
@@ -206,13 +198,7 @@ public final class Peer {
     int sealed = kp.seal(counter, buf, off, padded);
     // The send and receive paths run on different threads and both touch these fields: write
     // only on change (or once per millisecond), so the cache line is not bounced per packet.
-    long ls = lastAuthSent;
-    if (ls == NEVER || now - ls >= TOUCH_NANOS) {
-      lastAuthSent = now;
-    }
-    if (unansweredReceiveSince != NEVER) {
-      unansweredReceiveSince = NEVER;
-    }
+    timers.sent(now);
     txBytes.addAndGet(TRANSPORT_HEADER_LENGTH + sealed);
     device.output().sendToNetwork(ep, buf, h, TRANSPORT_HEADER_LENGTH + sealed);
   }
@@ -226,23 +212,9 @@ public final class Peer {
     return p;
   }
 
-  private synchronized void enqueue(byte[] buf, int off, int len, long now) {
-    if (queue.size() >= MAX_QUEUED) {
-      queue.pollFirst();
-      device.drops().drop(DropReason.QUEUE_OVERFLOW, now, config.name());
-    }
-    byte[] copy = new byte[len];
-    System.arraycopy(buf, off, copy, 0, len);
-    queue.addLast(copy);
-  }
-
   /** Sends what was queued, or a keepalive if nothing was, once a keypair is usable. */
   private void flushQueue(long now, boolean keepaliveIfEmpty) {
-    byte[][] pending;
-    synchronized (this) {
-      pending = queue.toArray(new byte[0][]);
-      queue.clear();
-    }
+    byte[][] pending = staged.drain();
     if (pending.length == 0) {
       if (keepaliveIfEmpty) {
         sendKeepalive(now);
@@ -260,7 +232,7 @@ public final class Peer {
   /** Sends an empty transport message (keepalive) if a keypair is usable. */
   void sendKeepalive(long now) {
     byte[] buf = new byte[TRANSPORT_HEADER_LENGTH + 16];
-    Keypair kp = current;
+    Keypair kp = keypairs.current();
     Endpoint ep = endpoint;
     long counter;
     if (kp == null || ep == null || !kp.canSend(now) || (counter = kp.nextCounter()) < 0) {
@@ -326,18 +298,13 @@ public final class Peer {
       lastInitiationConsumed = now;
       Keypair kp = new Keypair(this, r.keys(), now, device.aeadImpl());
       device.index().bind(idx, kp);
-      Keypair oldNext = next;
-      if (oldNext != null) {
-        device.index().release(oldNext.localIndex());
-      }
-      next = kp;
+      keypairs.installNext(kp);
       keysWiped = false;
       endpoint = from;
       msg = r.message();
       cookies.addMacs(msg, now);
-      lastAuthReceived = now;
     }
-    lastAuthSent = now;
+    timers.handshakeSeen(now, true);
     device.output().sendToNetwork(from, msg, 0, msg.length);
   }
 
@@ -351,15 +318,7 @@ public final class Peer {
       }
       Keypair kp = new Keypair(this, keys, now, device.aeadImpl());
       device.index().bind(keys.localIndex(), kp);
-      if (next != null) {
-        device.index().release(next.localIndex());
-        next = null;
-      }
-      if (previous != null) {
-        device.index().release(previous.localIndex());
-      }
-      previous = current;
-      current = kp;
+      keypairs.installCurrent(kp);
       keysWiped = false;
       endpoint = from;
       handshakeAttempts = 0;
@@ -367,8 +326,8 @@ public final class Peer {
       rekeyRequestedOnReceive = false;
       lastHandshakeCompleted = now;
       lastHandshakeWallNanos = device.clock().wallClockNanos();
-      lastAuthReceived = now;
     }
+    timers.handshakeSeen(now, false);
     // The responder cannot send until it hears from us under the new keys.
     flushQueue(now, true);
   }
@@ -403,24 +362,16 @@ public final class Peer {
     if (ep == null || !ep.equals(from)) {
       endpoint = from;
     }
-    long lr = lastAuthReceived;
-    if (lr == NEVER || now - lr >= TOUCH_NANOS) {
-      lastAuthReceived = now;
-    }
-    if (unansweredSendSince != NEVER) {
-      unansweredSendSince = NEVER;
-    }
+    timers.received(now);
     rxBytes.addAndGet(len);
-    if (kp == next) {
+    if (kp == keypairs.next()) {
       promoteNext(kp, now);
     }
     if (n == 0) {
       return; // keepalive
     }
     if (ControlFrame.isControl(buf, dataOff, n)) {
-      if (unansweredReceiveSince == NEVER) {
-        unansweredReceiveSince = now; // answered by a keepalive if nothing else goes back
-      }
+      timers.dataReceived(now); // answered by a keepalive if nothing else goes back
       device.control().receive(this, buf, dataOff, n, now);
       return;
     }
@@ -433,9 +384,7 @@ public final class Peer {
       device.drops().drop(DropReason.SOURCE_NOT_ALLOWED, now, config.name());
       return;
     }
-    if (unansweredReceiveSince == NEVER) {
-      unansweredReceiveSince = now;
-    }
+    timers.dataReceived(now);
     if (kp.isInitiator() && !rekeyRequestedOnReceive && now - kp.createdNanos() >= Timers.REKEY_ON_RECEIVE_AGE) {
       rekeyRequestedOnReceive = true;
       initiate(now, false);
@@ -445,15 +394,9 @@ public final class Peer {
 
   private void promoteNext(Keypair kp, long now) {
     synchronized (this) {
-      if (next != kp) {
+      if (!keypairs.promote(kp)) {
         return;
       }
-      if (previous != null) {
-        device.index().release(previous.localIndex());
-      }
-      previous = current;
-      current = kp;
-      next = null;
       lastHandshakeCompleted = now;
       lastHandshakeWallNanos = device.clock().wallClockNanos();
     }
@@ -483,34 +426,21 @@ public final class Peer {
     }
 
     // Keepalive: we received data and sent nothing back for KEEPALIVE_TIMEOUT.
-    long dr = unansweredReceiveSince;
-    if (dr != NEVER && now - dr >= Timers.KEEPALIVE_TIMEOUT) {
+    if (timers.keepaliveDue(now)) {
       sendKeepalive(now);
     }
     // New handshake: we sent data and heard nothing for KEEPALIVE_TIMEOUT + REKEY_TIMEOUT.
-    long ds = unansweredSendSince;
-    if (ds != NEVER && now - ds >= Timers.KEEPALIVE_TIMEOUT + Timers.REKEY_TIMEOUT) {
-      unansweredSendSince = NEVER;
+    if (timers.takeHandshakeDue(now)) {
       initiate(now, false);
     }
     // Persistent keepalive: keeps NAT and firewall state open on a path that is otherwise idle.
-    int pk = config.persistentKeepaliveSeconds();
-    if (pk > 0) {
-      long lastAny = Math.max(lastAuthSent, lastAuthReceived);
-      if (lastAny == NEVER || now - lastAny >= pk * 1_000_000_000L) {
-        sendKeepalive(now);
-      }
+    if (timers.persistentKeepaliveDue(now, config.persistentKeepaliveSeconds())) {
+      sendKeepalive(now);
     }
     // Expire keypairs and finally wipe everything after long silence.
     synchronized (this) {
-      if (previous != null && !previous.canReceive(now)) {
-        device.index().release(previous.localIndex());
-        previous = null;
-      }
-      if (next != null && !next.canReceive(now)) {
-        device.index().release(next.localIndex());
-        next = null;
-      }
+      keypairs.expire(now);
+      Keypair next = keypairs.next();
       if (!keysWiped && lastHandshakeCompleted != NEVER
           && now - lastHandshakeCompleted >= 3 * Timers.REJECT_AFTER_TIME
           && (next == null || now - next.createdNanos() >= 3 * Timers.REJECT_AFTER_TIME)) {
@@ -526,9 +456,8 @@ public final class Peer {
       handshake.clearPending();
       retransmitAt = NEVER;
       handshakeAttempts = 0;
-      dropped = queue.size();
-      queue.clear();
-      unansweredSendSince = NEVER;
+      dropped = staged.clear();
+      timers.forgetUnansweredSend();
     }
     for (int i = 0; i < dropped; i++) {
       device.drops().drop(DropReason.QUEUE_OVERFLOW, now, config.name() + ": handshake gave up after " + Timers.REKEY_ATTEMPT_TIME / 1_000_000_000L + " s");
@@ -536,14 +465,7 @@ public final class Peer {
   }
 
   private void wipeKeypairs() {
-    for (Keypair k : new Keypair[] {previous, current, next}) {
-      if (k != null) {
-        device.index().release(k.localIndex());
-      }
-    }
-    previous = null;
-    current = null;
-    next = null;
+    keypairs.wipe();
     keysWiped = true;
   }
 
@@ -554,7 +476,7 @@ public final class Peer {
       device.index().release(handshake.pendingLocalIndex());
       handshake.clearPending();
     }
-    queue.clear();
+    staged.clear();
   }
 
   /** True if a handshake is in flight. */
