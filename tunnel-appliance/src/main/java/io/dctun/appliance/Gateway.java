@@ -122,6 +122,7 @@ public final class Gateway implements AutoCloseable {
       queues.add(tun.queue(i));
     }
     engine = new Engine(device, queues, udp, Clock.SYSTEM);
+    engine.everyTick(firewall::tick); // flow expiry on the engine's timer thread: no thread of its own
     engine.start();
     // HA pair: muted until VRRP makes this box MASTER; streams firewall state and handshake
     // timestamps to the twin while master (ha.state-sync).

@@ -7,7 +7,6 @@ import io.dctun.appliance.config.ConfigException;
 import io.dctun.appliance.config.ConfigLoader;
 import io.dctun.appliance.config.FirewallConfig;
 import io.dctun.appliance.config.GatewayConfig;
-import io.dctun.core.Clock;
 import io.dctun.core.session.Device;
 import io.dctun.firewall.Firewall;
 import io.dctun.firewall.Reason;
@@ -15,9 +14,6 @@ import io.dctun.firewall.RuleSet;
 import io.dctun.firewall.RuleStats;
 import java.util.Set;
 import java.util.concurrent.CopyOnWriteArraySet;
-import java.util.concurrent.Executors;
-import java.util.concurrent.ScheduledExecutorService;
-import java.util.concurrent.TimeUnit;
 import java.util.concurrent.atomic.AtomicLong;
 import org.slf4j.Logger;
 import org.slf4j.LoggerFactory;
@@ -43,11 +39,12 @@ public final class GatewayFirewall implements AutoCloseable, StatusSource {
   private final Firewall firewall; // null: no firewall section
   private final FirewallConfig initial;
   private volatile FirewallConfig current;
-  private final ScheduledExecutorService timer;
   private final AtomicLong reloads = new AtomicLong();
   private final AtomicLong reloadFailures = new AtomicLong();
   private final AtomicLong expired = new AtomicLong();
   private volatile String lastReloadError = "none";
+  private static final long EXPIRY_INTERVAL_NANOS = 1_000_000_000L;
+  private long lastExpiry = Long.MIN_VALUE;
 
   private GatewayFirewall(GatewayConfig cfg, Device device) {
     this.ifName = cfg.interfaceName();
@@ -57,17 +54,10 @@ public final class GatewayFirewall implements AutoCloseable, StatusSource {
       LOG.warn("{}: no firewall section in the configuration: every packet is accepted in both directions "
           + "(add 'firewall:' for default deny)", ifName);
       firewall = null;
-      timer = null;
       return;
     }
     firewall = new Firewall(initial.ruleSet(), initial.options());
     device.setFilter(firewall);
-    timer = Executors.newSingleThreadScheduledExecutor(r -> {
-      Thread t = new Thread(r, "dctun-firewall-expire");
-      t.setDaemon(true);
-      return t;
-    });
-    timer.scheduleAtFixedRate(this::expire, 1, 1, TimeUnit.SECONDS);
     LOG.info("{}: firewall on, default deny, {} rule(s) from {} (max {} flows)", ifName,
         initial.ruleSet().size(), initial.where(null), initial.options().maxFlows());
   }
@@ -101,9 +91,17 @@ public final class GatewayFirewall implements AutoCloseable, StatusSource {
     }
   }
 
-  private void expire() {
+  /**
+   * Expires idle flows, at most once a second; driven by the engine's tick ({@link
+   * io.dctun.core.engine.Engine#everyTick}) rather than a timer thread of its own.
+   */
+  public void tick(long now) {
+    if (firewall == null || (lastExpiry != Long.MIN_VALUE && now - lastExpiry < EXPIRY_INTERVAL_NANOS)) {
+      return;
+    }
+    lastExpiry = now;
     try {
-      expired.addAndGet(firewall.expire(Clock.SYSTEM.nanoTime()));
+      expired.addAndGet(firewall.expire(now));
     } catch (RuntimeException e) {
       LOG.warn("{}: firewall expiry failed: {}", ifName, e.toString());
     }
@@ -183,8 +181,5 @@ public final class GatewayFirewall implements AutoCloseable, StatusSource {
   @Override
   public void close() {
     OPEN.remove(this);
-    if (timer != null) {
-      timer.shutdownNow();
-    }
   }
 }

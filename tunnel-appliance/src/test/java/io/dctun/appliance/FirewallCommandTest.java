@@ -224,14 +224,36 @@ class FirewallCommandTest {
       Files.writeString(f, base() + README_FIREWALL.replace("destination-port: 873", "destination-port: 99999"));
       assertThat(g.reload()).isFalse();
       assertThat(g.firewall().rulesVersion()).isEqualTo(1);
-      StringBuilder b = new StringBuilder();
-      g.appendStatus(b);
-      assertThat(b.toString()).contains("firewall.reload-failures 1", "firewall.last-reload-error " + f + ":")
+      assertThat(io.dctun.core.status.StatusText.of(g)).contains("firewall.reload-failures 1", "firewall.last-reload-error " + f + ":")
           .contains("nightly-backup").contains("firewall.rule.pg-replication.packets 0");
       Files.writeString(f, base() + README_FIREWALL.replace("destination-port: 873", "destination-port: 874"));
       assertThat(g.reload()).isTrue();
       assertThat(g.firewall().rulesVersion()).isEqualTo(2);
       assertThat(g.firewall().ruleSet().ruleNames()).hasSize(4);
+    }
+  }
+
+  @Test
+  void idleFlowsExpireOnTheEngineTick() throws Exception {
+    Path f = dir.resolve("gw.yaml");
+    Files.writeString(f, base() + README_FIREWALL);
+    GatewayConfig cfg = ConfigLoader.load(f);
+    io.dctun.core.session.Device device = new io.dctun.core.session.Device(
+        KeyFiles.readPrivateKey(dir.resolve("gw.key")), 1420, new NullOutput(), io.dctun.core.Clock.SYSTEM);
+    System.setProperty("dctun.noSighup", "true");
+    try (GatewayFirewall g = GatewayFirewall.attach(cfg, device)) {
+      io.dctun.firewall.Firewall fw = g.firewall();
+      byte[] syn = io.dctun.firewall.Packets.tcp("10.1.0.5", 40000, "10.2.5.10", 5432, io.dctun.core.packet.IpPacket.TCP_SYN);
+      long t0 = 1_000_000_000_000L;
+      assertThat(fw.filterInbound(io.dctun.crypto.PublicKey.fromBase64(prodKey), syn, 0, syn.length, t0))
+          .as("pg-replication accepts it").isEqualTo(io.dctun.core.session.PacketFilter.ACCEPT);
+      assertThat(fw.connections().size()).as("a tracked flow").isEqualTo(1);
+      g.tick(t0);
+      assertThat(fw.connections().size()).as("not idle yet").isEqualTo(1);
+      long later = t0 + 3_600_000_000_000L; // an hour: past every idle timeout
+      g.tick(later);
+      assertThat(fw.connections().size()).as("expired on the tick").isZero();
+      assertThat(io.dctun.core.status.StatusText.of(g)).contains("firewall.expired-flows 1\n");
     }
   }
 

@@ -11,6 +11,8 @@ import io.dctun.crypto.WireFormat;
 import java.io.IOException;
 import java.util.ArrayList;
 import java.util.List;
+import java.util.concurrent.CopyOnWriteArrayList;
+import java.util.function.LongConsumer;
 import java.util.concurrent.Executors;
 import java.util.concurrent.ScheduledExecutorService;
 import java.util.concurrent.ScheduledFuture;
@@ -50,6 +52,7 @@ public final class Engine implements AutoCloseable {
   private final ScheduledExecutorService scheduler;
   private final boolean ownScheduler;
   private final List<Thread> threads = new ArrayList<>();
+  private final List<LongConsumer> tickTasks = new CopyOnWriteArrayList<>();
   private ScheduledFuture<?> ticks;
   private volatile boolean running;
 
@@ -188,9 +191,26 @@ public final class Engine implements AutoCloseable {
    * scheduler calls it every {@link #TICK_NANOS}; a manually ticked engine's owner calls it.
    */
   public void tick() {
+    long now = clock.nanoTime();
     transports.beginBatch();
-    device.tick(clock.nanoTime());
+    device.tick(now);
     transports.flush();
+    for (LongConsumer t : tickTasks) {
+      try {
+        t.accept(now);
+      } catch (RuntimeException e) {
+        LOG.error("bug in a tick task {}", t, e); // the others and the next tick still run
+      }
+    }
+  }
+
+  /**
+   * Runs {@code task} with the clock's time on every tick, after the device's timers: for other
+   * state machines that only need time (the firewall's flow expiry, say), so that they need no
+   * thread of their own. The task must be quick and must not block.
+   */
+  public void everyTick(LongConsumer task) {
+    tickTasks.add(task);
   }
 
   private void tickSafely() {

@@ -229,4 +229,18 @@ class EngineTest {
     assertThat(s[0].peerOf(s[1]).currentKeypair()).as("keys forgotten").isNull();
     net.bind(new InetSocketAddress(EP_A.address().getAddress(), EP_A.address().getPort())).close();
   }
+
+  @Test
+  void tickTasksRunWithTheClocksTimeAndOneThatThrowsDoesNotStopTheOthers() {
+    Site a = new Site("a", EP_A);
+    List<Long> seen = new ArrayList<>();
+    a.engine.everyTick(now -> {
+      throw new IllegalStateException("task bug");
+    });
+    a.engine.everyTick(seen::add);
+    a.engine.tick();
+    clock.advanceNanos(Engine.TICK_NANOS);
+    a.engine.tick();
+    assertThat(seen).containsExactly(1_000_000_000L, 1_000_000_000L + Engine.TICK_NANOS);
+  }
 }
