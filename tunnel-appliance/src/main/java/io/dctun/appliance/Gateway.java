@@ -14,17 +14,14 @@ import io.dctun.core.status.StatusText;
 import io.dctun.core.transport.NioUdpTransport;
 import io.dctun.core.transport.UdpEndpoint;
 import io.dctun.core.transport.UdpTransport;
-import io.dctun.tun.LinkConfig;
 import io.dctun.tun.LinuxTun;
-import io.dctun.tun.NativeIoException;
+import io.dctun.tun.TunnelInterface;
 import java.io.IOException;
 import java.net.InetAddress;
 import java.net.InetSocketAddress;
 import java.net.UnknownHostException;
 import java.util.ArrayList;
-import java.util.HashSet;
 import java.util.List;
-import java.util.Set;
 import java.util.concurrent.CountDownLatch;
 import java.util.concurrent.atomic.AtomicLong;
 import org.slf4j.Logger;
@@ -77,37 +74,15 @@ public final class Gateway implements AutoCloseable {
       peers.add(new PeerConfig(p.label(), p.publicKey(), p.presharedKey(), UdpEndpoint.ofNullable(ep), p.allowedIps(), p.persistentKeepalive()));
     }
 
-    tun = LinuxTun.open(cfg.interfaceName());
-    try (LinkConfig link = LinkConfig.open()) {
-      link.setMtu(tun.name(), cfg.mtu());
-      for (InterfaceAddress a : cfg.addresses()) {
-        link.addAddress(tun.name(), a.address(), a.length());
-      }
-      noIpv6LinkLocal(tun.name());
-      link.setUp(tun.name(), true);
-      Set<Prefix> onLink = new HashSet<>();
-      for (InterfaceAddress a : cfg.addresses()) {
-        onLink.add(a.network());
-      }
-      for (PeerConfig p : peers) {
-        for (Prefix pre : p.allowedIps()) {
-          if (onLink.contains(pre)) {
-            continue; // the address already gave the kernel this route
-          }
-          if (pre.length() == 0) {
-            LOG.warn("peer {}: allowed IP {} would replace the default route; not adding a route for it", p.name(), pre);
-            continue;
-          }
-          try {
-            link.addRoute(tun.name(), InetAddress.getByAddress(pre.address()), pre.length());
-          } catch (NativeIoException e) {
-            if (e.errno() != 17) { // EEXIST: another peer or the address covers it
-              throw e;
-            }
-          }
-        }
-      }
+    List<TunnelInterface.Address> addresses = new ArrayList<>();
+    for (InterfaceAddress a : cfg.addresses()) {
+      addresses.add(new TunnelInterface.Address(a.address(), a.length()));
     }
+    List<Prefix> routes = new ArrayList<>();
+    for (PeerConfig p : peers) {
+      routes.addAll(p.allowedIps());
+    }
+    tun = TunnelInterface.create(cfg.interfaceName(), cfg.mtu(), addresses, routes).tun();
 
     int port = cfg.listenPort().orElse(0);
     udp = HaController.bindUdp(cfg, port, () -> bindUdp(cfg.listenAddress().orElse(null), port));
@@ -152,25 +127,6 @@ public final class Gateway implements AutoCloseable {
       throw new IllegalArgumentException("-Ddctun.udp must be netty or nio, got " + kind);
     }
     return NettyUdpTransport.bind(address, port);
-  }
-
-  /**
-   * A TUN interface gets an IPv6 link-local address and then sends router solicitations and MLD
-   * reports into the tunnel, which no peer routes: noise in the NO_ROUTE counter every few
-   * seconds. The kernel's own WireGuard interface generates no link-local address; do the same
-   * (addr_gen_mode 1 = none, before the link goes up). Configured IPv6 addresses still work.
-   */
-  private static void noIpv6LinkLocal(String ifname) {
-    java.nio.file.Path p = java.nio.file.Path.of("/proc/sys/net/ipv6/conf", ifname, "addr_gen_mode");
-    if (!java.nio.file.Files.exists(p)) {
-      return; // IPv6 disabled on this host
-    }
-    try {
-      java.nio.file.Files.writeString(p, "1");
-    } catch (IOException e) {
-      LOG.warn("{}: cannot turn off IPv6 link-local address generation ({}): expect NO_ROUTE drops of "
-          + "router solicitations", ifname, e.getMessage());
-    }
   }
 
   public Device device() {
