@@ -493,6 +493,36 @@ public final class IpPacket {
     return true;
   }
 
+  /**
+   * Decrements the TTL (IPv4, with an incremental checksum update as RFC 1624 gives it) or the hop
+   * limit (IPv6) of a valid packet, as a router does when it forwards. Returns false, changing
+   * nothing, when the packet must not be forwarded: its TTL or hop limit is 1 or 0.
+   */
+  public static boolean decrementTtl(byte[] buf, int off) {
+    if ((buf[off] & 0xF0) == 0x60) {
+      int hop = buf[off + V6_HOP_LIMIT] & 0xFF;
+      if (hop <= 1) {
+        return false;
+      }
+      buf[off + V6_HOP_LIMIT] = (byte) (hop - 1);
+      return true;
+    }
+    int ttl = buf[off + V4_TTL] & 0xFF;
+    if (ttl <= 1) {
+      return false;
+    }
+    buf[off + V4_TTL] = (byte) (ttl - 1);
+    // HC' = ~(~HC + ~m + m'): the 16-bit word holding TTL went down by 0x0100.
+    int hc = (buf[off + V4_CHECKSUM] & 0xFF) << 8 | (buf[off + V4_CHECKSUM + 1] & 0xFF);
+    int sum = (~hc & 0xFFFF) + 0xFEFF; // ~m + m' == -0x0100 in one's complement: + 0xFEFF
+    sum = (sum & 0xFFFF) + (sum >>> 16);
+    sum = (sum & 0xFFFF) + (sum >>> 16);
+    int c = ~sum & 0xFFFF;
+    buf[off + V4_CHECKSUM] = (byte) (c >>> 8);
+    buf[off + V4_CHECKSUM + 1] = (byte) c;
+    return true;
+  }
+
   /** Whether a well-formed IPv4 header's checksum verifies. False for anything else. */
   public static boolean ipv4ChecksumValid(byte[] buf, int off, int len) {
     if (version(buf, off, len) != 4 || totalLength(buf, off, len) < 0) {

@@ -52,6 +52,7 @@ public final class Device implements StatusSource {
   private volatile PacketFilter filter = PacketFilter.ACCEPT_ALL;
   private final SplittableRandom random = new SplittableRandom();
   private final ControlChannel control = new ControlChannel(this);
+  private final AtomicLong forwarded = new AtomicLong();
 
   /** Handshake messages seen in the current one-second bucket, for the under-load decision. */
   private final AtomicLong handshakeBucketStart = new AtomicLong(Long.MIN_VALUE);
@@ -104,6 +105,7 @@ public final class Device implements StatusSource {
       ps.counter("rx-bytes", p.rxBytes());
       ps.counter("tx-bytes", p.txBytes());
     }
+    s.counter("forwarded", forwarded.get());
     StatusSink c = s.section("control");
     c.counter("sent", control.sent());
     c.counter("received", control.received());
@@ -242,7 +244,11 @@ public final class Device implements StatusSource {
     p.send(buf, off, len, now);
   }
 
-  /** Delivers a decrypted, source-checked packet through the filter to the device. */
+  /**
+   * Delivers a decrypted, source-checked packet through the filter to the device, or, when its
+   * destination belongs to another peer, forwards it there (a hub between spokes, a gateway
+   * passing traffic to the gateway a host is connected to).
+   */
   void deliverInbound(Peer p, byte[] buf, int off, int len, long now) {
     int verdict = filter.filterInbound(p.publicKey(), buf, off, len, now);
     if (verdict != PacketFilter.ACCEPT) {
@@ -252,7 +258,51 @@ public final class Device implements StatusSource {
       }
       return;
     }
+    Peer to = route(buf, off, len);
+    if (to != null && to != p) {
+      forward(p, to, buf, off, len, now);
+      return;
+    }
     output.deliverToDevice(buf, off, len);
+  }
+
+  /**
+   * Peer to peer without the kernel, in place: the packet has passed {@code from}'s inbound rules
+   * and now passes {@code to}'s outbound rules, as it would through the TUN and the kernel's
+   * forwarding; the TTL goes down by one as a router's does. A packet from one dctun gateway to
+   * another is never forwarded: between gateways a packet travels at most once, so a moment of
+   * disagreement about where a host is cannot become a loop.
+   */
+  private void forward(Peer from, Peer to, byte[] buf, int off, int len, long now) {
+    if (from.config().dctun() && to.config().dctun()) {
+      drops.drop(DropReason.FORWARD_LOOP, now, from.name() + " -> " + to.name());
+      return;
+    }
+    if (off + paddedRoom(len) > buf.length) {
+      drops.drop(DropReason.TOO_BIG, now, "forward: no room to seal in place");
+      return;
+    }
+    if (!IpPacket.decrementTtl(buf, off)) {
+      drops.drop(DropReason.TTL_EXCEEDED, now, from.name() + " -> " + to.name());
+      return;
+    }
+    int verdict = filter.filterOutbound(to.publicKey(), buf, off, len, now);
+    if (verdict != PacketFilter.ACCEPT) {
+      drops.drop(DropReason.FILTERED, now, "forward");
+      return;
+    }
+    forwarded.incrementAndGet();
+    to.send(buf, off, len, now);
+  }
+
+  /** Bytes an inner packet of {@code len} needs after its start to be sealed in place: padding and tag. */
+  private int paddedRoom(int len) {
+    return Peer.paddedLength(len, mtu) + 16;
+  }
+
+  /** Packets forwarded from one peer to another. */
+  public long forwarded() {
+    return forwarded.get();
   }
 
   // ------------------------------------------------------------------ inbound

@@ -47,7 +47,11 @@ public enum DropReason {
   /** A control message of a type no handler is registered for. */
   CONTROL_UNHANDLED,
   /** A control message whose handler threw. */
-  CONTROL_HANDLER_FAILED;
+  CONTROL_HANDLER_FAILED,
+  /** A packet from one dctun gateway for another: between gateways a packet is forwarded at most once. */
+  FORWARD_LOOP,
+  /** A packet to forward whose TTL or hop limit ran out. */
+  TTL_EXCEEDED;
 
   private static final DropReason[] VALUES = values();
 
