@@ -5,11 +5,11 @@ import static org.assertj.core.api.Assertions.assertThat;
 import io.dctun.appliance.config.ConfigLoader;
 import io.dctun.appliance.config.GatewayConfig;
 import io.dctun.appliance.config.HaSection;
-import io.dctun.core.Clock;
 import io.dctun.core.session.Device;
 import io.dctun.core.session.Output;
 import io.dctun.core.session.Peer;
 import io.dctun.core.session.PeerConfig;
+import io.dctun.core.testing.ManualClock;
 import io.dctun.crypto.KeyFiles;
 import io.dctun.crypto.PrivateKey;
 import io.dctun.ha.VrrpAction;
@@ -47,26 +47,6 @@ class HaControllerHandshakeTrackingTest {
   static final UdpEndpoint EP_GW = UdpEndpoint.of("198.18.0.100", 51820);
   static final UdpEndpoint EP_REMOTE = UdpEndpoint.of("198.18.0.1", 51820);
 
-  /** Monotonic and wall time, moved by the test; wall is 2040-01-01 plus the monotonic time. */
-  static final class ManualClock implements Clock {
-    long now = 5 * S;
-    final long wallBase = 2_208_988_800L * S;
-
-    @Override
-    public long nanoTime() {
-      return now;
-    }
-
-    @Override
-    public long wallClockNanos() {
-      return wallBase + now;
-    }
-
-    void advanceMillis(long ms) {
-      now += ms * 1_000_000L;
-    }
-  }
-
   /** Datagrams in flight between the two devices, delivered when the test says so. */
   final class Net implements Output {
     final Endpoint self;
@@ -87,7 +67,8 @@ class HaControllerHandshakeTrackingTest {
   }
 
   @TempDir Path dir;
-  final ManualClock clock = new ManualClock();
+  /** Monotonic and wall time, moved by the test; wall is 2040-01-01 plus the monotonic time. */
+  final ManualClock clock = new ManualClock(5 * S, 2_208_988_800L * S);
   final ArrayDeque<Object[]> wire = new ArrayDeque<>();
   final PrivateKey gwKey = PrivateKey.generate();
   final PrivateKey remoteKey = PrivateKey.generate();

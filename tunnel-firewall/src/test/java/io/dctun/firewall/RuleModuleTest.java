@@ -5,9 +5,8 @@ import static io.dctun.core.session.PacketFilter.DROP;
 import static io.dctun.firewall.Fixtures.*;
 import static org.assertj.core.api.Assertions.assertThat;
 
-import io.dctun.core.Clock;
+import io.dctun.core.testing.ManualClock;
 import java.util.Map;
-import java.util.concurrent.atomic.AtomicLong;
 import org.junit.jupiter.api.Test;
 
 class RuleModuleTest {
@@ -19,26 +18,15 @@ class RuleModuleTest {
 
   @Test
   void timeWindowMatchesOnlyInsideTheWindow() throws Exception {
-    AtomicLong wall = new AtomicLong();
-    Clock clock = new Clock() {
-      @Override
-      public long nanoTime() {
-        return 0;
-      }
-
-      @Override
-      public long wallClockNanos() {
-        return wall.get();
-      }
-    };
+    ManualClock clock = new ManualClock(0, 0); // only the wall clock moves
     Firewall fw = new Firewall(peers()
         .rule(Rule.named("office-hours-ssh").inbound().protocol("tcp").destinationPort("22")
             .match("time-window", Map.of("from", "08:00", "to", "18:00")).action(Action.ACCEPT))
         .build(), FirewallOptions.DEFAULTS.withClock(clock));
     long hour = 3600 * SEC;
-    wall.set(20_000 * 24 * hour + 9 * hour);
+    clock.setWallClockNanos(20_000 * 24 * hour + 9 * hour);
     assertThat(in(fw, PROD, Packets.tcp("10.1.0.1", 1000, "10.2.0.1", 22, SYN), 1)).isEqualTo(ACCEPT);
-    wall.set(20_000 * 24 * hour + 19 * hour);
+    clock.setWallClockNanos(20_000 * 24 * hour + 19 * hour);
     assertThat(in(fw, PROD, Packets.tcp("10.1.0.1", 1001, "10.2.0.1", 22, SYN), 1)).isEqualTo(DROP);
     // The flow admitted at 09:00 goes on after hours: established flows do not see the rules.
     assertThat(out(fw, PROD, Packets.tcp("10.2.0.1", 22, "10.1.0.1", 1000, SYN_ACK), 2)).isEqualTo(ACCEPT);

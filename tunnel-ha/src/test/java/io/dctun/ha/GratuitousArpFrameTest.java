@@ -2,6 +2,8 @@ package io.dctun.ha;
 
 import static org.assertj.core.api.Assertions.assertThat;
 
+import io.dctun.core.testing.Pcap;
+import io.dctun.core.testing.TestData;
 import io.dctun.ha.internal.GratuitousArp;
 import java.util.Arrays;
 import java.util.List;
@@ -10,7 +12,7 @@ import org.junit.jupiter.api.Test;
 class GratuitousArpFrameTest {
   @Test
   void frameIsByteForByteWhatKeepalivedSends() throws Exception {
-    List<Pcap.Frame> frames = Pcap.read(Pcap.TESTDATA.resolve("vrrp/vrrp-v3.pcap"));
+    List<Pcap.Frame> frames = Pcap.read(TestData.path("vrrp/vrrp-v3.pcap"));
     List<Pcap.Frame> arps = frames.stream().filter(f -> f.etherType() == 0x0806).toList();
     assertThat(arps).hasSizeGreaterThanOrEqualTo(5);
     for (Pcap.Frame f : arps) {

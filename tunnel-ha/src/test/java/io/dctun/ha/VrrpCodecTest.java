@@ -3,6 +3,8 @@ package io.dctun.ha;
 import static org.assertj.core.api.Assertions.assertThat;
 import static org.assertj.core.api.Assertions.assertThatThrownBy;
 
+import io.dctun.core.testing.Pcap;
+import io.dctun.core.testing.TestData;
 import java.nio.file.Files;
 import java.util.ArrayList;
 import java.util.Arrays;
@@ -16,7 +18,7 @@ class VrrpCodecTest {
   private static final int VIP = VrrpAdvert.ipv4("198.18.1.100");
 
   private static byte[] oneAdvert() throws Exception {
-    return Pcap.hexDump(Files.readString(Pcap.TESTDATA.resolve("vrrp/one-v3-advert.hex.txt")));
+    return Pcap.hexDump(Files.readString(TestData.path("vrrp/one-v3-advert.hex.txt")));
   }
 
   private static byte[] ipOf(Pcap.Frame f) {
@@ -50,7 +52,7 @@ class VrrpCodecTest {
 
   @Test
   void everyAdvertInTheV3CaptureDecodes() throws Exception {
-    List<Pcap.Frame> frames = Pcap.read(Pcap.TESTDATA.resolve("vrrp/vrrp-v3.pcap"));
+    List<Pcap.Frame> frames = Pcap.read(TestData.path("vrrp/vrrp-v3.pcap"));
     VrrpAdvert a = new VrrpAdvert();
     List<String> seen = new ArrayList<>();
     int adverts = 0;
@@ -88,7 +90,7 @@ class VrrpCodecTest {
 
   @Test
   void everyAdvertInTheV2CaptureIsWrongVersion() throws Exception {
-    List<Pcap.Frame> frames = Pcap.read(Pcap.TESTDATA.resolve("vrrp/vrrp-v2.pcap"));
+    List<Pcap.Frame> frames = Pcap.read(TestData.path("vrrp/vrrp-v2.pcap"));
     VrrpAdvert a = new VrrpAdvert();
     int n = 0;
     for (Pcap.Frame f : frames) {

@@ -4,6 +4,7 @@ import static org.assertj.core.api.Assertions.assertThat;
 import static org.assertj.core.api.Assertions.assertThatThrownBy;
 
 import io.dctun.core.device.PacketDevice;
+import io.dctun.core.testing.ExecResult;
 import java.io.IOException;
 import java.net.InetAddress;
 import java.util.concurrent.CompletableFuture;
@@ -71,9 +72,9 @@ class LinuxTunTest {
         tun.close();
       }
       tun.close(); // idempotent
-      NetnsRunner.Result r = ns.ipResult("link", "show", "dev", name);
-      assertThat(r.exit).as("ip link show after close: %s", r.out).isNotZero();
-      assertThat(r.err).contains("does not exist");
+      ExecResult r = ns.ipResult("link", "show", "dev", name);
+      assertThat(r.exitCode()).as("ip link show after close: %s", r.stdout()).isNotZero();
+      assertThat(r.stderr()).contains("does not exist");
       assertThat(ns.ip("addr", "show")).doesNotContain("198.18.77.1").doesNotContain(name);
       assertThat(ns.ip("route", "show")).doesNotContain("198.18.79.0").doesNotContain(name);
       assertThatThrownBy(() -> tun.write(new byte[20], 0, 20)).isInstanceOf(IOException.class);

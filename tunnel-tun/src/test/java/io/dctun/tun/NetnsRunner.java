@@ -2,15 +2,16 @@ package io.dctun.tun;
 
 import static org.junit.jupiter.api.Assumptions.assumeTrue;
 
+import io.dctun.core.testing.ExecResult;
+import io.dctun.core.testing.Requirements;
+import io.dctun.core.testing.Shell;
 import io.dctun.tun.internal.LibC;
-import java.io.ByteArrayOutputStream;
-import java.io.IOException;
-import java.io.InputStream;
-import java.nio.charset.StandardCharsets;
 import java.nio.file.Files;
 import java.nio.file.Path;
+import java.time.Duration;
 import java.util.ArrayList;
 import java.util.List;
+import java.util.Map;
 import java.util.concurrent.CompletableFuture;
 import java.util.concurrent.ExecutionException;
 import java.util.concurrent.TimeUnit;
@@ -20,6 +21,10 @@ import java.util.concurrent.TimeUnit;
  * unshare(CLONE_NEWNET)} is per thread), so whatever the test creates disappears with the
  * thread even if it fails. If unsharing is refused, the body runs in the current namespace and
  * touches only the TUN it creates.
+ *
+ * <p>It stays here, not in core's {@code io.dctun.core.testing} with {@code NetNs}, because the
+ * per-thread {@code unshare} needs tunnel-tun's native binding; commands and skips go through
+ * core's {@code Shell} and {@code Requirements}.
  */
 final class NetnsRunner {
 
@@ -38,15 +43,15 @@ final class NetnsRunner {
     }
 
     /** Runs {@code ip args...} in the namespace; fails the test, with stderr, on non-zero exit. */
-    String ip(String... args) throws IOException, InterruptedException {
-      Result r = ipResult(args);
-      if (r.exit != 0) {
-        throw new AssertionError("ip " + String.join(" ", args) + " exited " + r.exit + ": " + r.err);
+    String ip(String... args) {
+      ExecResult r = ipResult(args);
+      if (!r.ok()) {
+        throw new AssertionError("ip " + String.join(" ", args) + " exited " + r.exitCode() + ": " + r.stderr());
       }
-      return r.out;
+      return r.stdout();
     }
 
-    Result ipResult(String... args) throws IOException, InterruptedException {
+    ExecResult ipResult(String... args) {
       List<String> cmd = new ArrayList<>();
       if (netnsPath != null) {
         cmd.add("nsenter");
@@ -54,36 +59,11 @@ final class NetnsRunner {
       }
       cmd.add("ip");
       cmd.addAll(List.of(args));
-      Process p = new ProcessBuilder(cmd).start();
-      CompletableFuture<String> out = CompletableFuture.supplyAsync(() -> drain(p.getInputStream()));
-      CompletableFuture<String> err = CompletableFuture.supplyAsync(() -> drain(p.getErrorStream()));
-      if (!p.waitFor(10, TimeUnit.SECONDS)) {
-        p.destroyForcibly();
+      ExecResult r = Shell.exec(Duration.ofSeconds(10), Map.of(), null, cmd);
+      if (r.timedOut()) {
         throw new AssertionError("timed out: " + cmd);
       }
-      return new Result(p.exitValue(), out.join(), err.join());
-    }
-  }
-
-  static final class Result {
-    final int exit;
-    final String out;
-    final String err;
-
-    Result(int exit, String out, String err) {
-      this.exit = exit;
-      this.out = out;
-      this.err = err;
-    }
-  }
-
-  private static String drain(InputStream in) {
-    try (in) {
-      ByteArrayOutputStream b = new ByteArrayOutputStream();
-      in.transferTo(b);
-      return b.toString(StandardCharsets.UTF_8);
-    } catch (IOException e) {
-      return "(unreadable: " + e + ")";
+      return r;
     }
   }
 
@@ -91,21 +71,7 @@ final class NetnsRunner {
   static void assumeTunAvailable() {
     assumeTrue(Files.exists(Path.of(LinuxTun.TUN_PATH)),
         "skipped: no TUN device " + LinuxTun.TUN_PATH);
-    assumeTrue(hasNetAdmin(), "skipped: not root and no CAP_NET_ADMIN (needed to create a TUN)");
-  }
-
-  private static boolean hasNetAdmin() {
-    try {
-      for (String line : Files.readAllLines(Path.of("/proc/self/status"))) {
-        if (line.startsWith("CapEff:")) {
-          long caps = Long.parseUnsignedLong(line.substring(7).trim(), 16);
-          return (caps & (1L << 12)) != 0; // CAP_NET_ADMIN
-        }
-      }
-    } catch (IOException | NumberFormatException e) {
-      return false;
-    }
-    return false;
+    Requirements.assumeNetAdmin();
   }
 
   /** Runs {@code body} in a new network namespace (if allowed), bounded by {@code seconds}. */

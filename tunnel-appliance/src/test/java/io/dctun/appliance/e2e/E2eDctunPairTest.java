@@ -5,6 +5,7 @@ import static org.assertj.core.api.Assertions.assertThat;
 
 import io.dctun.core.testing.ExecResult;
 import io.dctun.core.testing.NetNs;
+import io.dctun.core.testing.Pcap;
 import io.dctun.core.testing.Requirements;
 import io.dctun.crypto.PrivateKey;
 import java.nio.file.Path;

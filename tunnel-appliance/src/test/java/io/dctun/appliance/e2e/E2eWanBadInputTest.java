@@ -7,6 +7,7 @@ import io.dctun.core.Clock;
 import io.dctun.core.session.Device;
 import io.dctun.core.session.Output;
 import io.dctun.core.testing.ExecResult;
+import io.dctun.core.testing.Pcap;
 import io.dctun.core.testing.Requirements;
 import io.dctun.crypto.PrivateKey;
 import io.dctun.crypto.PublicKey;

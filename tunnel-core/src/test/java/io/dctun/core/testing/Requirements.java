@@ -27,6 +27,14 @@ public final class Requirements {
         assumeTrue(uid == 0, "needs root: running as uid " + uid);
     }
 
+    /**
+     * Skips unless this process has CAP_NET_ADMIN in effect (root has it), which creating a TUN device
+     * or changing links needs; unlike {@link #assumeRoot()} it also admits a capable non-root user.
+     */
+    public static void assumeNetAdmin() {
+        assumeTrue(hasCapability(12), "needs CAP_NET_ADMIN: not root and not granted it (CapEff in /proc/self/status)");
+    }
+
     /** Skips unless {@code /dev/net/tun} exists and is readable and writable. */
     public static void assumeTun() {
         Path tun = Path.of("/dev/net/tun");
@@ -106,6 +114,20 @@ public final class Requirements {
         dirs.add("/usr/sbin");
         dirs.add("/sbin");
         return new ArrayList<>(dirs);
+    }
+
+    /** Whether capability number {@code cap} is in CapEff of /proc/self/status; false if unknown. */
+    static boolean hasCapability(int cap) {
+        try {
+            for (String line : Files.readAllLines(Path.of("/proc/self/status"))) {
+                if (line.startsWith("CapEff:")) {
+                    return (Long.parseUnsignedLong(line.substring(7).trim(), 16) & (1L << cap)) != 0;
+                }
+            }
+        } catch (IOException | RuntimeException e) {
+            // fall through
+        }
+        return false;
     }
 
     /** Effective uid from /proc/self/status, or -1 if unknown. */

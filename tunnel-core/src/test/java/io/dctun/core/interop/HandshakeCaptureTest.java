@@ -1,14 +1,28 @@
-package io.dctun.crypto;
+package io.dctun.core.interop;
 
 import static org.assertj.core.api.Assertions.assertThat;
 
+import io.dctun.core.testing.Pcap;
+import io.dctun.core.testing.TestData;
+import io.dctun.crypto.CookieChecker;
+import io.dctun.crypto.Handshake;
+import io.dctun.crypto.LocalIdentity;
+import io.dctun.crypto.PresharedKey;
+import io.dctun.crypto.PrivateKey;
+import io.dctun.crypto.Tai64n;
+import io.dctun.crypto.WireFormat;
 import java.nio.file.Files;
 import java.time.Instant;
 import java.util.List;
 import org.junit.jupiter.api.BeforeAll;
 import org.junit.jupiter.api.Test;
 
-/** Known answers from a real wireguard-go handshake (shared/testdata/wireguard). */
+/**
+ * Known answers from a real wireguard-go handshake (shared/testdata/wireguard), for tunnel-crypto's
+ * handshake, MACs and TAI64N. It lives in tunnel-core because it reads the capture with the shared
+ * {@link Pcap} of core's test-jar, which tunnel-crypto cannot depend on (core depends on crypto);
+ * it uses only crypto's public API.
+ */
 class HandshakeCaptureTest {
   static PrivateKey initKey;
   static PrivateKey respKey;
@@ -17,18 +31,18 @@ class HandshakeCaptureTest {
 
   @BeforeAll
   static void load() throws Exception {
-    initKey = PrivateKey.fromBase64(Files.readString(Pcap.testdata("wireguard", "init.key")));
-    respKey = PrivateKey.fromBase64(Files.readString(Pcap.testdata("wireguard", "resp.key")));
-    psk = PresharedKey.fromBase64(Files.readString(Pcap.testdata("wireguard", "psk")));
-    messages = Pcap.udpPayloads(Pcap.testdata("wireguard", "wg.pcap"));
+    initKey = PrivateKey.fromBase64(Files.readString(TestData.path("wireguard", "init.key")));
+    respKey = PrivateKey.fromBase64(Files.readString(TestData.path("wireguard", "resp.key")));
+    psk = PresharedKey.fromBase64(Files.readString(TestData.path("wireguard", "psk")));
+    messages = Pcap.udpPayloads(TestData.path("wireguard", "wg.pcap"));
   }
 
   @Test
   void capturedKeysMatchCapturedPublicKeys() throws Exception {
     assertThat(initKey.publicKey().toBase64())
-        .isEqualTo(Files.readString(Pcap.testdata("wireguard", "init.pub")).strip());
+        .isEqualTo(Files.readString(TestData.path("wireguard", "init.pub")).strip());
     assertThat(respKey.publicKey().toBase64())
-        .isEqualTo(Files.readString(Pcap.testdata("wireguard", "resp.pub")).strip());
+        .isEqualTo(Files.readString(TestData.path("wireguard", "resp.pub")).strip());
   }
 
   @Test
