@@ -7,6 +7,7 @@ import io.dctun.core.session.PacketFilter;
 import io.dctun.crypto.PublicKey;
 import io.dctun.firewall.internal.CompiledRule;
 import io.dctun.firewall.internal.ConnTrack;
+import io.dctun.firewall.internal.FlowKey;
 import io.dctun.firewall.internal.Pkt;
 import io.dctun.firewall.internal.Rejects;
 import io.dctun.firewall.internal.TokenBucket;
@@ -247,7 +248,7 @@ public final class Firewall implements PacketFilter, StatusSource {
     p.now = now;
     boolean trackable = trackable(p);
     if (trackable) {
-      int t = table.track(p, cur.version, cur.recheck, s[2]);
+      int t = table.track(p, cur.version, cur.recheck, s[2], true);
       switch (t & 0xFF) {
         case ConnTrack.PASS: {
           int rule = (t >>> 8) - 1;
@@ -287,7 +288,7 @@ public final class Firewall implements PacketFilter, StatusSource {
     switch (r.action) {
       case ACCEPT:
         if (trackable && p.state == ConnState.NEW.ordinal()
-            && !table.insert(p, cur.version, idx)) {
+            && !table.insert(p, cur.version, idx, true)) {
           return drop(Reason.TABLE_FULL, r, p, now);
         }
         if (r.log) {
@@ -449,8 +450,7 @@ public final class Firewall implements PacketFilter, StatusSource {
       orig.copyFrom(p);
       int w = table.peek(p);
       boolean aIsOrig = (w & (1 << 4)) != 0;
-      boolean srcIsA = srcSortsFirst(p);
-      if (aIsOrig != srcIsA) {
+      if (aIsOrig != FlowKey.of(p).srcIsA) {
         orig.swap();
       }
       orig.state = ConnState.NEW.ordinal();
@@ -486,18 +486,5 @@ public final class Firewall implements PacketFilter, StatusSource {
       case REJECT -> Reason.RULE_REJECT;
     };
     return new Explanation(r.action, r.name, idx, st, reason);
-  }
-
-  private static boolean srcSortsFirst(Pkt p) {
-    int c = Long.compareUnsigned(p.srcHi, p.dstHi);
-    if (c == 0) {
-      c = Long.compareUnsigned(p.srcLo, p.dstLo);
-    }
-    if (c == 0) {
-      int a = p.sport < 0 ? 0 : p.sport;
-      int b = p.dport < 0 ? 0 : p.dport;
-      c = Integer.compare(a, b);
-    }
-    return c <= 0;
   }
 }

@@ -42,6 +42,8 @@ public final class Pkt implements PacketView {
   public int len;
   public long now;
   public Clock clock = Clock.SYSTEM;
+  /** The key of this packet's flow, filled by {@link FlowKey#of} (not by parsing). */
+  public final FlowKey key = new FlowKey();
 
   /**
    * Per-thread peer-index cache, direct-mapped by identity hash: the device passes the same
