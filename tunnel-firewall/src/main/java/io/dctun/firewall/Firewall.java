@@ -396,9 +396,7 @@ public final class Firewall implements PacketFilter, StatusSource {
   /** Whether the ICMP error in {@code p} quotes a packet of a tracked flow of the same peer. */
   private boolean related(Pkt p, Pkt q) {
     int at = p.off + p.l4 + 8;
-    int total = p.version == 4 ? ((p.buf[p.off + 2] & 0xFF) << 8 | (p.buf[p.off + 3] & 0xFF))
-        : 40 + ((p.buf[p.off + 4] & 0xFF) << 8 | (p.buf[p.off + 5] & 0xFF));
-    if (!q.parseQuoted(p.buf, at, total - p.l4 - 8) || q.version != p.version) {
+    if (!q.parseQuoted(p.buf, at, p.total - p.l4 - 8) || q.version != p.version) {
       return false;
     }
     q.peer = p.peer;
