@@ -42,7 +42,11 @@ import org.slf4j.LoggerFactory;
  *    '-- no rule: NEW -> NO_RULE, INVALID -> INVALID_STATE (drop); RELATED -> accept
  * </pre>
  *
- * Replies of an accepted flow pass without their own rule, in either direction; so rules are
+ * {@link #explain} runs this very path, dry, with a {@link Trace}: the connection table is read
+ * through the same tracking code and nothing is written, counted or replied, so its answer is
+ * the data path's.
+ *
+ * <p>Replies of an accepted flow pass without their own rule, in either direction; so rules are
  * written for the side that opens a connection. Rules decide NEW, RELATED and INVALID packets;
  * packets of established flows never reach them.
  *
