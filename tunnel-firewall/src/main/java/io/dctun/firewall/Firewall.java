@@ -9,6 +9,7 @@ import io.dctun.firewall.internal.CompiledRule;
 import io.dctun.firewall.internal.ConnTrack;
 import io.dctun.firewall.internal.Pkt;
 import io.dctun.firewall.internal.Rejects;
+import io.dctun.firewall.internal.TcpTracker;
 import io.dctun.firewall.internal.TokenBucket;
 import java.util.EnumMap;
 import java.util.List;
@@ -41,7 +42,11 @@ import org.slf4j.LoggerFactory;
  *    '-- no rule: NEW -> NO_RULE, INVALID -> INVALID_STATE (drop); RELATED -> accept
  * </pre>
  *
- * Replies of an accepted flow pass without their own rule, in either direction; so rules are
+ * {@link #explain} runs this very path, dry, with a {@link Trace}: the connection table is read
+ * through the same tracking code and nothing is written, counted or replied, so its answer is
+ * the data path's.
+ *
+ * <p>Replies of an accepted flow pass without their own rule, in either direction; so rules are
  * written for the side that opens a connection. Rules decide NEW, RELATED and INVALID packets;
  * packets of established flows never reach them.
  *
@@ -234,79 +239,152 @@ public final class Firewall implements PacketFilter, StatusSource {
    */
   public int decide(Direction dir, PublicKey peer, byte[] buf, int off, int len, long now,
       boolean reply) {
-    Installed cur = current;
+    return decide(current, dir, peer, -1, buf, off, len, now, reply, null);
+  }
+
+  /**
+   * The decision, the one both the data path and {@link #explain} run. The peer is {@code
+   * peerKey} (resolved after parsing, through the thread's cache) or, when that is null, the
+   * index {@code peerIndex}. With a {@code trace} (explain) it records each step and its verdict
+   * and is dry: the connection table is consulted as the data path would, but nothing is
+   * written, counted, logged or replied. Without one (the data path: every {@code t != null}
+   * below is one untaken branch) it allocates nothing.
+   */
+  private int decide(Installed cur, Direction dir, PublicKey peerKey, int peerIndex, byte[] buf,
+      int off, int len, long now, boolean reply, Trace t) {
     Pkt[] s = scratch.get();
     Pkt p = s[0];
     if (!p.parse(buf, off, len)) {
+      if (t != null) {
+        t.step("not a well-formed IPv4/IPv6 packet");
+        t.verdict(Reason.MALFORMED, null, ConnState.INVALID);
+        return DROP;
+      }
       return drop(Reason.MALFORMED, null, dir, now);
     }
     RuleSet rs = cur.rules;
     p.dir = dir;
-    p.peer = rs.peerIndex(peer, p);
+    p.peer = peerKey != null ? rs.peerIndex(peerKey, p) : peerIndex;
     p.peerName = rs.peerName(p.peer);
     p.now = now;
+    boolean commit = t == null;
+    if (t != null) {
+      t.step(describe(p));
+    }
     boolean trackable = trackable(p);
     if (trackable) {
-      int t = table.track(p, cur.version, cur.recheck, s[2]);
-      switch (t & 0xFF) {
+      int tr = table.track(p, cur.version, cur.recheck, s[2], commit);
+      if (t != null) {
+        traceTracking(t, p, tr, rs);
+      }
+      switch (tr & 0xFF) {
         case ConnTrack.PASS: {
-          int rule = (t >>> 8) - 1;
-          if (rule >= 0 && rule < rs.rules.length) {
+          int rule = (tr >>> 8) - 1;
+          CompiledRule admitted = rule >= 0 && rule < rs.rules.length ? rs.rules[rule] : null;
+          p.state = ConnState.ESTABLISHED.ordinal();
+          if (t != null) {
+            t.verdict(Reason.ESTABLISHED, admitted, ConnState.ESTABLISHED);
+            return ACCEPT;
+          }
+          if (admitted != null) {
             rs.count(rule, len, now);
           }
           reasons[Reason.ESTABLISHED.ordinal()].increment();
           return ACCEPT;
         }
         case ConnTrack.REVOKED:
-          return drop(Reason.REVOKED_BY_RELOAD, null, p, now);
+          p.state = ConnState.ESTABLISHED.ordinal();
+          return drop(Reason.REVOKED_BY_RELOAD, null, p, now, t);
         case ConnTrack.INVALID:
           p.state = ConnState.INVALID.ordinal();
           break;
         default: // MISS
-          if (p.proto == IpPacket.PROTO_TCP
-              && (p.tcpFlags & (IpPacket.TCP_SYN | IpPacket.TCP_ACK | IpPacket.TCP_RST))
-                  != IpPacket.TCP_SYN) {
+          if (p.proto == IpPacket.PROTO_TCP && !TcpTracker.opens(p.tcpFlags)) {
             p.state = ConnState.INVALID.ordinal();
+            if (t != null) {
+              t.step("a TCP segment that cannot open a connection (not a SYN alone): INVALID");
+            }
           }
           break;
       }
     } else if (p.isIcmpError()) {
       p.state = related(p, s[1]) ? ConnState.RELATED.ordinal() : ConnState.INVALID.ordinal();
+      if (t != null) {
+        t.step(p.state == ConnState.RELATED.ordinal()
+            ? "ICMP error quoting a tracked flow: RELATED"
+            : "ICMP error quoting no tracked flow: INVALID");
+      }
+    } else if (t != null) {
+      t.step("not tracked (non-first fragment, or ICMP other than echo)");
     }
     int idx = rs.firstMatch(p);
     if (idx < 0) {
+      if (t != null) {
+        t.step("no " + dir.name().toLowerCase(java.util.Locale.ROOT) + " rule matches state "
+            + p.state());
+      }
       if (p.state == ConnState.RELATED.ordinal()) {
-        reasons[Reason.RELATED.ordinal()].increment();
-        return ACCEPT;
+        return accept(Reason.RELATED, null, p, now, t);
       }
       return drop(p.state == ConnState.INVALID.ordinal() ? Reason.INVALID_STATE : Reason.NO_RULE,
-          null, p, now);
+          null, p, now, t);
     }
     CompiledRule r = rs.rules[idx];
-    rs.count(idx, len, now);
+    if (t != null) {
+      t.step("first matching rule: '" + r.name + "' #" + idx + " " + r.action);
+    } else {
+      rs.count(idx, len, now);
+    }
     switch (r.action) {
       case ACCEPT:
         if (trackable && p.state == ConnState.NEW.ordinal()
-            && !table.insert(p, cur.version, idx)) {
-          return drop(Reason.TABLE_FULL, r, p, now);
+            && !table.insert(p, cur.version, idx, commit)) {
+          if (t != null) {
+            t.step("the connection table has no room for the new flow");
+          }
+          return drop(Reason.TABLE_FULL, r, p, now, t);
         }
-        if (r.log) {
-          log("accept", r, p, now);
-        }
-        reasons[(p.state == ConnState.RELATED.ordinal() ? Reason.RELATED : Reason.RULE_ACCEPT)
-            .ordinal()].increment();
-        return ACCEPT;
+        return accept(p.state == ConnState.RELATED.ordinal() ? Reason.RELATED : Reason.RULE_ACCEPT,
+            r, p, now, t);
       case DROP:
-        return drop(Reason.RULE_DROP, r, p, now);
+        return drop(Reason.RULE_DROP, r, p, now, t);
       default: {
-        drop(Reason.RULE_REJECT, r, p, now);
-        if (reply && rejectBudget.tryAcquire(now)) {
+        drop(Reason.RULE_REJECT, r, p, now, t);
+        if (commit && reply && rejectBudget.tryAcquire(now)) {
           int n = Rejects.write(p);
           return n > 0 ? n : DROP;
         }
         return DROP;
       }
     }
+  }
+
+  /** The connection table's answer, in words (explain only). */
+  private void traceTracking(Trace t, Pkt p, int tr, RuleSet rs) {
+    int w = table.peek(p);
+    String flow = w < 0 ? "" : "flow " + ConnTrack.kindName(w);
+    switch (tr & 0xFF) {
+      case ConnTrack.PASS -> {
+        int rule = (tr >>> 8) - 1;
+        t.step(flow + ", admitted by rule "
+            + (rule >= 0 && rule < rs.rules.length ? "'" + rs.rules[rule].name + "' #" + rule : "?")
+            + ": the packet is in step, ESTABLISHED");
+      }
+      case ConnTrack.REVOKED ->
+          t.step(flow + ", admitted under older rules that no longer accept it: revoked");
+      case ConnTrack.INVALID -> t.step(flow + ": the packet is out of step, INVALID");
+      default -> t.step(w < 0 ? "no tracked flow" : flow + " is closed; this SYN starts a new one");
+    }
+  }
+
+  private static String describe(Pkt p) {
+    return p.dir.name().toLowerCase(java.util.Locale.ROOT) + " packet, peer "
+        + (p.peerName == null ? "(unknown)" : p.peerName) + ": IPv" + p.version + " proto "
+        + p.proto + " " + addr(p, true) + (p.sport >= 0 ? ":" + p.sport : "") + " -> "
+        + addr(p, false) + (p.dport >= 0 ? ":" + p.dport : "")
+        + (p.tcpFlags >= 0 ? " flags 0x" + Integer.toHexString(p.tcpFlags) : "")
+        + (p.icmpType >= 0 ? " type " + p.icmpType + " code " + p.icmpCode : "")
+        + (p.nonFirstFragment ? " (non-first fragment)" : "");
   }
 
   private static boolean trackable(Pkt p) {
@@ -322,9 +400,7 @@ public final class Firewall implements PacketFilter, StatusSource {
   /** Whether the ICMP error in {@code p} quotes a packet of a tracked flow of the same peer. */
   private boolean related(Pkt p, Pkt q) {
     int at = p.off + p.l4 + 8;
-    int total = p.version == 4 ? ((p.buf[p.off + 2] & 0xFF) << 8 | (p.buf[p.off + 3] & 0xFF))
-        : 40 + ((p.buf[p.off + 4] & 0xFF) << 8 | (p.buf[p.off + 5] & 0xFF));
-    if (!q.parseQuoted(p.buf, at, total - p.l4 - 8) || q.version != p.version) {
+    if (!q.parseQuoted(p.buf, at, p.total - p.l4 - 8) || q.version != p.version) {
       return false;
     }
     q.peer = p.peer;
@@ -332,7 +408,23 @@ public final class Firewall implements PacketFilter, StatusSource {
     return table.exists(q);
   }
 
-  private int drop(Reason reason, CompiledRule r, Pkt p, long now) {
+  private int accept(Reason reason, CompiledRule r, Pkt p, long now, Trace t) {
+    if (t != null) {
+      t.verdict(reason, r, p.state());
+      return ACCEPT;
+    }
+    if (r != null && r.log) {
+      log("accept", r, p, now);
+    }
+    reasons[reason.ordinal()].increment();
+    return ACCEPT;
+  }
+
+  private int drop(Reason reason, CompiledRule r, Pkt p, long now, Trace t) {
+    if (t != null) {
+      t.verdict(reason, r, p.state());
+      return DROP;
+    }
     reasons[reason.ordinal()].increment();
     if ((r != null && r.log) || (r == null && LOG.isDebugEnabled())) {
       log(reason.name(), r, p, now);
@@ -409,95 +501,33 @@ public final class Firewall implements PacketFilter, StatusSource {
 
   /**
    * What would happen to a packet described in text (see {@link Packets#parse}) in direction
-   * {@code dir} for a peer given by name or base64 key. Reads the connection table but changes
-   * nothing and counts nothing; custom matchers are evaluated (a rate limiter may count it).
+   * {@code dir} for a peer given by name or base64 key: the data path's own decision, run dry
+   * with a {@link Trace}. It reads the connection table but changes nothing and counts nothing;
+   * custom matchers are evaluated (a rate limiter may count it).
    *
    * @throws IllegalArgumentException naming what is wrong with the description or peer
    */
   public Explanation explain(Direction dir, String peer, String packet, long now) {
     byte[] b = Packets.parse(packet);
-    RuleSet rs = current.rules;
-    int pi = peer == null ? -1 : rs.peerIndex(peer);
+    Installed cur = current;
+    int pi = peer == null ? -1 : cur.rules.peerIndex(peer);
     if (peer != null && pi < 0) {
       throw new IllegalArgumentException("unknown peer '" + peer + "'");
     }
-    return explain(dir, pi, b, 0, b.length, now);
+    return explain(cur, dir, pi, b, 0, b.length, now);
   }
 
   /** As {@link #explain(Direction, String, String, long)} for a packet in a buffer. */
   public Explanation explain(Direction dir, PublicKey peer, byte[] buf, int off, int len,
       long now) {
-    return explain(dir, current.rules.peerIndex(peer), buf, off, len, now);
-  }
-
-  private Explanation explain(Direction dir, int peer, byte[] buf, int off, int len, long now) {
     Installed cur = current;
-    RuleSet rs = cur.rules;
-    Pkt p = new Pkt();
-    p.clock = options.clock();
-    if (!p.parse(buf, off, len)) {
-      return new Explanation(Action.DROP, null, -1, ConnState.INVALID, Reason.MALFORMED);
-    }
-    p.dir = dir;
-    p.peer = peer;
-    p.peerName = rs.peerName(peer);
-    p.now = now;
-    boolean trackable = trackable(p);
-    if (trackable && table.exists(p)) {
-      // The table does not say here which rules version admitted it; re-check as a reload would.
-      Pkt orig = new Pkt();
-      orig.copyFrom(p);
-      int w = table.peek(p);
-      boolean aIsOrig = (w & (1 << 4)) != 0;
-      boolean srcIsA = srcSortsFirst(p);
-      if (aIsOrig != srcIsA) {
-        orig.swap();
-      }
-      orig.state = ConnState.NEW.ordinal();
-      orig.tcpFlags = IpPacket.TCP_SYN;
-      int i = cur.recheck.recheck(orig);
-      return i >= 0
-          ? new Explanation(Action.ACCEPT, rs.rules[i].name, i, ConnState.ESTABLISHED,
-              Reason.ESTABLISHED)
-          : new Explanation(Action.DROP, null, -1, ConnState.ESTABLISHED,
-              Reason.REVOKED_BY_RELOAD);
-    }
-    if (trackable && p.proto == IpPacket.PROTO_TCP
-        && (p.tcpFlags & (IpPacket.TCP_SYN | IpPacket.TCP_ACK | IpPacket.TCP_RST))
-            != IpPacket.TCP_SYN) {
-      p.state = ConnState.INVALID.ordinal();
-    } else if (!trackable && p.isIcmpError()) {
-      p.state = related(p, new Pkt()) ? ConnState.RELATED.ordinal()
-          : ConnState.INVALID.ordinal();
-    }
-    ConnState st = ConnState.VALUES[p.state];
-    int idx = rs.firstMatch(p);
-    if (idx < 0) {
-      if (st == ConnState.RELATED) {
-        return new Explanation(Action.ACCEPT, null, -1, st, Reason.RELATED);
-      }
-      return new Explanation(Action.DROP, null, -1, st,
-          st == ConnState.INVALID ? Reason.INVALID_STATE : Reason.NO_RULE);
-    }
-    CompiledRule r = rs.rules[idx];
-    Reason reason = switch (r.action) {
-      case ACCEPT -> st == ConnState.RELATED ? Reason.RELATED : Reason.RULE_ACCEPT;
-      case DROP -> Reason.RULE_DROP;
-      case REJECT -> Reason.RULE_REJECT;
-    };
-    return new Explanation(r.action, r.name, idx, st, reason);
+    return explain(cur, dir, cur.rules.peerIndex(peer), buf, off, len, now);
   }
 
-  private static boolean srcSortsFirst(Pkt p) {
-    int c = Long.compareUnsigned(p.srcHi, p.dstHi);
-    if (c == 0) {
-      c = Long.compareUnsigned(p.srcLo, p.dstLo);
-    }
-    if (c == 0) {
-      int a = p.sport < 0 ? 0 : p.sport;
-      int b = p.dport < 0 ? 0 : p.dport;
-      c = Integer.compare(a, b);
-    }
-    return c <= 0;
+  private Explanation explain(Installed cur, Direction dir, int peer, byte[] buf, int off,
+      int len, long now) {
+    Trace t = new Trace();
+    decide(cur, dir, null, peer, buf, off, len, now, false, t);
+    return t.explanation();
   }
 }

@@ -4,6 +4,9 @@ import io.dctun.core.packet.IpPacket;
 import io.dctun.core.route.Prefix;
 import java.util.Locale;
 
+import static io.dctun.firewall.internal.Bytes.put16;
+import static io.dctun.firewall.internal.Bytes.put32;
+
 /**
  * Builds well-formed IPv4/IPv6 packets (checksums included) from a few fields, for
  * {@link Firewall#explain(Direction, String, String)}, tests and benchmarks. Not for the fast
@@ -223,15 +226,5 @@ public final class Packets {
       throw new IllegalArgumentException("expected address:port, got '" + s + "'");
     }
     return new String[] {s.substring(0, c), s.substring(c + 1)};
-  }
-
-  static void put16(byte[] b, int i, int v) {
-    b[i] = (byte) (v >>> 8);
-    b[i + 1] = (byte) v;
-  }
-
-  static void put32(byte[] b, int i, int v) {
-    put16(b, i, v >>> 16);
-    put16(b, i + 2, v);
   }
 }

@@ -6,6 +6,10 @@ import io.dctun.firewall.ConnState;
 import io.dctun.firewall.Direction;
 import io.dctun.firewall.spi.PacketView;
 
+import static io.dctun.firewall.internal.Bytes.u16;
+import static io.dctun.firewall.internal.Bytes.u64;
+import static io.dctun.firewall.internal.Bytes.u8;
+
 /**
  * The fields of one packet that classification and tracking need, parsed once. One instance per
  * thread, reused for every packet; public mutable fields because only the firewall writes them.
@@ -26,6 +30,11 @@ public final class Pkt implements PacketView {
   public int proto;
   /** Layer-4 header offset relative to {@link #off}. */
   public int l4;
+  /**
+   * The declared length of the IP packet, headers included (IPv4 total length, IPv6 40 +
+   * payload length); for a quoted packet its own claim, which exceeds the bytes quoted.
+   */
+  public int total;
   public int sport;
   public int dport;
   public int icmpType;
@@ -42,6 +51,8 @@ public final class Pkt implements PacketView {
   public int len;
   public long now;
   public Clock clock = Clock.SYSTEM;
+  /** The key of this packet's flow, filled by {@link FlowKey#of} (not by parsing). */
+  public final FlowKey key = new FlowKey();
 
   /**
    * Per-thread peer-index cache, direct-mapped by identity hash: the device passes the same
@@ -51,22 +62,6 @@ public final class Pkt implements PacketView {
   public final Object[] peerCacheKey = new Object[PEER_CACHE];
   public final int[] peerCacheIndex = new int[PEER_CACHE];
   public static final int PEER_CACHE = 16;
-
-  private static int u8(byte[] b, int i) {
-    return b[i] & 0xFF;
-  }
-
-  private static int u16(byte[] b, int i) {
-    return ((b[i] & 0xFF) << 8) | (b[i + 1] & 0xFF);
-  }
-
-  private static long u64(byte[] b, int i) {
-    long v = 0;
-    for (int k = 0; k < 8; k++) {
-      v = (v << 8) | (b[i + k] & 0xFF);
-    }
-    return v;
-  }
 
   /** Points at a new packet; the layer-4 fields are unknown (-1) until parsed. */
   private void begin(byte[] b, int off, int len) {
@@ -133,6 +128,7 @@ public final class Pkt implements PacketView {
     } else {
       return false;
     }
+    this.total = total;
     if (nonFirstFragment) {
       return true;
     }
@@ -190,11 +186,13 @@ public final class Pkt implements PacketView {
       version = 4;
       proto = u8(b, off + IpPacket.V4_PROTOCOL);
       l4 = ihl;
+      total = u16(b, off + IpPacket.V4_TOTAL_LENGTH);
       addresses4(b, off);
     } else if (v == 6 && len >= 48) {
       version = 6;
       proto = u8(b, off + IpPacket.V6_NEXT_HEADER);
       l4 = 40;
+      total = IpPacket.V6_HEADER + u16(b, off + IpPacket.V6_PAYLOAD_LENGTH);
       addresses6(b, off);
     } else {
       return false;
@@ -258,6 +256,7 @@ public final class Pkt implements PacketView {
     version = o.version;
     proto = o.proto;
     l4 = o.l4;
+    total = o.total;
     sport = o.sport;
     dport = o.dport;
     icmpType = o.icmpType;

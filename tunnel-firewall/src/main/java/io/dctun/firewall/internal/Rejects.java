@@ -3,6 +3,12 @@ package io.dctun.firewall.internal;
 import io.dctun.core.packet.IpPacket;
 import io.dctun.core.session.PacketFilter;
 
+import static io.dctun.firewall.internal.Bytes.put16;
+import static io.dctun.firewall.internal.Bytes.put32;
+import static io.dctun.firewall.internal.Bytes.put64;
+import static io.dctun.firewall.internal.Bytes.i32;
+import static io.dctun.firewall.internal.Bytes.u8;
+
 /**
  * Builds the answer to a rejected packet in place, over the packet itself: a TCP RST for TCP,
  * an ICMP destination unreachable "communication administratively prohibited" (type 3 code 13)
@@ -64,31 +70,6 @@ public final class Rejects {
     return (p.dstHi >>> 56) != 0xFF && (p.srcHi >>> 56) != 0xFF && (p.srcHi | p.srcLo) != 0;
   }
 
-  private static int u8(byte[] b, int i) {
-    return b[i] & 0xFF;
-  }
-
-  private static int u16(byte[] b, int i) {
-    return ((b[i] & 0xFF) << 8) | (b[i + 1] & 0xFF);
-  }
-
-  private static void put16(byte[] b, int i, int v) {
-    b[i] = (byte) (v >>> 8);
-    b[i + 1] = (byte) v;
-  }
-
-  private static void put32(byte[] b, int i, int v) {
-    b[i] = (byte) (v >>> 24);
-    b[i + 1] = (byte) (v >>> 16);
-    b[i + 2] = (byte) (v >>> 8);
-    b[i + 3] = (byte) v;
-  }
-
-  private static void put64(byte[] b, int i, long v) {
-    put32(b, i, (int) (v >>> 32));
-    put32(b, i + 4, (int) v);
-  }
-
   private static boolean fits(Pkt p, int n) {
     return p.off + n + PacketFilter.REPLY_TAILROOM <= p.buf.length;
   }
@@ -97,12 +78,10 @@ public final class Rejects {
     byte[] b = p.buf;
     int off = p.off;
     int t = off + p.l4;
-    int seq = (u16(b, t + 4) << 16) | u16(b, t + 6);
-    int ack = (u16(b, t + 8) << 16) | u16(b, t + 10);
+    int seq = i32(b, t + 4);
+    int ack = i32(b, t + 8);
     int dataOffset = (u8(b, t + 12) >>> 4) << 2;
-    int total = p.version == 4 ? u16(b, off + IpPacket.V4_TOTAL_LENGTH)
-        : IpPacket.V6_HEADER + u16(b, off + IpPacket.V6_PAYLOAD_LENGTH);
-    int data = Math.max(0, total - p.l4 - dataOffset);
+    int data = Math.max(0, p.total - p.l4 - dataOffset);
     int f = p.tcpFlags;
     int rSeq;
     int rAck;
@@ -138,8 +117,7 @@ public final class Rejects {
     byte[] b = p.buf;
     int off = p.off;
     int hdr = p.version == 4 ? 20 : IpPacket.V6_HEADER;
-    int total = p.version == 4 ? u16(b, off + IpPacket.V4_TOTAL_LENGTH)
-        : IpPacket.V6_HEADER + u16(b, off + IpPacket.V6_PAYLOAD_LENGTH);
+    int total = p.total;
     int quote = Math.min(total, (p.version == 4 ? V4_QUOTE_TOTAL : V6_QUOTE_TOTAL) - hdr - 8);
     if (!fits(p, hdr + 8 + quote)) {
       quote = Math.min(total, p.l4 + 8); // the minimum that lets the sender match its socket
