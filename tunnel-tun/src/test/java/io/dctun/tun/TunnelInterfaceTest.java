@@ -38,7 +38,7 @@ class TunnelInterfaceTest {
       } finally {
         t.close();
       }
-      assertThat(ns.ipResult("link", "show", "dev", name).exit).isNotZero();
+      assertThat(ns.ipResult("link", "show", "dev", name).exitCode()).isNotZero();
       assertThat(ns.ip("route", "show")).doesNotContain("198.18.91.0");
     });
   }
