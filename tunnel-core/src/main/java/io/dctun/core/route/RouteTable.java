@@ -62,8 +62,9 @@ import java.util.TreeSet;
  * every reader that could have picked it has left. Reads cost two atomic adds on a cell of a
  * striped, cache-line-padded counter (see {@link ReadIndicator}) and allocate nothing; a
  * thread routing a batch can pay them once per batch with {@link #beginRead()}. A write costs the
- * route's update twice plus waiting for the lookups in flight (nanoseconds each; a writer whose
- * reader was preempted yields), and never for a whole table. The price is memory: two copies.
+ * route's update twice plus waiting for the lookups in flight, and never for a whole table. The
+ * wait is nanoseconds unless a reader thread is preempted in mid-lookup: then the writer, which
+ * spins and then yields, waits until that thread runs again (readers never wait for writers). The price is memory: two copies.
  * Compared with building a new table per change and publishing it through a volatile field
  * (what a copy-on-write table does), one route costs one route, not the whole table.
  *
@@ -173,7 +174,8 @@ public final class RouteTable<T> {
    * Opens a read section, so a thread routing a batch of packets announces itself once instead
    * of once per lookup. Every {@code beginRead} must be matched by exactly one {@link #endRead}
    * with its ticket, in a {@code finally}: an open section holds up every writer until it ends.
-   * Keep sections short (the lookups of one batch, not the sealing of its packets).
+   * Keep sections short (the lookups of one batch, not the sealing of its packets), and never
+   * update the table from inside one: the update would wait for its own thread's section.
    *
    * @return the ticket for {@link #endRead}
    */
