@@ -81,6 +81,8 @@ public final class RouteTable<T> {
   /** All that the table knows about one prefix; guarded by {@link #writeLock}. */
   private static final class Slot<T> {
     final Prefix prefix;
+    /** The prefix's address, copied once: {@link Prefix#address()} copies on every call. */
+    final byte[] address;
     /** Tie-breaker for {@link #BY_EXPIRY}, unique per slot. */
     final long seq;
     T configured;
@@ -94,6 +96,7 @@ public final class RouteTable<T> {
 
     Slot(Prefix prefix, long seq) {
       this.prefix = prefix;
+      this.address = prefix.address();
       this.seq = seq;
     }
 
@@ -465,9 +468,9 @@ public final class RouteTable<T> {
     T want = s.winner();
     if (want != s.installed) {
       AllowedIps<T> idle = active == left ? right : left;
-      write(idle, s.prefix, want);
+      write(idle, s, want);
       handOver(idle);
-      write(idle == left ? right : left, s.prefix, want);
+      write(idle == left ? right : left, s, want);
       s.installed = want;
     }
     if (s.isEmpty()) {
@@ -482,7 +485,7 @@ public final class RouteTable<T> {
     for (Slot<T> s : pending) {
       T want = s.winner();
       if (want != s.installed) {
-        write(idle, s.prefix, want);
+        write(idle, s, want);
         changed = true;
       }
     }
@@ -492,7 +495,7 @@ public final class RouteTable<T> {
       for (Slot<T> s : pending) {
         T want = s.winner();
         if (want != s.installed) {
-          write(old, s.prefix, want);
+          write(old, s, want);
           s.installed = want;
         }
       }
@@ -505,11 +508,11 @@ public final class RouteTable<T> {
     pending.clear();
   }
 
-  private static <T> void write(AllowedIps<T> copy, Prefix prefix, T value) {
+  private static <T> void write(AllowedIps<T> copy, Slot<T> s, T value) {
     if (value == null) {
-      copy.remove(prefix);
+      copy.remove(s.address, s.prefix.length());
     } else {
-      copy.insert(prefix, value);
+      copy.insert(s.address, s.prefix.length(), value);
     }
   }
 
