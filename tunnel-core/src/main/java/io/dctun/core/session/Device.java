@@ -4,7 +4,10 @@ import static io.dctun.crypto.WireFormat.*;
 
 import io.dctun.core.Clock;
 import io.dctun.core.packet.IpPacket;
-import io.dctun.core.route.AllowedIps;
+import io.dctun.core.route.Route;
+import io.dctun.core.route.RouteConflictException;
+import io.dctun.core.route.RouteResult;
+import io.dctun.core.route.RouteTable;
 import io.dctun.core.route.Prefix;
 import io.dctun.crypto.Aead;
 import io.dctun.crypto.CookieChecker;
@@ -48,7 +51,7 @@ public final class Device implements StatusSource {
   private final IndexTable index = new IndexTable();
   private final DropCounters drops;
   private final Map<PublicKey, Peer> peers = new ConcurrentHashMap<>();
-  private volatile AllowedIps<Peer> routes = new AllowedIps<>();
+  private final RouteTable<Peer> routes = new RouteTable<>();
   private volatile PacketFilter filter = PacketFilter.ACCEPT_ALL;
   private final SplittableRandom random = new SplittableRandom();
   private final ControlChannel control = new ControlChannel(this);
@@ -159,19 +162,42 @@ public final class Device implements StatusSource {
 
   // ------------------------------------------------------------------ configuration
 
-  /** Adds a peer, or updates it if its key is known. Refuses our own key and overlapping prefixes of other peers. */
+  /**
+   * Adds a peer, or updates it if its key is known. Overlapping prefixes follow the longest
+   * match; the same prefix configured for two peers is refused with a {@link
+   * RouteConflictException} naming both, and then nothing of this call is applied. Our own key is
+   * refused too.
+   */
   public synchronized Peer addPeer(PeerConfig c) {
     if (c.publicKey().equals(identity.publicKey())) {
       throw new IllegalArgumentException("peer " + c.name() + " has this device's own public key");
     }
-    Peer p = peers.get(c.publicKey());
-    if (p == null) {
-      p = new Peer(this, c);
+    Peer existing = peers.get(c.publicKey());
+    Peer p = existing != null ? existing : new Peer(this, c);
+    List<Prefix> before = existing != null ? existing.config().allowedIps() : List.of();
+    List<Prefix> added = new ArrayList<>();
+    try {
+      for (Prefix pre : c.allowedIps()) {
+        if (!before.contains(pre) && routes.putConfigured(pre, p) == RouteResult.ADDED) {
+          added.add(pre);
+        }
+      }
+    } catch (RouteConflictException e) {
+      for (Prefix pre : added) {
+        routes.removeConfigured(pre, p);
+      }
+      throw e;
+    }
+    for (Prefix pre : before) {
+      if (!c.allowedIps().contains(pre)) {
+        routes.removeConfigured(pre, p);
+      }
+    }
+    if (existing == null) {
       peers.put(c.publicKey(), p);
     } else {
       p.reconfigure(c);
     }
-    rebuildRoutes();
     return p;
   }
 
@@ -179,18 +205,33 @@ public final class Device implements StatusSource {
     Peer p = peers.remove(key);
     if (p != null) {
       p.close();
-      rebuildRoutes();
+      routes.removeAll(p);
     }
   }
 
-  private void rebuildRoutes() {
-    AllowedIps<Peer> t = new AllowedIps<>();
-    for (Peer p : peers.values()) {
-      for (Prefix pre : p.config().allowedIps()) {
-        t.insert(pre, p);
-      }
+  /**
+   * Routes {@code prefix} to the peer {@code via} as taught at run time by {@code source} (a
+   * gateway announcing a host), at {@code version}, until {@code expiresAtNanos} on this device's
+   * clock ({@link Long#MAX_VALUE}: until withdrawn). A configured route of the same prefix wins.
+   *
+   * @return what the table did, or null if no peer has the key {@code via}
+   */
+  public RouteResult learnRoute(Prefix prefix, PublicKey via, Object source, long version, long expiresAtNanos) {
+    Peer p = peers.get(via);
+    if (p == null) {
+      return null;
     }
-    routes = t;
+    return routes.putLearned(prefix, p, source, version, expiresAtNanos);
+  }
+
+  /** Withdraws the learned route of {@code prefix} if {@code source} taught it. */
+  public boolean forgetRoute(Prefix prefix, Object source) {
+    return routes.removeLearned(prefix, source);
+  }
+
+  /** Every route, configured and learned, for status. */
+  public List<Route<Peer>> routes() {
+    return routes.entries();
   }
 
   public Peer peer(PublicKey key) {
@@ -409,6 +450,7 @@ public final class Device implements StatusSource {
     for (Peer p : peers.values()) {
       p.tick(now);
     }
+    routes.expire(now); // learned routes whose lease ran out
   }
 
   /** Starts a handshake with every peer at once (for example after an HA takeover). */
