@@ -68,7 +68,7 @@ public final class HaController implements AutoCloseable {
   /** Wall time at which, as backup, this box last heard the master report its tunnel failing; 0: not since. */
   private volatile long twinSeenFailingWall;
   /** Where the twin's health reports come from (the state sync; tests substitute). */
-  private volatile java.util.function.Supplier<io.dctun.ha.StateSync.TwinReport> twinReports = () -> {
+  private volatile java.util.function.Supplier<io.dctun.ha.SyncSession.TwinReport> twinReports = () -> {
     io.dctun.ha.StateSync st = sync;
     return st == null ? null : st.twinHealth();
   };
@@ -342,7 +342,7 @@ public final class HaController implements AutoCloseable {
     long wall = device.clock().wallClockNanos();
     long limitNanos = ha.handshakeWithinSeconds() * 1_000_000_000L;
     if (!gate.open) {
-      io.dctun.ha.StateSync.TwinReport r = twinReports.get();
+      io.dctun.ha.SyncSession.TwinReport r = twinReports.get();
       boolean fresh = r != null && now - r.receivedAtNanos() < TWIN_REPORT_FRESH_NANOS;
       if (fresh && r.health().failing()) {
         twinSeenFailingWall = wall;
@@ -389,16 +389,16 @@ public final class HaController implements AutoCloseable {
   }
 
   /** What the master tells its twin once a second (state sync). */
-  io.dctun.ha.StateSync.TunnelHealth ownHealth() {
+  io.dctun.ha.TunnelHealth ownHealth() {
     long now = device.clock().nanoTime();
     long wall = device.clock().wallClockNanos();
     long limit = ha.handshakeWithinSeconds() * 1_000_000_000L;
-    return new io.dctun.ha.StateSync.TunnelHealth(newestHandshakeWall(),
+    return new io.dctun.ha.TunnelHealth(newestHandshakeWall(),
         gate.open ? Math.max(0, now - masterSinceNanos) : 0, limit > 0 && masterFailing(now, wall, limit));
   }
 
   /** For tests: where the twin's reports come from. */
-  void twinReports(java.util.function.Supplier<io.dctun.ha.StateSync.TwinReport> source) {
+  void twinReports(java.util.function.Supplier<io.dctun.ha.SyncSession.TwinReport> source) {
     this.twinReports = source;
   }
 

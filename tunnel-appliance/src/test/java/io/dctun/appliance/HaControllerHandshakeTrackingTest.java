@@ -200,8 +200,8 @@ class HaControllerHandshakeTrackingTest {
 
   /** A report from the twin (the master) as the state sync would deliver it, received now. */
   private void twinSays(long newestHandshakeWall, boolean failing) {
-    io.dctun.ha.StateSync.TwinReport r = new io.dctun.ha.StateSync.TwinReport(
-        new io.dctun.ha.StateSync.TunnelHealth(newestHandshakeWall, 1000L * S, failing), clock.nanoTime());
+    io.dctun.ha.SyncSession.TwinReport r = new io.dctun.ha.SyncSession.TwinReport(
+        new io.dctun.ha.TunnelHealth(newestHandshakeWall, 1000L * S, failing), clock.nanoTime());
     controller.twinReports(() -> r);
   }
 
