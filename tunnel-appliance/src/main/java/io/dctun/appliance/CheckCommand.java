@@ -72,7 +72,7 @@ final class CheckCommand implements Callable<Integer> {
     s.append("  ").append(cfg.firewall().map(f -> "firewall: default deny, " + f.ruleSet().size() + " rule(s), "
         + f.groups().size() + " group(s)").orElse("WARNING: no firewall section: every packet is accepted in both "
         + "directions (add 'firewall:' for default deny)")).append('\n');
-    io.dctun.appliance.config.HaSection ha = io.dctun.appliance.config.HaSection.of(cfg);
+    io.dctun.ha.PairConfig ha = cfg.ha().map(io.dctun.appliance.config.HaSection::pair).orElse(null);
     if (ha != null) {
       s.append("  ha: priority ").append(ha.priority()).append(", advert every ").append(ha.advertIntervalMillis())
           .append(" ms, preempt ").append(ha.preempt() ? "on" : "off");

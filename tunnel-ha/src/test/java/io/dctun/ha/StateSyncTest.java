@@ -160,15 +160,15 @@ class StateSyncTest {
         StateSync ms = StateSync.start(new InetSocketAddress(lo, 0), bs.localAddress(), key, null, null,
             100_000, System::nanoTime)) {
       assertThat(bs.twinHealth()).isNull();
-      ms.setHealthSource(() -> new StateSync.TunnelHealth(1_700_000_000_000_000_000L, 250_000_000_000L, true));
+      ms.setHealthSource(() -> new TunnelHealth(1_700_000_000_000_000_000L, 250_000_000_000L, true));
       ms.setSending(true);
       long deadline = System.nanoTime() + DEADLINE_NANOS;
       while (bs.twinHealth() == null && System.nanoTime() < deadline) {
         Thread.sleep(20);
       }
-      StateSync.TwinReport r = bs.twinHealth();
+      SyncSession.TwinReport r = bs.twinHealth();
       assertThat(r).isNotNull();
-      assertThat(r.health()).isEqualTo(new StateSync.TunnelHealth(1_700_000_000_000_000_000L, 250_000_000_000L, true));
+      assertThat(r.health()).isEqualTo(new TunnelHealth(1_700_000_000_000_000_000L, 250_000_000_000L, true));
       assertThat(r.receivedAtNanos()).isLessThanOrEqualTo(System.nanoTime());
       assertThat(bs.healthReceived()).isPositive();
       assertThat(bs.badMac()).isZero();
@@ -190,8 +190,8 @@ class StateSyncTest {
   }
 
   private static byte[] health(byte[] key, long seq, int count, byte failing) {
-    int len = StateSync.HEADER + count * StateSync.HEALTH_RECORD;
-    ByteBuffer b = ByteBuffer.allocate(len + StateSync.MAC).order(java.nio.ByteOrder.LITTLE_ENDIAN);
+    int len = SyncCodec.HEADER + count * SyncCodec.HEALTH_RECORD;
+    ByteBuffer b = ByteBuffer.allocate(len + SyncCodec.MAC).order(java.nio.ByteOrder.LITTLE_ENDIAN);
     b.put(new byte[] {'D', 'C', 'H', '1'}).putLong(43).putLong(seq).putLong(System.currentTimeMillis())
         .putShort((short) count);
     for (int i = 0; i < count; i++) {
@@ -203,9 +203,9 @@ class StateSyncTest {
 
   /** A well-formed datagram with no records, MAC'd under {@code key}. */
   private static byte[] validLooking(byte[] key, long seq) {
-    ByteBuffer b = ByteBuffer.allocate(StateSync.HEADER + StateSync.MAC).order(java.nio.ByteOrder.LITTLE_ENDIAN);
+    ByteBuffer b = ByteBuffer.allocate(SyncCodec.HEADER + SyncCodec.MAC).order(java.nio.ByteOrder.LITTLE_ENDIAN);
     b.put(new byte[] {'D', 'C', 'S', '1'}).putLong(42).putLong(seq).putLong(System.currentTimeMillis()).putShort((short) 0);
-    io.dctun.crypto.Blake2s.mac(key, b.array(), 0, StateSync.HEADER, b.array(), StateSync.HEADER);
+    io.dctun.crypto.Blake2s.mac(key, b.array(), 0, SyncCodec.HEADER, b.array(), SyncCodec.HEADER);
     return b.array();
   }
 }

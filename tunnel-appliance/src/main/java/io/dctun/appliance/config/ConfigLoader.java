@@ -246,8 +246,8 @@ public final class ConfigLoader {
       if (!errors.isEmpty()) {
         return null;
       }
-      return HaSection.attach(
-          new GatewayConfig(ifName, keyFile, key, listenPort, listenAddress, addresses, mtu, peers, firewall), ha);
+      return new GatewayConfig(ifName, keyFile, key, listenPort, listenAddress, addresses, mtu, peers, firewall,
+          Optional.ofNullable(ha));
     }
 
     PeerConfig peer(Node node, String at, PrivateKey own, boolean listening,

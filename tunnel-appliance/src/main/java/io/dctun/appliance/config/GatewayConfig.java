@@ -26,6 +26,7 @@ import java.util.OptionalInt;
  * @param mtu the interface MTU, 1280-9000
  * @param peers the peers, in file order
  * @param firewall the {@code firewall:} section; empty = no section, every packet accepted
+ * @param ha the {@code ha:} section; empty = a single gateway, not one of a pair
  */
 public record GatewayConfig(
     String interfaceName,
@@ -36,7 +37,8 @@ public record GatewayConfig(
     List<InterfaceAddress> addresses,
     int mtu,
     List<PeerConfig> peers,
-    Optional<FirewallConfig> firewall) {
+    Optional<FirewallConfig> firewall,
+    Optional<HaSection> ha) {
 
   public static final String DEFAULT_INTERFACE = "dctun0";
   public static final int DEFAULT_MTU = 1420;
@@ -52,13 +54,22 @@ public record GatewayConfig(
     addresses = List.copyOf(addresses);
     peers = List.copyOf(peers);
     Objects.requireNonNull(firewall, "firewall");
+    Objects.requireNonNull(ha, "ha");
+  }
+
+  /** A configuration without an HA section. */
+  public GatewayConfig(String interfaceName, Path privateKeyFile, PrivateKey privateKey, OptionalInt listenPort,
+      Optional<InetAddress> listenAddress, List<InterfaceAddress> addresses, int mtu, List<PeerConfig> peers,
+      Optional<FirewallConfig> firewall) {
+    this(interfaceName, privateKeyFile, privateKey, listenPort, listenAddress, addresses, mtu, peers, firewall,
+        Optional.empty());
   }
 
   /** A configuration without a firewall section (accept all, as before the firewall existed). */
   public GatewayConfig(String interfaceName, Path privateKeyFile, PrivateKey privateKey, OptionalInt listenPort,
       Optional<InetAddress> listenAddress, List<InterfaceAddress> addresses, int mtu, List<PeerConfig> peers) {
     this(interfaceName, privateKeyFile, privateKey, listenPort, listenAddress, addresses, mtu, peers,
-        Optional.empty());
+        Optional.empty(), Optional.empty());
   }
 
   /** This gateway's public key, as its peers list it. */
@@ -79,18 +90,20 @@ public record GatewayConfig(
         && c.listenAddress.equals(listenAddress)
         && c.addresses.equals(addresses)
         && c.mtu == mtu
-        && c.peers.equals(peers);
+        && c.peers.equals(peers)
+        && c.ha.equals(ha);
   }
 
   @Override
   public int hashCode() {
-    return Objects.hash(interfaceName, privateKeyFile, publicKey(), listenPort, listenAddress, addresses, mtu, peers);
+    return Objects.hash(interfaceName, privateKeyFile, publicKey(), listenPort, listenAddress, addresses, mtu, peers,
+        ha);
   }
 
   @Override
   public String toString() {
     return "GatewayConfig[" + interfaceName + ", publicKey=" + publicKey() + ", privateKeyFile=" + privateKeyFile
         + ", listenPort=" + listenPort + ", listenAddress=" + listenAddress + ", addresses=" + addresses
-        + ", mtu=" + mtu + ", peers=" + peers + "]";
+        + ", mtu=" + mtu + ", peers=" + peers + (ha.isPresent() ? ", ha=" + ha.get() : "") + "]";
   }
 }

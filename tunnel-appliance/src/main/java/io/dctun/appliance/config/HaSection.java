@@ -1,13 +1,12 @@
 package io.dctun.appliance.config;
 
+import io.dctun.ha.PairConfig;
+import io.dctun.ha.PairConfig.Side;
 import io.dctun.ha.VrrpConfig;
 import java.net.Inet4Address;
 import java.net.InetAddress;
 import java.time.Duration;
 import java.util.ArrayList;
-import java.util.Collections;
-import java.util.IdentityHashMap;
-import java.util.LinkedHashMap;
 import java.util.List;
 import java.util.Map;
 import java.util.Objects;
@@ -17,9 +16,10 @@ import org.yaml.snakeyaml.nodes.Node;
 import org.yaml.snakeyaml.nodes.NodeTuple;
 
 /**
- * The {@code ha:} section of a gateway configuration: a VRRP gateway pair whose public virtual
- * address (the tunnel endpoint, on the WAN interface) and private virtual address (the servers'
- * next hop, on the LAN interface) move together as one sync group of two VRRP instances.
+ * The {@code ha:} section of a gateway configuration: this box's half of a gateway pair, as the
+ * library's {@link PairConfig} (a VRRP sync group whose public virtual address, the tunnel
+ * endpoint, and private virtual address, the servers' next hop, move together), and the shell
+ * commands run when the pair's state changes. {@link GatewayConfig#ha()} carries it.
  *
  * <pre>
  * listen-port: 51820             # required with ha; the tunnel binds public.vip:listen-port
@@ -45,125 +45,27 @@ import org.yaml.snakeyaml.nodes.NodeTuple;
  *     peer-handshake:            # no tunnel handshake with any peer for `within` s: priority - weight
  *       within: 200
  *       weight: 60
+ *   state-sync: {local: 198.18.20.2:51900, peer: 198.18.20.3:51900, bandwidth: 1000000}   # optional
+ *   notify: {master: CMD, backup: CMD, fault: CMD}                                       # optional
  * </pre>
  *
- * <p>{@link GatewayConfig} does not carry this section as a record component (kept out of the
- * shared record while the firewall work changes it); {@link ConfigLoader} attaches it to the
- * config it returns and {@link #of(GatewayConfig)} finds it again.
- *
- * @param priority VRRP priority of both instances
- * @param advertIntervalMillis advert interval, a multiple of 10 ms
- * @param preempt whether a higher-priority backup takes over
- * @param preemptDelay preempt delay
- * @param publicSide the WAN instance: its VIP is the tunnel endpoint
- * @param privateSide the LAN instance: its VIP is the servers' next hop
- * @param trackInterfaces further interfaces whose link-down forces FAULT
- * @param handshakeWithinSeconds 0 = no handshake tracking; else the age limit of the newest handshake
- * @param handshakeWeight priority decrement while the handshake condition is unhealthy
- * @param stateSync where firewall state and handshake timestamps stream to the twin, or null
+ * @param pair the pair as the tunnel-ha library runs it
  * @param notifyCommands shell commands run on becoming master, backup or fault (keys "master",
  *     "backup", "fault"; any may be absent)
  */
-public record HaSection(int priority, int advertIntervalMillis, boolean preempt, Duration preemptDelay,
-    Side publicSide, Side privateSide, List<String> trackInterfaces, int handshakeWithinSeconds,
-    int handshakeWeight, StateSyncSpec stateSync, Map<String, String> notifyCommands) {
+public record HaSection(PairConfig pair, Map<String, String> notifyCommands) {
 
   static final Set<String> NOTIFY_FIELDS = Set.of("master", "backup", "fault");
-
-  /**
-   * {@code state-sync: {local: ADDR:PORT, peer: ADDR:PORT, bandwidth: BYTES_PER_S}}: the master
-   * streams established firewall flows and its last handshake timestamps to {@code peer} over
-   * the private segment; both boxes listen on {@code local} (an address on that segment, never a
-   * public one).
-   */
-  public record StateSyncSpec(java.net.InetSocketAddress local, java.net.InetSocketAddress peer, long bytesPerSecond) {}
-
   static final Set<String> STATE_SYNC_FIELDS = Set.of("local", "peer", "bandwidth");
-
-  /** Name of the tracked condition fed from the tunnel's handshakes. */
-  public static final String HANDSHAKE_CONDITION = "peer-handshake";
-
   static final Set<String> FIELDS = Set.of("priority", "advert-interval", "preempt", "preempt-delay", "public",
       "private", "track", "state-sync", "notify");
   static final Set<String> SIDE_FIELDS = Set.of("interface", "vrid", "vip", "vip6", "unicast-peers");
   static final Set<String> TRACK_FIELDS = Set.of("interfaces", "peer-handshake");
   static final Set<String> HANDSHAKE_FIELDS = Set.of("within", "weight");
 
-  /**
-   * One side of the pair: an IPv4 VRRP instance, and with {@code vip6} (private side only) a
-   * second, IPv6 instance of the same VRID on the same interface, named {@link #name6()}. RFC 5798
-   * keeps the families apart; the sync group moves them together.
-   */
-  public record Side(String name, String interfaceName, int vrid, VrrpConfig.Vip vip, VrrpConfig.Vip vip6,
-      List<Inet4Address> unicastPeers) {
-    public Side {
-      Objects.requireNonNull(interfaceName, "interfaceName");
-      Objects.requireNonNull(vip, "vip");
-      unicastPeers = List.copyOf(unicastPeers);
-    }
-
-    /** The IPv6 instance's name. */
-    public String name6() {
-      return name + "-v6";
-    }
-
-    /** The instance names of this side: the IPv4 one, then the IPv6 one if configured. */
-    public List<String> instances() {
-      return vip6 == null ? List.of(name) : List.of(name, name6());
-    }
-  }
-
   public HaSection {
-    Objects.requireNonNull(publicSide, "publicSide");
-    Objects.requireNonNull(privateSide, "privateSide");
-    trackInterfaces = List.copyOf(trackInterfaces);
-  }
-
-  /**
-   * The VRRP instances, public first, then private (and private's IPv6 instance), as one sync
-   * group for {@code VrrpInstance.start}.
-   */
-  public List<VrrpConfig> syncGroup() {
-    List<VrrpConfig> g = new ArrayList<>(List.of(vrrp(publicSide, false), vrrp(privateSide, false)));
-    if (privateSide.vip6() != null) {
-      g.add(vrrp(privateSide, true));
-    }
-    return g;
-  }
-
-  private VrrpConfig vrrp(Side s, boolean v6) {
-    VrrpConfig.Builder b = VrrpConfig.builder(v6 ? s.name6() : s.name()).interfaceName(s.interfaceName())
-        .vrid(s.vrid()).priority(priority).advertIntervalCentis(advertIntervalMillis / 10)
-        .vip(v6 ? s.vip6() : s.vip()).preempt(preempt).preemptDelay(preemptDelay);
-    for (Inet4Address p : v6 ? List.<Inet4Address>of() : s.unicastPeers()) {
-      b.unicastPeer(p.getHostAddress());
-    }
-    for (String i : trackInterfaces) {
-      b.track(VrrpConfig.Track.fault("link:" + i));
-    }
-    if (handshakeWithinSeconds > 0) {
-      b.track(VrrpConfig.Track.weight(HANDSHAKE_CONDITION, handshakeWeight));
-    }
-    return b.build();
-  }
-
-  // ------------------------------------------------------------------ attachment to GatewayConfig
-
-  /** By identity: equal configurations loaded twice each keep their own section. A process loads a few. */
-  private static final Map<GatewayConfig, HaSection> ATTACHED =
-      Collections.synchronizedMap(new IdentityHashMap<>());
-
-  /** Returns {@code cfg}, remembering {@code ha} (may be null: no HA) as its HA section. */
-  public static GatewayConfig attach(GatewayConfig cfg, HaSection ha) {
-    if (cfg != null && ha != null) {
-      ATTACHED.put(cfg, ha);
-    }
-    return cfg;
-  }
-
-  /** The HA section loaded with {@code cfg}, or null if it has none. */
-  public static HaSection of(GatewayConfig cfg) {
-    return cfg == null ? null : ATTACHED.get(cfg);
+    Objects.requireNonNull(pair, "pair");
+    notifyCommands = Map.copyOf(notifyCommands);
   }
 
   // ------------------------------------------------------------------ parsing
@@ -296,7 +198,7 @@ public record HaSection(int priority, int advertIntervalMillis, boolean preempt,
           }
         }
       }
-      StateSyncSpec sync = null;
+      PairConfig.Sync sync = null;
       n = value(f, "state-sync");
       if (n != null) {
         if (!(n instanceof MappingNode sm)) {
@@ -312,7 +214,7 @@ public record HaSection(int priority, int advertIntervalMillis, boolean preempt,
             if (v != null) bw = v;
           }
           if (local != null && peer != null) {
-            sync = new StateSyncSpec(local, peer, bw);
+            sync = new PairConfig.Sync(local, peer, bw);
           }
         }
       }
@@ -339,8 +241,13 @@ public record HaSection(int priority, int advertIntervalMillis, boolean preempt,
       if (count > 0 || pub == null || priv == null) {
         return null;
       }
-      return new HaSection(priority, interval, preempt, delay, pub, priv, trackIfs, within, weight, sync,
-          Map.copyOf(notify));
+      try {
+        return new HaSection(new PairConfig(priority, interval, preempt, delay, pub, priv, trackIfs, within, weight,
+            sync), notify);
+      } catch (IllegalArgumentException e) {
+        error(node, "ha", e.getMessage()); // every rule the library checks is checked above, with its line
+        return null;
+      }
     }
 
     /** An IPv4 literal with a port, e.g. 198.18.20.2:51900 (no names: no DNS at failover). */

@@ -72,14 +72,14 @@ class HaSectionTest {
   @Test
   void aFullSectionBecomesASyncGroupOfTwoInstances() throws Exception {
     GatewayConfig cfg = load(base("listen-port: 51820") + HA);
-    HaSection ha = HaSection.of(cfg);
+    HaSection ha = cfg.ha().orElse(null);
     assertThat(ha).isNotNull();
-    assertThat(ha.priority()).isEqualTo(150);
-    assertThat(ha.advertIntervalMillis()).isEqualTo(100);
-    assertThat(ha.preempt()).isFalse();
-    assertThat(ha.preemptDelay()).isEqualTo(Duration.ofSeconds(2));
-    assertThat(ha.trackInterfaces()).containsExactly("eth2");
-    List<VrrpConfig> g = ha.syncGroup();
+    assertThat(ha.pair().priority()).isEqualTo(150);
+    assertThat(ha.pair().advertIntervalMillis()).isEqualTo(100);
+    assertThat(ha.pair().preempt()).isFalse();
+    assertThat(ha.pair().preemptDelay()).isEqualTo(Duration.ofSeconds(2));
+    assertThat(ha.pair().trackInterfaces()).containsExactly("eth2");
+    List<VrrpConfig> g = ha.pair().syncGroup();
     assertThat(g).hasSize(2);
     VrrpConfig pub = g.get(0);
     assertThat(pub.interfaceName()).isEqualTo("eth0");
@@ -88,7 +88,7 @@ class HaSectionTest {
     assertThat(pub.vips()).hasToString("[198.18.0.100/24]");
     assertThat(pub.unicastPeers()).hasSize(1);
     assertThat(pub.tracks()).contains(VrrpConfig.Track.fault("link:eth2"),
-        VrrpConfig.Track.weight(HaSection.HANDSHAKE_CONDITION, 60));
+        VrrpConfig.Track.weight(io.dctun.ha.PairConfig.HANDSHAKE_CONDITION, 60));
     VrrpConfig priv = g.get(1);
     assertThat(priv.interfaceName()).isEqualTo("eth1");
     assertThat(priv.vrid()).isEqualTo(52);
@@ -110,15 +110,15 @@ class HaSectionTest {
         "gw.yaml:27: ha.notify.standby: unknown field",
         "gw.yaml:28: ha.state-sync.peer: port 99999 is not in 1..65535");
     String good = extra.replace("    fault: ''\n", "").replace("    standby: x\n", "").replace("99999", "51900");
-    HaSection ha = HaSection.of(load(base("listen-port: 51820") + HA + good));
+    HaSection ha = load(base("listen-port: 51820") + HA + good).ha().orElseThrow();
     assertThat(ha.notifyCommands()).containsExactly(java.util.Map.entry("master", "logger dctun is master"));
-    assertThat(ha.stateSync().peer().getPort()).isEqualTo(51900);
-    assertThat(ha.stateSync().bytesPerSecond()).isEqualTo(1_000_000);
+    assertThat(ha.pair().stateSync().peer().getPort()).isEqualTo(51900);
+    assertThat(ha.pair().stateSync().bytesPerSecond()).isEqualTo(1_000_000);
   }
 
   @Test
   void noSectionNoHa() throws Exception {
-    assertThat(HaSection.of(load(base("listen-port: 51820")))).isNull();
+    assertThat(load(base("listen-port: 51820")).ha()).isEmpty();
   }
 
   @Test
@@ -157,9 +157,9 @@ class HaSectionTest {
   void privateVip6AddsAnIpv6InstanceToTheSyncGroup() throws Exception {
     String yaml = base("listen-port: 51820")
         + HA.replace("    vip: 198.18.20.1/24\n", "    vip: 198.18.20.1/24\n    vip6: fe80::52:1/64\n");
-    HaSection ha = HaSection.of(load(yaml));
-    assertThat(ha.privateSide().instances()).containsExactly("dctun-private", "dctun-private-v6");
-    List<VrrpConfig> g = ha.syncGroup();
+    HaSection ha = load(yaml).ha().orElseThrow();
+    assertThat(ha.pair().privateSide().instances()).containsExactly("dctun-private", "dctun-private-v6");
+    List<VrrpConfig> g = ha.pair().syncGroup();
     assertThat(g).extracting(VrrpConfig::name).containsExactly("dctun-public", "dctun-private", "dctun-private-v6");
     VrrpConfig v6 = g.get(2);
     assertThat(v6.family()).isEqualTo(6);
