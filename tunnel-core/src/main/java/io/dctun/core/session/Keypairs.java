@@ -7,7 +7,7 @@ package io.dctun.core.session;
  * but not send until the initiator has used it (then it is promoted).
  *
  * <pre>
- *   initiator: response consumed      -> previous = current, current = new, next = none
+ *   initiator: response consumed      -> previous = next if any, else current; current = new
  *   responder: initiation answered    -> next = new
  *              first data under next  -> previous = current, current = next, next = none
  * </pre>
@@ -37,16 +37,25 @@ final class Keypairs {
     return next;
   }
 
-  /** The initiator's new keypair takes over at once. */
+  /**
+   * The initiator's new keypair takes over at once. If a responder keypair is waiting in next
+   * (both sides initiated at once: crossing handshakes), it becomes previous rather than being
+   * dropped, as wireguard-go does: the other side may already be sending under it, and dropping
+   * it would lose that traffic until the next rekey. The old current is then the one let go.
+   */
   void installCurrent(Keypair kp) {
-    if (next != null) {
-      index.release(next.localIndex());
-      next = null;
-    }
     if (previous != null) {
       index.release(previous.localIndex());
     }
-    previous = current;
+    if (next != null) {
+      if (current != null) {
+        index.release(current.localIndex());
+      }
+      previous = next;
+      next = null;
+    } else {
+      previous = current;
+    }
     current = kp;
   }
 

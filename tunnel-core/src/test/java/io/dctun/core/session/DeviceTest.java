@@ -438,4 +438,20 @@ class DeviceTest {
     assertThat(IcmpEcho.TYPE_ECHO_REQUEST).isEqualTo(8);
     assertThat(Arrays.asList(1)).isNotEmpty();
   }
+
+  @Test
+  void crossingHandshakesLoseNoDataEitherWay() {
+    Pair p = new Pair(true);
+    p.a.initiate(p.keyB.publicKey(), p.clock.now); // both sides initiate before either hears the other
+    p.b.initiate(p.keyA.publicKey(), p.clock.now);
+    p.pump();
+    byte[] ab = Pair.ping("198.18.1.10", "198.18.2.10", 1);
+    byte[] ba = Pair.ping("198.18.2.10", "198.18.1.10", 2);
+    p.send(p.a, ab);
+    p.send(p.b, ba);
+    p.pump();
+    assertThat(p.netB.delivered).containsExactly(ab);
+    assertThat(p.netA.delivered).containsExactly(ba);
+    assertThat(p.a.drops().total() + p.b.drops().total()).as("nothing dropped, no unknown index").isZero();
+  }
 }
