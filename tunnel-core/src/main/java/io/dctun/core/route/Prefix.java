@@ -233,12 +233,17 @@ public final class Prefix {
 
   /** Whether {@code addr} (4 or 16 bytes, same family) lies inside this prefix. */
   public boolean contains(byte[] addr) {
-    if (addr == null || addr.length != address.length) {
-      return false;
-    }
+    return addr != null && addr.length == address.length && contains(addr, 0);
+  }
+
+  /**
+   * Whether the address of this prefix's family at {@code buf[off..]} (a packet's source field,
+   * say) lies inside it. Allocation-free.
+   */
+  public boolean contains(byte[] buf, int off) {
     int full = length / 8;
     for (int i = 0; i < full; i++) {
-      if (addr[i] != address[i]) {
+      if (buf[off + i] != address[i]) {
         return false;
       }
     }
@@ -247,8 +252,9 @@ public final class Prefix {
       return true;
     }
     int m = (0xFF << (8 - rest)) & 0xFF;
-    return (addr[full] & m) == (address[full] & 0xFF);
+    return (buf[off + full] & m) == (address[full] & 0xFF);
   }
+
 
   /** CIDR text: dotted quad for IPv4, RFC 5952 form for IPv6. */
   @Override

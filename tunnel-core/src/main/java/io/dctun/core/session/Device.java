@@ -56,6 +56,7 @@ public final class Device implements StatusSource {
   private final SplittableRandom random = new SplittableRandom();
   private final ControlChannel control = new ControlChannel(this);
   private final AtomicLong forwarded = new AtomicLong();
+  private final List<InitiationListener> initiationListeners = new java.util.concurrent.CopyOnWriteArrayList<>();
 
   /** Handshake messages seen in the current one-second bucket, for the under-load decision. */
   private final AtomicLong handshakeBucketStart = new AtomicLong(Long.MIN_VALUE);
@@ -113,6 +114,37 @@ public final class Device implements StatusSource {
     c.counter("sent", control.sent());
     c.counter("received", control.received());
     drops.report(s.section("drop"));
+  }
+
+  /** Told when a peer proves it is there now; see {@link #onInitiation}. */
+  @FunctionalInterface
+  public interface InitiationListener {
+    /**
+     * {@code peer} sent an initiation that authenticated and was answered. {@code timestampNanos}
+     * is the peer's own TAI64N timestamp (epoch nanoseconds on the peer's clock), which WireGuard
+     * requires to grow with every initiation: it orders the peer's connections to different
+     * gateways without any clock shared between them.
+     */
+    void initiationAnswered(Peer peer, long timestampNanos, long now);
+  }
+
+  /** Registers a listener for answered initiations (the route-sharing driver uses it). */
+  public void onInitiation(InitiationListener l) {
+    initiationListeners.add(l);
+  }
+
+  void initiationAnswered(Peer p, byte[] tai64n, long now) {
+    if (initiationListeners.isEmpty()) {
+      return;
+    }
+    long ts = io.dctun.crypto.Tai64n.toEpochNanos(tai64n);
+    for (InitiationListener l : initiationListeners) {
+      try {
+        l.initiationAnswered(p, ts, now);
+      } catch (RuntimeException e) {
+        org.slf4j.LoggerFactory.getLogger(Device.class).error("bug in an initiation listener", e);
+      }
+    }
   }
 
   /** The dctun-only control channel to peers configured as dctun. */
@@ -174,10 +206,11 @@ public final class Device implements StatusSource {
     }
     Peer existing = peers.get(c.publicKey());
     Peer p = existing != null ? existing : new Peer(this, c);
-    List<Prefix> before = existing != null ? existing.config().allowedIps() : List.of();
+    List<Prefix> before = existing != null && !existing.config().roaming() ? existing.config().allowedIps() : List.of();
+    List<Prefix> wanted = c.roaming() ? List.of() : c.allowedIps(); // a roaming host is routed by the mesh
     List<Prefix> added = new ArrayList<>();
     try {
-      for (Prefix pre : c.allowedIps()) {
+      for (Prefix pre : wanted) {
         if (!before.contains(pre) && routes.putConfigured(pre, p) == RouteResult.ADDED) {
           added.add(pre);
         }
@@ -189,7 +222,7 @@ public final class Device implements StatusSource {
       throw e;
     }
     for (Prefix pre : before) {
-      if (!c.allowedIps().contains(pre)) {
+      if (!wanted.contains(pre)) {
         routes.removeConfigured(pre, p);
       }
     }

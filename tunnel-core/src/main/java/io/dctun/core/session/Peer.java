@@ -306,6 +306,7 @@ public final class Peer {
     }
     timers.handshakeSeen(now, true);
     device.output().sendToNetwork(from, msg, 0, msg.length);
+    device.initiationAnswered(this, init.timestamp(), now);
   }
 
   /** Consumes a response to our pending initiation; on success the new keypair is current. */
@@ -380,7 +381,7 @@ public final class Peer {
       device.drops().drop(DropReason.INVALID_INNER_PACKET, now, config.name());
       return;
     }
-    if (device.routeFor(buf, dataOff, total) != this) {
+    if (config.roaming() ? !ownsSource(buf, dataOff, total) : device.routeFor(buf, dataOff, total) != this) {
       device.drops().drop(DropReason.SOURCE_NOT_ALLOWED, now, config.name());
       return;
     }
@@ -390,6 +391,21 @@ public final class Peer {
       initiate(now, false);
     }
     device.deliverInbound(this, buf, dataOff, total, now);
+  }
+
+  /** A roaming host's own prefixes are checked directly: the route table may send them elsewhere. */
+  private boolean ownsSource(byte[] buf, int off, int len) {
+    int at = IpPacket.sourceOffset(buf, off, len);
+    if (at < 0) {
+      return false;
+    }
+    int alen = IpPacket.addressLength(buf, off, len);
+    for (io.dctun.core.route.Prefix p : config.allowedIps()) {
+      if (p.addressLength() == alen && p.contains(buf, at)) {
+        return true;
+      }
+    }
+    return false;
   }
 
   private void promoteNext(Keypair kp, long now) {

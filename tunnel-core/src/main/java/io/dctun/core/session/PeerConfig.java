@@ -24,6 +24,7 @@ public final class PeerConfig {
   private final List<Prefix> allowedIps;
   private final int persistentKeepaliveSeconds;
   private final boolean dctun;
+  private final boolean roaming;
 
   /** A stock WireGuard peer (no control channel). */
   public PeerConfig(String name, PublicKey publicKey, PresharedKey presharedKey, Endpoint endpoint,
@@ -33,6 +34,16 @@ public final class PeerConfig {
 
   public PeerConfig(String name, PublicKey publicKey, PresharedKey presharedKey, Endpoint endpoint,
       List<Prefix> allowedIps, int persistentKeepaliveSeconds, boolean dctun) {
+    this(name, publicKey, presharedKey, endpoint, allowedIps, persistentKeepaliveSeconds, dctun, false);
+  }
+
+  /**
+   * @param roaming a remote host that may be connected to any gateway of a mesh: its allowed IPs
+   *     are its own (checked on what it sends) but are routed to it only while it is connected
+   *     here; where it is otherwise is the route-sharing protocol's to say ({@code io.dctun.core.mesh})
+   */
+  public PeerConfig(String name, PublicKey publicKey, PresharedKey presharedKey, Endpoint endpoint,
+      List<Prefix> allowedIps, int persistentKeepaliveSeconds, boolean dctun, boolean roaming) {
     this.name = name == null ? publicKey.toBase64().substring(0, 8) : name;
     this.publicKey = Objects.requireNonNull(publicKey, "publicKey");
     this.presharedKey = presharedKey == null ? PresharedKey.NONE : presharedKey;
@@ -43,6 +54,10 @@ public final class PeerConfig {
     }
     this.persistentKeepaliveSeconds = persistentKeepaliveSeconds;
     this.dctun = dctun;
+    this.roaming = roaming;
+    if (dctun && roaming) {
+      throw new IllegalArgumentException("peer " + this.name + ": a dctun gateway is not a roaming host");
+    }
   }
 
   /** A peer reached over UDP at {@code endpoint} (null: it only dials in), with the given allowed IPs. */
@@ -85,23 +100,32 @@ public final class PeerConfig {
   }
 
   public PeerConfig withPersistentKeepalive(int seconds) {
-    return new PeerConfig(name, publicKey, presharedKey, endpoint, allowedIps, seconds, dctun);
+    return new PeerConfig(name, publicKey, presharedKey, endpoint, allowedIps, seconds, dctun, roaming);
   }
 
   public PeerConfig withPresharedKey(PresharedKey psk) {
-    return new PeerConfig(name, publicKey, psk, endpoint, allowedIps, persistentKeepaliveSeconds, dctun);
+    return new PeerConfig(name, publicKey, psk, endpoint, allowedIps, persistentKeepaliveSeconds, dctun, roaming);
   }
 
   public PeerConfig withName(String n) {
-    return new PeerConfig(n, publicKey, presharedKey, endpoint, allowedIps, persistentKeepaliveSeconds, dctun);
+    return new PeerConfig(n, publicKey, presharedKey, endpoint, allowedIps, persistentKeepaliveSeconds, dctun, roaming);
+  }
+
+  /** Whether the peer is a remote host that roams between the gateways of a mesh. */
+  public boolean roaming() {
+    return roaming;
+  }
+
+  public PeerConfig withRoaming(boolean isRoaming) {
+    return new PeerConfig(name, publicKey, presharedKey, endpoint, allowedIps, persistentKeepaliveSeconds, dctun, isRoaming);
   }
 
   public PeerConfig withDctun(boolean isDctun) {
-    return new PeerConfig(name, publicKey, presharedKey, endpoint, allowedIps, persistentKeepaliveSeconds, isDctun);
+    return new PeerConfig(name, publicKey, presharedKey, endpoint, allowedIps, persistentKeepaliveSeconds, isDctun, roaming);
   }
 
   @Override
   public String toString() {
-    return "Peer[" + name + " " + publicKey + " endpoint=" + endpoint + " allowed=" + allowedIps + (dctun ? " dctun" : "") + "]";
+    return "Peer[" + name + " " + publicKey + " endpoint=" + endpoint + " allowed=" + allowedIps + (dctun ? " dctun" : "") + (roaming ? " roaming" : "") + "]";
   }
 }
