@@ -141,7 +141,7 @@ public class RouteTableBenchmark {
     int ticket = table.beginRead();
     try {
       for (int i = 0; i < LOOKUPS; i++) {
-        if (table.lookupInRead(addrs, i * addrLen, addrLen) != null) {
+        if (table.lookupInRead(ticket, addrs, i * addrLen, addrLen) != null) {
           hits++;
         }
       }

@@ -73,8 +73,8 @@ class RouteTableTest {
     assertThat(table.lookup(buf, 7, 16)).isEqualTo("ula");
     int ticket = table.beginRead();
     try {
-      assertThat(table.lookupInRead(buf, 33, 4)).isEqualTo("site");
-      assertThat(table.lookupInRead(buf, 7, 16)).isEqualTo("ula");
+      assertThat(table.lookupInRead(ticket, buf, 33, 4)).isEqualTo("site");
+      assertThat(table.lookupInRead(ticket, buf, 7, 16)).isEqualTo("ula");
     } finally {
       table.endRead(ticket);
     }
@@ -315,21 +315,23 @@ class RouteTableTest {
     int ticket = table.beginRead();
     Thread writer;
     try {
-      assertThat(table.lookupInRead(addr, 0, 4)).isEqualTo("old");
+      assertThat(table.lookupInRead(ticket, addr, 0, 4)).isEqualTo("old");
       writer = new Thread(() -> {
         table.putConfigured(p("10.0.0.0/16"), "new");
         written.set(true);
       }, "route-writer");
       writer.start();
-      // The writer flips readers to the changed copy, then must wait for this section.
+      // The writer moves new readers to the changed copy, then must wait for this section
+      // before it may change the copy the section reads.
       long deadline = System.nanoTime() + TimeUnit.SECONDS.toNanos(30);
-      while (!"new".equals(table.lookupInRead(addr, 0, 4)) && System.nanoTime() < deadline) {
+      while (!"new".equals(table.lookup(addr, 0, 4)) && System.nanoTime() < deadline) {
         Thread.onSpinWait();
       }
-      assertThat(table.lookupInRead(addr, 0, 4)).isEqualTo("new");
+      assertThat(table.lookup(addr, 0, 4)).isEqualTo("new");
       for (int i = 0; i < 1_000_000; i++) {
         Thread.onSpinWait();
       }
+      assertThat(table.lookupInRead(ticket, addr, 0, 4)).as("the section's copy").isEqualTo("old");
       assertThat(written.get()).as("write finished while a read was open").isFalse();
       assertThat(writer.isAlive()).isTrue();
     } finally {
