@@ -157,6 +157,17 @@ class GatewayPairInMemoryTest {
     return v;
   }
 
+  static boolean awaitTrue(java.util.function.BooleanSupplier condition) throws InterruptedException {
+    long deadline = System.nanoTime() + WAIT.toNanos();
+    while (!condition.getAsBoolean()) {
+      if (System.nanoTime() >= deadline) {
+        return false;
+      }
+      Thread.sleep(5);
+    }
+    return true;
+  }
+
   /** The master's session streams to the backup's (what StateSync's threads do over UDP). */
   void syncOnce(Box from, Box to) {
     long now = clock.nanoTime();
@@ -180,6 +191,8 @@ class GatewayPairInMemoryTest {
     assertThat(a1.gate.isOpen()).isTrue();
     assertThat(a2.gate.isOpen()).isFalse();
     assertThat(awaitAtLeast(() -> a1.device.peer(siteB.publicKey()).lastHandshakeWallNanos(), 1)).isPositive();
+    assertThat(awaitTrue(() -> b.device.peer(siteA.publicKey()).currentKeypair() != null))
+        .as("B confirmed a1's session").isTrue();
     byte[] toA = ping("198.18.2.7", "198.18.1.5", 1);
     assertThat(b.tun.inject(toA)).isTrue();
     assertThat(a1.tun.takeWritten(WAIT)).as("B's ping at a1").containsExactly(toA);
@@ -193,11 +206,16 @@ class GatewayPairInMemoryTest {
     // a1 dies; VRRP on a2 takes the VIP and makes it master. B's session still points at the VIP.
     a1.udp.rebind(new InetSocketAddress("198.18.0.111", 51820)); // its VIP is gone with it
     a1.engine.close();
+    Object sessionWithA1 = b.device.peer(siteA.publicKey()).currentKeypair();
     clock.now.addAndGet(2_000_000_000L);
     a2.vrrpSays(VrrpState.BACKUP, VrrpState.MASTER);
     assertThat(a2.hooks).containsExactly("backup", "master");
     assertThat(awaitAtLeast(() -> a2.device.peer(siteB.publicKey()).lastHandshakeWallNanos(), 1))
         .as("the new master's handshake, accepted by B at once").isPositive();
+    // B, the responder, sends on the new session only once a2's confirming keepalive has arrived
+    // (until then it still encrypts for a1's session, which a2 cannot open), as in WireGuard.
+    assertThat(awaitTrue(() -> b.device.peer(siteA.publicKey()).currentKeypair() != sessionWithA1))
+        .as("B confirmed the new master's session").isTrue();
     byte[] again = ping("198.18.2.7", "198.18.1.5", 2);
     assertThat(b.tun.inject(again)).isTrue();
     assertThat(a2.tun.takeWritten(WAIT)).as("B's ping at a2 after the failover").containsExactly(again);
