@@ -217,31 +217,24 @@ public final class HostDirectory<G extends Comparable<G>> implements StatusSourc
   }
 
   private void announce(G from, Entry e, long now) {
-    Map<G, Claim> byGateway = claims.computeIfAbsent(e.host(), k -> new HashMap<>());
-    Claim c = byGateway.get(from);
-    if (c != null && (e.version() < c.version || (c.withdrawn && e.version() <= c.version))) {
-      staleEntries++;
-      return;
-    }
-    if (c == null) {
-      c = new Claim();
-      byGateway.put(from, c);
-    }
-    c.version = e.version();
-    c.withdrawn = false;
-    c.expiresAt = now + Math.max(300, e.leaseMillis()) * 1_000_000L;
-    Long mine = local.get(e.host());
-    if (mine != null && mine < e.version()) {
-      local.remove(e.host()); // the host moved away from here: stop claiming it
-      superseded++;
-    }
-    decide(e.host());
+    update(from, e, false, now + Math.max(300, e.leaseMillis()) * 1_000_000L);
   }
 
+  /** A withdrawal leaves a tombstone for a lease: an overtaken announcement cannot revive the claim. */
   private void withdraw(G from, Entry e, long now) {
+    update(from, e, true, now + leaseNanos);
+  }
+
+  /**
+   * Moves {@code from}'s claim on the host forward to {@code e} (live, or withdrawn), unless it is
+   * stale: older than the claim held, or no newer than a withdrawal, for an announcement. A newer
+   * claim elsewhere than here means the host is connected there after here: this gateway stops
+   * claiming it.
+   */
+  private void update(G from, Entry e, boolean withdrawn, long expiresAt) {
     Map<G, Claim> byGateway = claims.computeIfAbsent(e.host(), k -> new HashMap<>());
     Claim c = byGateway.get(from);
-    if (c != null && e.version() < c.version) {
+    if (c != null && (e.version() < c.version || (!withdrawn && c.withdrawn && e.version() <= c.version))) {
       staleEntries++;
       return;
     }
@@ -250,11 +243,11 @@ public final class HostDirectory<G extends Comparable<G>> implements StatusSourc
       byGateway.put(from, c);
     }
     c.version = e.version();
-    c.withdrawn = true;
-    c.expiresAt = now + leaseNanos; // a tombstone: an overtaken announcement cannot revive it
+    c.withdrawn = withdrawn;
+    c.expiresAt = expiresAt;
     Long mine = local.get(e.host());
     if (mine != null && mine < e.version()) {
-      local.remove(e.host()); // it was connected there after here: our connection is the older one
+      local.remove(e.host());
       superseded++;
     }
     decide(e.host());

@@ -117,11 +117,15 @@ public final class PeerConfig {
   }
 
   public PeerConfig withRoaming(boolean isRoaming) {
-    return new PeerConfig(name, publicKey, presharedKey, endpoint, allowedIps, persistentKeepaliveSeconds, dctun, isRoaming);
+    return withRoles(dctun, isRoaming);
   }
 
   public PeerConfig withDctun(boolean isDctun) {
-    return new PeerConfig(name, publicKey, presharedKey, endpoint, allowedIps, persistentKeepaliveSeconds, isDctun, roaming);
+    return withRoles(isDctun, roaming);
+  }
+
+  private PeerConfig withRoles(boolean isDctun, boolean isRoaming) {
+    return new PeerConfig(name, publicKey, presharedKey, endpoint, allowedIps, persistentKeepaliveSeconds, isDctun, isRoaming);
   }
 
   @Override
