@@ -2,11 +2,11 @@ package io.dctun.ha;
 
 import io.dctun.ha.internal.Announcer;
 import io.dctun.ha.internal.GratuitousArp;
-import io.dctun.ha.internal.HaLibC;
 import io.dctun.ha.internal.NetIf;
 import io.dctun.ha.internal.RawVrrpSocket;
 import io.dctun.ha.internal.UnsolicitedNa;
 import io.dctun.ha.internal.VipManager;
+import io.dctun.tun.LibC;
 import io.dctun.tun.LinkConfig;
 import io.dctun.tun.NativeIoException;
 import java.io.IOException;
@@ -171,8 +171,8 @@ public final class VrrpInstance implements AutoCloseable {
         members.add(new Member(router, s, announcer,
             new VipManager(link, c.interfaceName(), c.vips()), cond, List.copyOf(peers)));
       }
-      if (HaLibC.get().pipe2(pipe, HaLibC.O_NONBLOCK | HaLibC.O_CLOEXEC) < 0) {
-        throw new NativeIoException("pipe2 for the VRRP wake-up", HaLibC.errno(), null);
+      if (LibC.get().pipe2(pipe, LibC.O_NONBLOCK | LibC.O_CLOEXEC) < 0) {
+        throw new NativeIoException("pipe2 for the VRRP wake-up", LibC.errno(), null);
       }
       String name = syncGroup.get(0).name();
       VrrpInstance v = new VrrpInstance(name, members, listener, link, pipe);
@@ -301,11 +301,11 @@ public final class VrrpInstance implements AutoCloseable {
   }
 
   private void wake() {
-    HaLibC.get().write(wakePipe[1], new byte[] {1}, 1);
+    LibC.get().write(wakePipe[1], new byte[] {1}, 1);
   }
 
   private void run() {
-    HaLibC libc = HaLibC.get();
+    LibC libc = LibC.get();
     int n = members.size();
     byte[] pollfds = new byte[8 * (n + 1)];
     ByteBuffer pb = ByteBuffer.wrap(pollfds).order(ByteOrder.nativeOrder());
@@ -334,14 +334,14 @@ public final class VrrpInstance implements AutoCloseable {
           timeout = left <= 0 ? 0 : (int) Math.min(MAX_POLL_MILLIS, (left + 999_999) / 1_000_000);
         }
         for (int i = 0; i < n; i++) {
-          pb.putInt(8 * i, members.get(i).socket.fd()).putShort(8 * i + 4, HaLibC.POLLIN)
+          pb.putInt(8 * i, members.get(i).socket.fd()).putShort(8 * i + 4, LibC.POLLIN)
               .putShort(8 * i + 6, (short) 0);
         }
-        pb.putInt(8 * n, wakePipe[0]).putShort(8 * n + 4, HaLibC.POLLIN).putShort(8 * n + 6, (short) 0);
+        pb.putInt(8 * n, wakePipe[0]).putShort(8 * n + 4, LibC.POLLIN).putShort(8 * n + 6, (short) 0);
         int r = libc.poll(pollfds, n + 1, timeout);
         if (r < 0) {
-          int e = HaLibC.errno();
-          if (e != HaLibC.EINTR) {
+          int e = LibC.errno();
+          if (e != LibC.EINTR) {
             throw new NativeIoException("poll VRRP sockets", e, null);
           }
           continue;

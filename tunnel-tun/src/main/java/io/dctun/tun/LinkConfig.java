@@ -1,6 +1,5 @@
 package io.dctun.tun;
 
-import io.dctun.tun.internal.LibC;
 import io.dctun.tun.internal.NetlinkMessage;
 import java.io.Closeable;
 import java.io.IOException;

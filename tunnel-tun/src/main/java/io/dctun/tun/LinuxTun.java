@@ -1,7 +1,6 @@
 package io.dctun.tun;
 
 import io.dctun.core.device.PacketDevice;
-import io.dctun.tun.internal.LibC;
 import java.io.IOException;
 import java.nio.charset.StandardCharsets;
 import java.util.ArrayList;

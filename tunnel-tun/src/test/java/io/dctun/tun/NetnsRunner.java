@@ -5,7 +5,7 @@ import static org.junit.jupiter.api.Assumptions.assumeTrue;
 import io.dctun.core.testing.ExecResult;
 import io.dctun.core.testing.Requirements;
 import io.dctun.core.testing.Shell;
-import io.dctun.tun.internal.LibC;
+import io.dctun.tun.LibC;
 import java.nio.file.Files;
 import java.nio.file.Path;
 import java.time.Duration;

@@ -1,5 +1,6 @@
 package io.dctun.ha.internal;
 
+import io.dctun.tun.LibC;
 import io.dctun.tun.NativeIoException;
 import java.io.Closeable;
 import java.nio.ByteBuffer;
@@ -12,7 +13,7 @@ import java.nio.ByteOrder;
  * <p>Thread-safety: {@link #send} is serialised; close once.
  */
 final class LinkLayerSocket implements Closeable {
-  private final HaLibC libc = HaLibC.get();
+  private final LibC libc = LibC.get();
   private final byte[] sll;
   private final String what;
   private int fd;
@@ -27,15 +28,15 @@ final class LinkLayerSocket implements Closeable {
   static LinkLayerSocket open(String ifname, int ifindex, int ethertype, byte[] destination, String what)
       throws NativeIoException {
     int proto = Short.toUnsignedInt(Short.reverseBytes((short) ethertype)); // htons
-    int fd = HaLibC.get().socket(HaLibC.AF_PACKET, HaLibC.SOCK_RAW | HaLibC.SOCK_CLOEXEC, proto);
+    int fd = LibC.get().socket(LibC.AF_PACKET, LibC.SOCK_RAW | LibC.SOCK_CLOEXEC, proto);
     if (fd < 0) {
       throw new NativeIoException("socket(AF_PACKET, SOCK_RAW) for " + what + " on " + ifname,
-          HaLibC.errno(), null);
+          LibC.errno(), null);
     }
     // struct sockaddr_ll: u16 family, be16 protocol, s32 ifindex, u16 hatype, u8 pkttype,
     // u8 halen, u8 addr[8]
     ByteBuffer b = ByteBuffer.allocate(20).order(ByteOrder.nativeOrder());
-    b.putShort((short) HaLibC.AF_PACKET);
+    b.putShort((short) LibC.AF_PACKET);
     b.order(ByteOrder.BIG_ENDIAN).putShort((short) ethertype);
     b.order(ByteOrder.nativeOrder()).putInt(ifindex).putShort((short) 1).put((byte) 0)
         .put((byte) 6).put(destination, 0, 6);
@@ -44,10 +45,10 @@ final class LinkLayerSocket implements Closeable {
 
   synchronized void send(byte[] frame, int len) throws NativeIoException {
     if (fd < 0) {
-      throw new NativeIoException("send " + what, HaLibC.EBADF, "socket closed");
+      throw new NativeIoException("send " + what, LibC.EBADF, "socket closed");
     }
     if (libc.sendto(fd, frame, len, 0, sll, sll.length) < 0) {
-      throw new NativeIoException("send " + what, HaLibC.errno(), null);
+      throw new NativeIoException("send " + what, LibC.errno(), null);
     }
   }
 

@@ -1,5 +1,6 @@
 package io.dctun.ha.internal;
 
+import io.dctun.tun.LibC;
 import io.dctun.tun.NativeIoException;
 import java.io.IOException;
 import java.nio.charset.StandardCharsets;
@@ -25,9 +26,9 @@ public final class NetIf {
   private NetIf() {}
 
   public static int index(String ifname) throws NativeIoException {
-    int i = HaLibC.get().if_nametoindex(ifname);
+    int i = LibC.get().if_nametoindex(ifname);
     if (i == 0) {
-      throw new NativeIoException("find interface \"" + ifname + "\"", HaLibC.errno(),
+      throw new NativeIoException("find interface \"" + ifname + "\"", LibC.errno(),
           "no such interface in this network namespace");
     }
     return i;
@@ -35,7 +36,7 @@ public final class NetIf {
 
   /** The 6-byte hardware address. */
   public static byte[] mac(String ifname) throws NativeIoException {
-    Pointer p = ifreq(ifname, HaLibC.SIOCGIFHWADDR, "read MAC of ");
+    Pointer p = ifreq(ifname, LibC.SIOCGIFHWADDR, "read MAC of ");
     byte[] mac = new byte[6];
     p.get(IFNAMSIZ + 2, mac, 0, 6); // struct sockaddr: u16 family, then sa_data
     return mac;
@@ -43,7 +44,7 @@ public final class NetIf {
 
   /** The interface's first (primary) IPv4 address as a big-endian int. */
   public static int ipv4(String ifname) throws NativeIoException {
-    Pointer p = ifreq(ifname, HaLibC.SIOCGIFADDR, "read IPv4 address of ");
+    Pointer p = ifreq(ifname, LibC.SIOCGIFADDR, "read IPv4 address of ");
     byte[] a = new byte[4];
     p.get(IFNAMSIZ + 4, a, 0, 4); // struct sockaddr_in: family, port, addr
     return (a[0] & 0xff) << 24 | (a[1] & 0xff) << 16 | (a[2] & 0xff) << 8 | (a[3] & 0xff);
@@ -92,9 +93,9 @@ public final class NetIf {
 
   /** Whether the link is administratively up and has carrier (IFF_UP and IFF_RUNNING). */
   public static boolean isRunning(String ifname) throws NativeIoException {
-    Pointer p = ifreq(ifname, HaLibC.SIOCGIFFLAGS, "read flags of ");
+    Pointer p = ifreq(ifname, LibC.SIOCGIFFLAGS, "read flags of ");
     int flags = p.getShort(IFNAMSIZ) & 0xffff;
-    return (flags & HaLibC.IFF_UP) != 0 && (flags & HaLibC.IFF_RUNNING) != 0;
+    return (flags & LibC.IFF_UP) != 0 && (flags & LibC.IFF_RUNNING) != 0;
   }
 
   private static Pointer ifreq(String ifname, long request, String what)
@@ -103,16 +104,16 @@ public final class NetIf {
     if (name.length >= IFNAMSIZ) {
       throw new IllegalArgumentException("interface name too long: " + ifname);
     }
-    HaLibC libc = HaLibC.get();
-    int fd = libc.socket(HaLibC.AF_INET, HaLibC.SOCK_DGRAM | HaLibC.SOCK_CLOEXEC, 0);
+    LibC libc = LibC.get();
+    int fd = libc.socket(LibC.AF_INET, LibC.SOCK_DGRAM | LibC.SOCK_CLOEXEC, 0);
     if (fd < 0) {
-      throw new NativeIoException("socket(AF_INET, SOCK_DGRAM)", HaLibC.errno(), null);
+      throw new NativeIoException("socket(AF_INET, SOCK_DGRAM)", LibC.errno(), null);
     }
     try {
-      Pointer p = Memory.allocateDirect(HaLibC.runtime(), IFREQ, true);
+      Pointer p = Memory.allocateDirect(LibC.runtime(), IFREQ, true);
       p.put(0, name, 0, name.length);
       if (libc.ioctl(fd, request, p) < 0) {
-        throw new NativeIoException(what + ifname, HaLibC.errno(), null);
+        throw new NativeIoException(what + ifname, LibC.errno(), null);
       }
       return p;
     } finally {

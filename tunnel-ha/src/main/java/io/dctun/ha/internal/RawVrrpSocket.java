@@ -1,6 +1,7 @@
 package io.dctun.ha.internal;
 
 import io.dctun.ha.VrrpCodec;
+import io.dctun.tun.LibC;
 import io.dctun.tun.NativeIoException;
 import java.io.Closeable;
 import java.nio.ByteBuffer;
@@ -36,7 +37,7 @@ public final class RawVrrpSocket implements Closeable {
   private static final int CONTROL = 128;
   private static final int DATA = 4096;
 
-  private final HaLibC libc = HaLibC.get();
+  private final LibC libc = LibC.get();
   private final String ifname;
   private final int family;
   private final int ifindex;
@@ -52,32 +53,32 @@ public final class RawVrrpSocket implements Closeable {
     this.ifindex = ifindex;
     this.sockaddr = new byte[family == 6 ? NAME6 : 16];
     this.rx = family == 6
-        ? Memory.allocateDirect(HaLibC.runtime(), MSGHDR + IOVEC + NAME6 + 4 + CONTROL + DATA, true)
+        ? Memory.allocateDirect(LibC.runtime(), MSGHDR + IOVEC + NAME6 + 4 + CONTROL + DATA, true)
         : null;
   }
 
   /** Opens an IPv4 socket on {@code ifname} (in the calling thread's network namespace). */
   public static RawVrrpSocket open(String ifname, boolean multicast) throws NativeIoException {
-    HaLibC libc = HaLibC.get();
+    LibC libc = LibC.get();
     int index = NetIf.index(ifname);
-    int fd = libc.socket(HaLibC.AF_INET, HaLibC.SOCK_RAW | HaLibC.SOCK_CLOEXEC,
+    int fd = libc.socket(LibC.AF_INET, LibC.SOCK_RAW | LibC.SOCK_CLOEXEC,
         VrrpCodec.IP_PROTO_VRRP);
     if (fd < 0) {
-      throw new NativeIoException("socket(AF_INET, SOCK_RAW, 112)", HaLibC.errno(),
+      throw new NativeIoException("socket(AF_INET, SOCK_RAW, 112)", LibC.errno(),
           "raw sockets need CAP_NET_RAW");
     }
     boolean ok = false;
     try {
       byte[] dev = (ifname + "\0").getBytes(StandardCharsets.US_ASCII);
-      opt(libc, fd, HaLibC.SOL_SOCKET, HaLibC.SO_BINDTODEVICE, dev, "SO_BINDTODEVICE " + ifname);
-      opt(libc, fd, HaLibC.IPPROTO_IP, HaLibC.IP_HDRINCL, intOpt(1), "IP_HDRINCL");
-      opt(libc, fd, HaLibC.IPPROTO_IP, HaLibC.IP_TTL, intOpt(255), "IP_TTL 255");
-      opt(libc, fd, HaLibC.IPPROTO_IP, HaLibC.IP_MULTICAST_TTL, intOpt(255), "IP_MULTICAST_TTL");
-      opt(libc, fd, HaLibC.IPPROTO_IP, HaLibC.IP_MULTICAST_LOOP, intOpt(0), "IP_MULTICAST_LOOP");
-      opt(libc, fd, HaLibC.IPPROTO_IP, HaLibC.IP_MULTICAST_IF, mreqn(0, index),
+      opt(libc, fd, LibC.SOL_SOCKET, LibC.SO_BINDTODEVICE, dev, "SO_BINDTODEVICE " + ifname);
+      opt(libc, fd, LibC.IPPROTO_IP, LibC.IP_HDRINCL, intOpt(1), "IP_HDRINCL");
+      opt(libc, fd, LibC.IPPROTO_IP, LibC.IP_TTL, intOpt(255), "IP_TTL 255");
+      opt(libc, fd, LibC.IPPROTO_IP, LibC.IP_MULTICAST_TTL, intOpt(255), "IP_MULTICAST_TTL");
+      opt(libc, fd, LibC.IPPROTO_IP, LibC.IP_MULTICAST_LOOP, intOpt(0), "IP_MULTICAST_LOOP");
+      opt(libc, fd, LibC.IPPROTO_IP, LibC.IP_MULTICAST_IF, mreqn(0, index),
           "IP_MULTICAST_IF " + ifname);
       if (multicast) {
-        opt(libc, fd, HaLibC.IPPROTO_IP, HaLibC.IP_ADD_MEMBERSHIP,
+        opt(libc, fd, LibC.IPPROTO_IP, LibC.IP_ADD_MEMBERSHIP,
             mreqn(VrrpCodec.VRRP_MULTICAST, index), "IP_ADD_MEMBERSHIP 224.0.0.18 on " + ifname);
       }
       ok = true;
@@ -95,35 +96,35 @@ public final class RawVrrpSocket implements Closeable {
    */
   public static RawVrrpSocket open6(String ifname, boolean multicast, byte[] source)
       throws NativeIoException {
-    HaLibC libc = HaLibC.get();
+    LibC libc = LibC.get();
     int index = NetIf.index(ifname);
-    int fd = libc.socket(HaLibC.AF_INET6, HaLibC.SOCK_RAW | HaLibC.SOCK_CLOEXEC,
+    int fd = libc.socket(LibC.AF_INET6, LibC.SOCK_RAW | LibC.SOCK_CLOEXEC,
         VrrpCodec.IP_PROTO_VRRP);
     if (fd < 0) {
-      throw new NativeIoException("socket(AF_INET6, SOCK_RAW, 112)", HaLibC.errno(),
+      throw new NativeIoException("socket(AF_INET6, SOCK_RAW, 112)", LibC.errno(),
           "raw sockets need CAP_NET_RAW, and IPv6 must be enabled");
     }
     boolean ok = false;
     try {
       byte[] dev = (ifname + "\0").getBytes(StandardCharsets.US_ASCII);
-      opt(libc, fd, HaLibC.SOL_SOCKET, HaLibC.SO_BINDTODEVICE, dev, "SO_BINDTODEVICE " + ifname);
-      int v6 = HaLibC.IPPROTO_IPV6;
-      opt(libc, fd, v6, HaLibC.IPV6_UNICAST_HOPS, intOpt(255), "IPV6_UNICAST_HOPS 255");
-      opt(libc, fd, v6, HaLibC.IPV6_MULTICAST_HOPS, intOpt(255), "IPV6_MULTICAST_HOPS 255");
-      opt(libc, fd, v6, HaLibC.IPV6_MULTICAST_LOOP, intOpt(0), "IPV6_MULTICAST_LOOP");
-      opt(libc, fd, v6, HaLibC.IPV6_MULTICAST_IF, intOpt(index), "IPV6_MULTICAST_IF " + ifname);
-      opt(libc, fd, v6, HaLibC.IPV6_TCLASS, intOpt(VrrpCodec.TOS_NETWORK_CONTROL), "IPV6_TCLASS");
-      opt(libc, fd, v6, HaLibC.IPV6_RECVPKTINFO, intOpt(1), "IPV6_RECVPKTINFO");
-      opt(libc, fd, v6, HaLibC.IPV6_RECVHOPLIMIT, intOpt(1), "IPV6_RECVHOPLIMIT");
+      opt(libc, fd, LibC.SOL_SOCKET, LibC.SO_BINDTODEVICE, dev, "SO_BINDTODEVICE " + ifname);
+      int v6 = LibC.IPPROTO_IPV6;
+      opt(libc, fd, v6, LibC.IPV6_UNICAST_HOPS, intOpt(255), "IPV6_UNICAST_HOPS 255");
+      opt(libc, fd, v6, LibC.IPV6_MULTICAST_HOPS, intOpt(255), "IPV6_MULTICAST_HOPS 255");
+      opt(libc, fd, v6, LibC.IPV6_MULTICAST_LOOP, intOpt(0), "IPV6_MULTICAST_LOOP");
+      opt(libc, fd, v6, LibC.IPV6_MULTICAST_IF, intOpt(index), "IPV6_MULTICAST_IF " + ifname);
+      opt(libc, fd, v6, LibC.IPV6_TCLASS, intOpt(VrrpCodec.TOS_NETWORK_CONTROL), "IPV6_TCLASS");
+      opt(libc, fd, v6, LibC.IPV6_RECVPKTINFO, intOpt(1), "IPV6_RECVPKTINFO");
+      opt(libc, fd, v6, LibC.IPV6_RECVHOPLIMIT, intOpt(1), "IPV6_RECVHOPLIMIT");
       byte[] bind = sockaddr6(new byte[NAME6], source, index);
       if (libc.bind(fd, bind, bind.length) < 0) {
         throw new NativeIoException("bind the VRRP socket to " + NetIf.format6(source) + "%" + ifname,
-            HaLibC.errno(), "the address must be on the interface and past duplicate address detection");
+            LibC.errno(), "the address must be on the interface and past duplicate address detection");
       }
       if (multicast) {
         ByteBuffer m = ByteBuffer.allocate(20);
         m.put(VrrpCodec.vrrpMulticast6()).order(ByteOrder.nativeOrder()).putInt(index);
-        opt(libc, fd, v6, HaLibC.IPV6_ADD_MEMBERSHIP, m.array(), "IPV6_ADD_MEMBERSHIP ff02::12 on " + ifname);
+        opt(libc, fd, v6, LibC.IPV6_ADD_MEMBERSHIP, m.array(), "IPV6_ADD_MEMBERSHIP ff02::12 on " + ifname);
       }
       ok = true;
       return new RawVrrpSocket(fd, ifname, 6, index);
@@ -159,10 +160,10 @@ public final class RawVrrpSocket implements Closeable {
       sockaddr6(sockaddr, destination, ifindex);
       do {
         n = libc.sendto(fd, msg, msg.length, 0, sockaddr, sockaddr.length);
-      } while (n < 0 && HaLibC.errno() == HaLibC.EINTR);
+      } while (n < 0 && LibC.errno() == LibC.EINTR);
     }
     if (n < 0) {
-      throw new NativeIoException("send VRRP advert on " + ifname, HaLibC.errno(), null);
+      throw new NativeIoException("send VRRP advert on " + ifname, LibC.errno(), null);
     }
   }
 
@@ -170,16 +171,16 @@ public final class RawVrrpSocket implements Closeable {
   public void send(byte[] packet, int len, int destination) throws NativeIoException {
     // struct sockaddr_in: u16 family (native), be16 port, be32 addr, 8 zero bytes
     ByteBuffer b = ByteBuffer.wrap(sockaddr).order(ByteOrder.nativeOrder());
-    b.putShort(0, (short) HaLibC.AF_INET);
+    b.putShort(0, (short) LibC.AF_INET);
     b.order(ByteOrder.BIG_ENDIAN).putShort(2, (short) 0).putInt(4, destination);
     long n;
     synchronized (sockaddr) {
       do {
         n = libc.sendto(fd, packet, len, 0, sockaddr, sockaddr.length);
-      } while (n < 0 && HaLibC.errno() == HaLibC.EINTR);
+      } while (n < 0 && LibC.errno() == LibC.EINTR);
     }
     if (n < 0) {
-      throw new NativeIoException("send VRRP advert on " + ifname, HaLibC.errno(), null);
+      throw new NativeIoException("send VRRP advert on " + ifname, LibC.errno(), null);
     }
   }
 
@@ -193,10 +194,10 @@ public final class RawVrrpSocket implements Closeable {
     if (family == 6) {
       return receive6(buf);
     }
-    long n = libc.recv(fd, buf, buf.length, HaLibC.MSG_DONTWAIT);
+    long n = libc.recv(fd, buf, buf.length, LibC.MSG_DONTWAIT);
     if (n < 0) {
-      int e = HaLibC.errno();
-      if (e == HaLibC.EAGAIN || e == HaLibC.EINTR) {
+      int e = LibC.errno();
+      if (e == LibC.EAGAIN || e == LibC.EINTR) {
         return 0;
       }
       throw new NativeIoException("receive on VRRP socket on " + ifname, e, null);
@@ -221,16 +222,16 @@ public final class RawVrrpSocket implements Closeable {
     rx.putInt(48, 0);
     rx.putLong(iov, base + data);
     rx.putLong(iov + 8, DATA);
-    long n = libc.recvmsg(fd, rx, HaLibC.MSG_DONTWAIT);
+    long n = libc.recvmsg(fd, rx, LibC.MSG_DONTWAIT);
     if (n < 0) {
-      int e = HaLibC.errno();
-      if (e == HaLibC.EAGAIN || e == HaLibC.EINTR) {
+      int e = LibC.errno();
+      if (e == LibC.EAGAIN || e == LibC.EINTR) {
         return 0;
       }
       throw new NativeIoException("receive on VRRP socket on " + ifname, e, null);
     }
     int hdr = VrrpCodec.IPV6_HEADER;
-    boolean truncated = (rx.getInt(48) & HaLibC.MSG_TRUNC) != 0;
+    boolean truncated = (rx.getInt(48) & LibC.MSG_TRUNC) != 0;
     int copy = (int) Math.min(n, buf.length - hdr);
     java.util.Arrays.fill(buf, 0, hdr, (byte) 0);
     buf[0] = 0x60;
@@ -249,9 +250,9 @@ public final class RawVrrpSocket implements Closeable {
       if (len < 16 || c + len > clen) {
         break;
       }
-      if (level == HaLibC.IPPROTO_IPV6 && type == HaLibC.IPV6_HOPLIMIT && len >= 20) {
+      if (level == LibC.IPPROTO_IPV6 && type == LibC.IPV6_HOPLIMIT && len >= 20) {
         buf[7] = (byte) rx.getInt(control + c + 16);
-      } else if (level == HaLibC.IPPROTO_IPV6 && type == HaLibC.IPV6_PKTINFO && len >= 32) {
+      } else if (level == LibC.IPPROTO_IPV6 && type == LibC.IPV6_PKTINFO && len >= 32) {
         rx.get(control + c + 16, buf, 24, 16); // in6_pktinfo.ipi6_addr
       }
       c += (int) ((len + 7) & ~7L);
@@ -263,7 +264,7 @@ public final class RawVrrpSocket implements Closeable {
   /** struct sockaddr_in6: u16 family, be16 port, be32 flow info, 16-byte address, u32 scope id. */
   private static byte[] sockaddr6(byte[] into, byte[] address, int scope) {
     ByteBuffer b = ByteBuffer.wrap(into).order(ByteOrder.nativeOrder());
-    b.putShort((short) HaLibC.AF_INET6).putShort((short) 0).putInt(0).put(address, 0, 16);
+    b.putShort((short) LibC.AF_INET6).putShort((short) 0).putInt(0).put(address, 0, 16);
     b.putInt(scope);
     return into;
   }
@@ -277,10 +278,10 @@ public final class RawVrrpSocket implements Closeable {
     }
   }
 
-  private static void opt(HaLibC libc, int fd, int level, int name, byte[] v, String what)
+  private static void opt(LibC libc, int fd, int level, int name, byte[] v, String what)
       throws NativeIoException {
     if (libc.setsockopt(fd, level, name, v, v.length) < 0) {
-      throw new NativeIoException("setsockopt " + what, HaLibC.errno(), null);
+      throw new NativeIoException("setsockopt " + what, LibC.errno(), null);
     }
   }
 

@@ -1,6 +1,7 @@
 package io.dctun.ha.internal;
 
 import io.dctun.ha.VrrpConfig;
+import io.dctun.tun.LibC;
 import io.dctun.tun.LinkConfig;
 import io.dctun.tun.NativeIoException;
 import java.io.Closeable;
@@ -30,7 +31,7 @@ public final class VipManager implements Closeable {
       try {
         link.addAddress(ifname, v.address(), v.prefixLength());
       } catch (NativeIoException e) {
-        if (e.errno() != HaLibC.EEXIST) {
+        if (e.errno() != LibC.EEXIST) {
           throw e;
         }
       }
@@ -42,7 +43,7 @@ public final class VipManager implements Closeable {
       try {
         link.removeAddress(ifname, v.address(), v.prefixLength());
       } catch (NativeIoException e) {
-        if (e.errno() != HaLibC.EADDRNOTAVAIL) {
+        if (e.errno() != LibC.EADDRNOTAVAIL) {
           throw e;
         }
       }
