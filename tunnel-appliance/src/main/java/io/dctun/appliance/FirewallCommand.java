@@ -119,6 +119,10 @@ final class FirewallCommand implements Runnable {
       } else {
         out.println("  no rule matches: default deny (" + x.reason() + ", state " + x.state() + ")");
       }
+      out.println("  steps (the data path's own decision, run dry):");
+      for (String step : x.steps()) {
+        out.println("    " + step);
+      }
       out.flush();
       return Main.EXIT_OK;
     }

@@ -105,6 +105,9 @@ class FirewallCommandTest {
     assertThat(run("firewall", "explain", "-c", "gw.yaml", "--from", "prod-dc1", "--proto", "tcp",
         "--src", "10.1.0.5", "--dst", "10.2.5.10", "--dport", "5432")).isZero();
     assertThat(out.toString()).startsWith("ACCEPT").contains("rule 'pg-replication' (#0, " + dir.resolve("gw.yaml") + ":17)");
+    // the steps the data path's decision took, in order, ending with its verdict
+    assertThat(out.toString()).containsSubsequence("steps", "first matching rule: 'pg-replication' #0",
+        "verdict: RULE_ACCEPT");
 
     // prod may not reach the rest of staging's LAN...
     assertThat(run("firewall", "explain", "-c", "gw.yaml", "--from", "prod-dc1", "--src", "10.1.0.5",
