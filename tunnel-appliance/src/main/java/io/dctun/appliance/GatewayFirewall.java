@@ -143,7 +143,7 @@ public final class GatewayFirewall implements AutoCloseable, StatusSource {
     FirewallConfig fc = next.firewall().get();
     if (fc.options().maxFlows() != current.options().maxFlows()) {
       LOG.warn("{}: firewall reload: max-flows {} applies only after a restart (the table keeps {})",
-          ifName, fc.options().maxFlows(), firewall.connections().maxFlows());
+          ifName, fc.options().maxFlows(), firewall.maxFlows());
     }
     RuleSet rs = fc.ruleSet();
     firewall.install(rs);

@@ -250,12 +250,12 @@ class FirewallCommandTest {
       long t0 = 1_000_000_000_000L;
       assertThat(fw.filterInbound(io.dctun.crypto.PublicKey.fromBase64(prodKey), syn, 0, syn.length, t0))
           .as("pg-replication accepts it").isEqualTo(io.dctun.core.session.PacketFilter.ACCEPT);
-      assertThat(fw.connections().size()).as("a tracked flow").isEqualTo(1);
+      assertThat(fw.flowCount()).as("a tracked flow").isEqualTo(1);
       g.tick(t0);
-      assertThat(fw.connections().size()).as("not idle yet").isEqualTo(1);
+      assertThat(fw.flowCount()).as("not idle yet").isEqualTo(1);
       long later = t0 + 3_600_000_000_000L; // an hour: past every idle timeout
       g.tick(later);
-      assertThat(fw.connections().size()).as("expired on the tick").isZero();
+      assertThat(fw.flowCount()).as("expired on the tick").isZero();
       assertThat(io.dctun.core.status.StatusText.of(g)).contains("firewall.expired-flows 1\n");
     }
   }

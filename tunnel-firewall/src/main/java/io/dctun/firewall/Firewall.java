@@ -146,8 +146,19 @@ public final class Firewall implements PacketFilter, StatusSource {
     return current.version;
   }
 
-  public ConnTrack connections() {
+  /** The connection table itself, for this package's tests; others read the counts below. */
+  ConnTrack connections() {
     return table;
+  }
+
+  /** Flows tracked now. */
+  public int flowCount() {
+    return table.size();
+  }
+
+  /** The connection table's capacity ({@code max-flows}). */
+  public int maxFlows() {
+    return table.maxFlows();
   }
 
   /** How many packets were decided for {@code r}. */
