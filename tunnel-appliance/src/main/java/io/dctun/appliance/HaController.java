@@ -4,17 +4,14 @@ import io.dctun.appliance.config.GatewayConfig;
 import io.dctun.appliance.config.HaSection;
 import io.dctun.core.session.Device;
 import io.dctun.core.session.Output;
+import io.dctun.core.status.StatusText;
 import io.dctun.core.transport.UdpTransport;
 import io.dctun.firewall.Firewall;
 import io.dctun.ha.GatewayPair;
 import io.dctun.ha.OutputGate;
 import io.dctun.ha.PairConfig;
-import io.dctun.ha.SyncDrop;
-import io.dctun.ha.SyncSession;
-import io.dctun.ha.VrrpInstance;
 import io.dctun.tun.NettyUdpTransport;
 import java.io.IOException;
-import java.util.List;
 import org.slf4j.Logger;
 import org.slf4j.LoggerFactory;
 
@@ -33,12 +30,10 @@ public final class HaController implements AutoCloseable {
   /** Both boxes derive the state sync key from the static key they share. */
   static final String SYNC_KEY_LABEL = "dctun ha state sync v1";
 
-  private final PairConfig pair;
   private final GatewayPair gateway;
   private final HaNotify notify;
 
-  HaController(PairConfig pair, GatewayPair gateway, HaNotify notify) {
-    this.pair = pair;
+  HaController(GatewayPair gateway, HaNotify notify) {
     this.gateway = gateway;
     this.notify = notify;
   }
@@ -101,52 +96,16 @@ public final class HaController implements AutoCloseable {
       LOG.info("HA: sync group also {} (vrid {}, {} on {}, IPv6)", p.privateSide().name6(), p.privateSide().vrid(),
           p.privateSide().vip6(), p.privateSide().interfaceName());
     }
-    return new HaController(p, gw, notify);
+    return new HaController(gw, notify);
   }
 
   public boolean isMaster() {
     return gateway.isMaster();
   }
 
-  /** {@code key value} status lines: state and counters per instance, the gate, takeovers, the sync. */
+  /** {@code key value} status lines, rendered from the pair's own report ({@link GatewayPair#report}). */
   public String status() {
-    StringBuilder b = new StringBuilder();
-    VrrpInstance v = gateway.vrrpInstance();
-    for (PairConfig.Side s : List.of(pair.publicSide(), pair.privateSide())) {
-      for (String i : s.instances()) {
-        String n = "ha." + i;
-        b.append(n).append(".state ").append(v == null ? "INITIALIZE" : v.state(i)).append('\n');
-        b.append(n).append(".vrid ").append(s.vrid()).append('\n');
-        b.append(n).append(".vip ").append(i.equals(s.name()) ? s.vip() : s.vip6()).append('\n');
-        b.append(n).append(".counters ").append(v == null ? "" : v.counters(i)).append('\n');
-      }
-    }
-    OutputGate gate = gateway.gate();
-    b.append("ha.tunnel ").append(gate.isOpen() ? "sending" : "muted").append('\n');
-    if (pair.handshakeWithinSeconds() > 0) {
-      b.append("ha.handshake.failed-as-master ").append(gateway.failedAsMaster() ? "yes" : "no").append('\n');
-      b.append("ha.handshake.twin-seen-failing ").append(gateway.twinSeenFailing() ? "yes" : "no").append('\n');
-    }
-    b.append("ha.muted-sends ").append(gate.mutedSends()).append('\n');
-    b.append("ha.takeovers ").append(gateway.takeovers()).append('\n');
-    b.append("ha.releases ").append(gateway.releases()).append('\n');
-    SyncSession st = gateway.syncSession();
-    if (st != null) {
-      b.append("ha.sync.flows-sent ").append(st.flowsSent()).append('\n');
-      b.append("ha.sync.flows-received ").append(st.flowsReceived()).append('\n');
-      b.append("ha.sync.flows-refused ").append(st.drops(SyncDrop.FLOW_REFUSED)).append('\n');
-      b.append("ha.sync.timestamps-sent ").append(st.timestampsSent()).append('\n');
-      b.append("ha.sync.timestamps-received ").append(st.timestampsReceived()).append('\n');
-      b.append("ha.sync.bad-mac ").append(st.drops(SyncDrop.BAD_MAC)).append('\n');
-      b.append("ha.sync.stale ").append(st.drops(SyncDrop.REPLAYED) + st.drops(SyncDrop.CLOCK_SKEW)).append('\n');
-      for (SyncDrop r : SyncDrop.values()) {
-        b.append("ha.sync.drop.").append(r.name()).append(' ').append(st.drops(r)).append('\n');
-      }
-    }
-    if (v != null && v.failure() != null) {
-      b.append("ha.failure ").append(v.failure().toString().replace('\n', ' ')).append('\n');
-    }
-    return b.toString();
+    return StatusText.of(gateway);
   }
 
   /** Leaves the pair: priority-0 advert (the backup takes over at once), VIPs removed, tunnel muted. */

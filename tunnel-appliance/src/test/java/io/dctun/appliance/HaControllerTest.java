@@ -109,7 +109,7 @@ class HaControllerTest {
       @Override
       public void announce() {}
     });
-    try (HaController c = new HaController(ha.pair(), pair, notify)) {
+    try (HaController c = new HaController(pair, notify)) {
       assertThat(c.status()).contains("ha.dctun-public.state INITIALIZE\n", "ha.tunnel muted\n",
           "ha.handshake.failed-as-master no\n", "ha.takeovers 0\n", "ha.sync.bad-mac 0\n",
           "ha.sync.drop.UNKNOWN_PEER 0\n");

@@ -3,6 +3,8 @@ package io.dctun.ha;
 import io.dctun.core.session.Device;
 import io.dctun.core.session.Peer;
 import io.dctun.core.session.WarmUp;
+import io.dctun.core.status.StatusSink;
+import io.dctun.core.status.StatusSource;
 import io.dctun.firewall.Firewall;
 import io.dctun.tun.NettyUdpTransport;
 import java.io.IOException;
@@ -32,7 +34,7 @@ import org.slf4j.LoggerFactory;
  *
  * <p>Thread-safety: any thread; the controller runs under this object's lock, one event at a time.
  */
-public final class GatewayPair implements AutoCloseable {
+public final class GatewayPair implements AutoCloseable, StatusSource {
   private static final Logger LOG = LoggerFactory.getLogger(GatewayPair.class);
   /** The tracking thread's period. */
   public static final long TRACK_NANOS = 100_000_000L;
@@ -294,6 +296,59 @@ public final class GatewayPair implements AutoCloseable {
 
   public synchronized long releases() {
     return controller.releases();
+  }
+
+  /**
+   * The pair's state under {@code ha.}: per VRRP instance its state, VRID, VIP and counters; the
+   * output gate; the handshake-health rule; takeovers and releases; the state sync's counters.
+   */
+  @Override
+  public void report(StatusSink out) {
+    StatusSink s = out.section("ha");
+    VrrpInstance v = vrrpInstance;
+    for (PairConfig.Side side : List.of(config().publicSide(), config().privateSide())) {
+      for (String i : side.instances()) {
+        StatusSink n = s.section(i);
+        n.text("state", v == null ? "INITIALIZE" : v.state(i).toString());
+        n.gauge("vrid", side.vrid());
+        n.text("vip", String.valueOf(i.equals(side.name()) ? side.vip() : side.vip6()));
+        if (v == null) {
+          n.text("counters", "");
+        } else {
+          VrrpCounters c = v.counters(i);
+          n.text("counters", c.toString());
+          for (VrrpCounters.Event e : VrrpCounters.Event.values()) {
+            n.counter("event." + e.name().toLowerCase(java.util.Locale.ROOT).replace('_', '-'), c.get(e));
+          }
+          n.counter("drops", c.totalDrops());
+        }
+      }
+    }
+    s.text("tunnel", gate.isOpen() ? "sending" : "muted");
+    if (config().handshakeWithinSeconds() > 0) {
+      s.text("handshake.failed-as-master", failedAsMaster() ? "yes" : "no");
+      s.text("handshake.twin-seen-failing", twinSeenFailing() ? "yes" : "no");
+    }
+    s.counter("muted-sends", gate.mutedSends());
+    s.counter("takeovers", takeovers());
+    s.counter("releases", releases());
+    if (sync != null) {
+      StatusSink y = s.section("sync");
+      y.counter("flows-sent", sync.flowsSent());
+      y.counter("flows-received", sync.flowsReceived());
+      y.counter("flows-refused", sync.drops(SyncDrop.FLOW_REFUSED));
+      y.counter("timestamps-sent", sync.timestampsSent());
+      y.counter("timestamps-received", sync.timestampsReceived());
+      y.counter("bad-mac", sync.drops(SyncDrop.BAD_MAC));
+      y.counter("stale", sync.drops(SyncDrop.REPLAYED) + sync.drops(SyncDrop.CLOCK_SKEW));
+      StatusSink d = y.section("drop");
+      for (SyncDrop r : SyncDrop.values()) {
+        d.counter(r.name(), sync.drops(r));
+      }
+    }
+    if (v != null && v.failure() != null) {
+      s.text("failure", v.failure().toString());
+    }
   }
 
   /**
