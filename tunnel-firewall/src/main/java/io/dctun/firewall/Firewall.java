@@ -180,7 +180,8 @@ public final class Firewall implements PacketFilter, StatusSource {
   public void report(StatusSink s) {
     s.gauge("rules-version", rulesVersion());
     s.gauge("rules", ruleSet().size());
-    s.gauge("max-flows", connections().maxFlows());
+    s.gauge("max-flows", table.maxFlows());
+    s.gauge("flows", table.size());
     for (RuleStats r : ruleStats()) {
       StatusSink rule = s.scope("rule", r.rule());
       rule.counter("packets", r.packets());
