@@ -1,0 +1,180 @@
+package io.dctun.core.transport;
+
+import static org.assertj.core.api.Assertions.assertThat;
+
+import io.dctun.core.device.InMemoryDevice;
+import io.dctun.core.engine.Engine;
+import io.dctun.core.packet.IcmpEcho;
+import io.dctun.core.session.Device;
+import io.dctun.core.session.Peer;
+import io.dctun.core.session.PeerConfig;
+import io.dctun.core.testing.ManualClock;
+import io.dctun.crypto.PrivateKey;
+import java.io.OutputStream;
+import java.net.InetAddress;
+import java.net.InetSocketAddress;
+import java.net.ServerSocket;
+import java.net.Socket;
+import java.time.Duration;
+import java.util.ArrayList;
+import java.util.Arrays;
+import java.util.List;
+import java.util.concurrent.atomic.AtomicLong;
+import java.util.function.BooleanSupplier;
+import org.junit.jupiter.api.AfterEach;
+import org.junit.jupiter.api.Test;
+
+/**
+ * WireGuard over TCP between two engines on the loopback interface (no root): one listens, the
+ * other dials; the handshake, data both ways, roaming to the accepted connection's address, and
+ * the bad-input and back-pressure rules of the transport.
+ */
+class NioTcpTransportTest {
+  static final Duration WAIT = Duration.ofSeconds(10);
+  static final InetAddress LO = InetAddress.getLoopbackAddress();
+  final ManualClock clock = new ManualClock(1_000_000_000L, 1_790_000_000_000_000_000L);
+  final List<AutoCloseable> open = new ArrayList<>();
+
+  @AfterEach
+  void tearDown() throws Exception {
+    for (int i = open.size() - 1; i >= 0; i--) {
+      open.get(i).close();
+    }
+  }
+
+  final class Node {
+    final PrivateKey key = PrivateKey.generate();
+    final InMemoryDevice tun;
+    final NioTcpTransport tcp;
+    final Device device;
+    final Engine engine;
+
+    Node(String name, boolean listen) throws Exception {
+      tun = new InMemoryDevice(name);
+      tcp = NioTcpTransport.open(listen ? new InetSocketAddress(LO, 0) : null);
+      device = new Device(key, InMemoryDevice.DEFAULT_MTU, Engine.output(tcp, tun, new AtomicLong()), clock);
+      engine = Engine.manuallyTicked(device, List.of(tun), Transports.of(tcp), clock);
+    }
+
+    void start() {
+      engine.start();
+      open.add(engine);
+    }
+
+    TcpEndpoint endpoint() throws Exception {
+      return TcpEndpoint.of(tcp.localAddress());
+    }
+  }
+
+  static byte[] ping(int src, int dst, int seq) {
+    byte[] buf = new byte[1500];
+    int n = IcmpEcho.writeV4Request(buf, 0, src, dst, 7, seq, new byte[1000]);
+    return Arrays.copyOf(buf, n);
+  }
+
+  static boolean await(BooleanSupplier c) throws InterruptedException {
+    long deadline = System.nanoTime() + WAIT.toNanos();
+    while (!c.getAsBoolean()) {
+      if (System.nanoTime() > deadline) {
+        return false;
+      }
+      Thread.sleep(5);
+    }
+    return true;
+  }
+
+  @Test
+  void twoEnginesHandshakeAndCarryDataBothWaysOverTcp() throws Exception {
+    Node server = new Node("srv", true);
+    Node client = new Node("cli", false);
+    server.device.addPeer(PeerConfig.of(client.key.publicKey(), (UdpEndpoint) null, "198.18.2.0/24"));
+    client.device.addPeer(new PeerConfig("srv", server.key.publicKey(), null, server.endpoint(),
+        List.of(io.dctun.core.route.Prefix.parse("198.18.1.0/24")), 0));
+    server.start();
+    client.start();
+
+    for (int i = 0; i < 50; i++) {
+      byte[] up = ping(0xC6120207, 0xC6120105, i); // 198.18.2.7 -> 198.18.1.5
+      assertThat(client.tun.inject(up)).isTrue();
+      assertThat(server.tun.takeWritten(WAIT)).as("client -> server #%d", i).containsExactly(up);
+      byte[] down = ping(0xC6120105, 0xC6120207, i);
+      assertThat(server.tun.inject(down)).isTrue();
+      assertThat(client.tun.takeWritten(WAIT)).as("server -> client #%d", i).containsExactly(down);
+    }
+    Peer atServer = server.device.peer(client.key.publicKey());
+    assertThat(atServer.endpoint()).as("the server answers on the connection the client opened")
+        .isInstanceOf(TcpEndpoint.class);
+    assertThat(atServer.endpoint().address().getPort()).isNotEqualTo(server.tcp.localAddress().getPort());
+    assertThat(client.tcp.connectionsOpened()).isEqualTo(1);
+    assertThat(server.tcp.connections()).isEqualTo(1);
+    assertThat(client.tcp.sendErrors()).isZero();
+    assertThat(server.tcp.sendErrors()).isZero();
+  }
+
+  @Test
+  void aStreamThatIsNotFramedWireGuardIsClosedAndCounted() throws Exception {
+    Node server = new Node("srv", true);
+    server.start();
+    try (Socket s = new Socket(LO, server.tcp.localAddress().getPort())) {
+      OutputStream o = s.getOutputStream();
+      o.write(new byte[] {0, 0, 9, 9});
+      o.flush();
+      assertThat(await(() -> server.tcp.framingErrors() == 1)).isTrue();
+      assertThat(s.getInputStream().read()).as("the transport closed the connection").isEqualTo(-1);
+    }
+    assertThat(await(() -> server.tcp.connections() == 0)).isTrue();
+    assertThat(server.device.drops().total()).as("nothing reached the protocol").isZero();
+  }
+
+  @Test
+  void aPeerThatStopsReadingFillsOnlyItsOwnBoundedBuffer() throws Exception {
+    try (ServerSocket stalled = new ServerSocket(0, 1, LO); ServerSocket healthy = new ServerSocket(0, 1, LO);
+        NioTcpTransport tcp = NioTcpTransport.open(null)) {
+      tcp.start((buf, off, len, from) -> {});
+      TcpEndpoint toStalled = TcpEndpoint.of(new InetSocketAddress(LO, stalled.getLocalPort()));
+      TcpEndpoint toHealthy = TcpEndpoint.of(new InetSocketAddress(LO, healthy.getLocalPort()));
+      byte[] msg = new byte[1400];
+      tcp.send(toStalled, msg, 0, msg.length);
+      try (Socket stalledConn = stalled.accept()) { // accepted, never read
+        // far more than the kernel's buffers and ours hold: the excess is dropped, not queued
+        for (int i = 0; i < 20_000 && tcp.queueFullDrops() == 0; i++) {
+          tcp.send(toStalled, msg, 0, msg.length);
+        }
+        assertThat(tcp.queueFullDrops()).as("the stalled connection's sends are dropped once its buffer is full").isPositive();
+        long dropsBefore = tcp.sendErrors();
+        tcp.send(toHealthy, msg, 0, 100);
+        try (Socket h = healthy.accept()) {
+          h.setSoTimeout((int) WAIT.toMillis());
+          byte[] got = h.getInputStream().readNBytes(102);
+          assertThat(got[0]).isEqualTo((byte) 0);
+          assertThat(got[1]).as("the other peer's message arrives, length-prefixed").isEqualTo((byte) 100);
+        }
+        assertThat(tcp.sendErrors()).isEqualTo(dropsBefore);
+      }
+    }
+  }
+
+  @Test
+  void aRefusedDialBacksOffInsteadOfRetryingEverySend() throws Exception {
+    int closedPort;
+    try (ServerSocket s = new ServerSocket(0, 1, LO)) {
+      closedPort = s.getLocalPort();
+    }
+    AtomicLong now = new AtomicLong(5_000_000_000L); // the backoff's clock: moves only when the test moves it
+    try (NioTcpTransport tcp = NioTcpTransport.open(null, now::get)) {
+      tcp.start((buf, off, len, from) -> {});
+      TcpEndpoint nobody = TcpEndpoint.of(new InetSocketAddress(LO, closedPort));
+      tcp.send(nobody, new byte[32], 0, 32);
+      assertThat(await(() -> tcp.connections() == 0)).as("the refused connection is gone").isTrue();
+      long opened = tcp.connectionsOpened();
+      for (int i = 0; i < 100; i++) {
+        tcp.send(nobody, new byte[32], 0, 32);
+      }
+      assertThat(tcp.connectionsOpened()).as("no new dial during the backoff").isEqualTo(opened);
+      assertThat(tcp.sendErrors()).isGreaterThanOrEqualTo(100);
+      now.addAndGet(200_000_000L); // past the first backoff (100 ms, jitter included)
+      tcp.send(nobody, new byte[32], 0, 32);
+      assertThat(tcp.connectionsOpened()).as("dialled again once the backoff passed").isEqualTo(opened + 1);
+    }
+  }
+}
