@@ -12,7 +12,6 @@ import java.nio.channels.SocketChannel;
 import java.util.Map;
 import java.util.concurrent.ConcurrentHashMap;
 import java.util.concurrent.ConcurrentLinkedQueue;
-import java.util.concurrent.ThreadLocalRandom;
 import java.util.concurrent.atomic.AtomicLong;
 import org.slf4j.Logger;
 import org.slf4j.LoggerFactory;
@@ -36,13 +35,10 @@ public final class NioTcpTransport implements Transport {
   private static final Logger LOG = LoggerFactory.getLogger(NioTcpTransport.class);
   /** Per-connection send buffer: about 20 full-size packets in flight beyond the kernel's own. */
   public static final int SEND_BUFFER_BYTES = 32 * 1024;
-  private static final long BACKOFF_MIN_NANOS = 100_000_000L;
-  private static final long BACKOFF_MAX_NANOS = 10_000_000_000L;
 
   private final Selector selector;
   private final ServerSocketChannel server;
-  private final Map<TcpEndpoint, Conn> conns = new ConcurrentHashMap<>();
-  private final Map<TcpEndpoint, long[]> backoff = new ConcurrentHashMap<>(); // {until, current}
+  private final Map<StreamEndpoint, Conn> conns = new ConcurrentHashMap<>();
   private final ConcurrentLinkedQueue<Conn> toRegister = new ConcurrentLinkedQueue<>();
   private final AtomicLong sendErrors = new AtomicLong();
   private final AtomicLong queueFull = new AtomicLong();
@@ -56,7 +52,7 @@ public final class NioTcpTransport implements Transport {
 
   /** One TCP connection: its channel, its framing decoder, its bounded send buffer. */
   private final class Conn {
-    final TcpEndpoint endpoint;
+    final StreamEndpoint endpoint;
     final SocketChannel ch;
     final StreamFraming in = new StreamFraming();
     final ByteBuffer out = ByteBuffer.allocate(SEND_BUFFER_BYTES); // write mode
@@ -64,7 +60,7 @@ public final class NioTcpTransport implements Transport {
     SelectionKey key;
     boolean connected;
 
-    Conn(TcpEndpoint endpoint, SocketChannel ch, boolean connected) {
+    Conn(StreamEndpoint endpoint, SocketChannel ch, boolean connected) {
       this.endpoint = endpoint;
       this.ch = ch;
       this.connected = connected;
@@ -101,12 +97,12 @@ public final class NioTcpTransport implements Transport {
     }
   }
 
-  private final java.util.function.LongSupplier nanoTime;
+  private final DialBackoff backoff;
 
   private NioTcpTransport(Selector selector, ServerSocketChannel server, java.util.function.LongSupplier nanoTime) {
     this.selector = selector;
     this.server = server;
-    this.nanoTime = nanoTime;
+    this.backoff = new DialBackoff(nanoTime);
   }
 
   /**
@@ -208,7 +204,7 @@ public final class NioTcpTransport implements Transport {
       }
       ch.configureBlocking(false);
       ch.setOption(StandardSocketOptions.TCP_NODELAY, true);
-      TcpEndpoint ep = TcpEndpoint.of((InetSocketAddress) ch.getRemoteAddress());
+      StreamEndpoint ep = StreamEndpoint.tcp((InetSocketAddress) ch.getRemoteAddress());
       Conn c = new Conn(ep, ch, true);
       c.key = ch.register(selector, SelectionKey.OP_READ, c);
       Conn old = conns.put(ep, c);
@@ -225,11 +221,11 @@ public final class NioTcpTransport implements Transport {
     try {
       c.ch.finishConnect();
     } catch (IOException e) {
-      fail(c.endpoint);
+      backoff.failed(c.endpoint);
       closeConn(c, "connect: " + e.getMessage());
       return;
     }
-    backoff.remove(c.endpoint);
+    backoff.connected(c.endpoint);
     synchronized (c) {
       c.connected = true;
     }
@@ -258,16 +254,6 @@ public final class NioTcpTransport implements Transport {
     }
   }
 
-  private void fail(TcpEndpoint ep) {
-    long now = nanoTime.getAsLong();
-    long[] b = backoff.computeIfAbsent(ep, k -> new long[] {0, BACKOFF_MIN_NANOS / 2});
-    synchronized (b) {
-      b[1] = Math.min(BACKOFF_MAX_NANOS, b[1] * 2);
-      long jitter = ThreadLocalRandom.current().nextLong(b[1] / 4 + 1);
-      b[0] = now + b[1] - b[1] / 8 + jitter;
-    }
-  }
-
   private void closeConn(Conn c, String why) {
     conns.remove(c.endpoint, c);
     if (c.key != null) {
@@ -284,12 +270,12 @@ public final class NioTcpTransport implements Transport {
 
   @Override
   public boolean carries(Endpoint to) {
-    return to instanceof TcpEndpoint;
+    return to instanceof StreamEndpoint s && s.kind() == StreamEndpoint.Kind.TCP;
   }
 
   @Override
   public void send(Endpoint to, byte[] buf, int off, int len) {
-    TcpEndpoint ep = (TcpEndpoint) to;
+    StreamEndpoint ep = (StreamEndpoint) to;
     if (!running || len <= 0 || len > StreamFraming.MAX_MESSAGE) {
       sendErrors.incrementAndGet();
       return;
@@ -308,14 +294,9 @@ public final class NioTcpTransport implements Transport {
     }
   }
 
-  private Conn dial(TcpEndpoint ep) {
-    long[] b = backoff.get(ep);
-    if (b != null) {
-      synchronized (b) {
-        if (nanoTime.getAsLong() - b[0] < 0) {
-          return null;
-        }
-      }
+  private Conn dial(StreamEndpoint ep) {
+    if (!backoff.mayDial(ep)) {
+      return null;
     }
     synchronized (conns) {
       Conn c = conns.get(ep);
@@ -335,7 +316,7 @@ public final class NioTcpTransport implements Transport {
         selector.wakeup();
         return c;
       } catch (IOException e) {
-        fail(ep);
+        backoff.failed(ep);
         if (ch != null) {
           try {
             ch.close();

@@ -61,8 +61,8 @@ class NioTcpTransportTest {
       open.add(engine);
     }
 
-    TcpEndpoint endpoint() throws Exception {
-      return TcpEndpoint.of(tcp.localAddress());
+    StreamEndpoint endpoint() throws Exception {
+      return StreamEndpoint.tcp(tcp.localAddress());
     }
   }
 
@@ -103,7 +103,7 @@ class NioTcpTransportTest {
     }
     Peer atServer = server.device.peer(client.key.publicKey());
     assertThat(atServer.endpoint()).as("the server answers on the connection the client opened")
-        .isInstanceOf(TcpEndpoint.class);
+        .isInstanceOf(StreamEndpoint.class);
     assertThat(atServer.endpoint().address().getPort()).isNotEqualTo(server.tcp.localAddress().getPort());
     assertThat(client.tcp.connectionsOpened()).isEqualTo(1);
     assertThat(server.tcp.connections()).isEqualTo(1);
@@ -131,8 +131,8 @@ class NioTcpTransportTest {
     try (ServerSocket stalled = new ServerSocket(0, 1, LO); ServerSocket healthy = new ServerSocket(0, 1, LO);
         NioTcpTransport tcp = NioTcpTransport.open(null)) {
       tcp.start((buf, off, len, from) -> {});
-      TcpEndpoint toStalled = TcpEndpoint.of(new InetSocketAddress(LO, stalled.getLocalPort()));
-      TcpEndpoint toHealthy = TcpEndpoint.of(new InetSocketAddress(LO, healthy.getLocalPort()));
+      StreamEndpoint toStalled = StreamEndpoint.tcp(new InetSocketAddress(LO, stalled.getLocalPort()));
+      StreamEndpoint toHealthy = StreamEndpoint.tcp(new InetSocketAddress(LO, healthy.getLocalPort()));
       byte[] msg = new byte[1400];
       tcp.send(toStalled, msg, 0, msg.length);
       try (Socket stalledConn = stalled.accept()) { // accepted, never read
@@ -163,7 +163,7 @@ class NioTcpTransportTest {
     AtomicLong now = new AtomicLong(5_000_000_000L); // the backoff's clock: moves only when the test moves it
     try (NioTcpTransport tcp = NioTcpTransport.open(null, now::get)) {
       tcp.start((buf, off, len, from) -> {});
-      TcpEndpoint nobody = TcpEndpoint.of(new InetSocketAddress(LO, closedPort));
+      StreamEndpoint nobody = StreamEndpoint.tcp(new InetSocketAddress(LO, closedPort));
       tcp.send(nobody, new byte[32], 0, 32);
       assertThat(await(() -> tcp.connections() == 0)).as("the refused connection is gone").isTrue();
       long opened = tcp.connectionsOpened();

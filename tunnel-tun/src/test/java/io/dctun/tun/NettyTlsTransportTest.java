@@ -1,0 +1,142 @@
+package io.dctun.tun;
+
+import static org.assertj.core.api.Assertions.assertThat;
+
+import io.dctun.core.device.InMemoryDevice;
+import io.dctun.core.engine.Engine;
+import io.dctun.core.packet.IcmpEcho;
+import io.dctun.core.route.Prefix;
+import io.dctun.core.session.Device;
+import io.dctun.core.session.Peer;
+import io.dctun.core.session.PeerConfig;
+import io.dctun.core.testing.ManualClock;
+import io.dctun.core.transport.StreamEndpoint;
+import io.dctun.core.transport.Transports;
+import io.dctun.core.transport.UdpEndpoint;
+import io.dctun.crypto.PrivateKey;
+import java.io.InputStream;
+import java.net.InetAddress;
+import java.net.InetSocketAddress;
+import java.net.ServerSocket;
+import java.net.Socket;
+import java.time.Duration;
+import java.util.ArrayList;
+import java.util.Arrays;
+import java.util.List;
+import java.util.concurrent.atomic.AtomicLong;
+import java.util.function.BooleanSupplier;
+import org.junit.jupiter.api.AfterEach;
+import org.junit.jupiter.api.Test;
+
+/** WireGuard over TLS between two engines on the loopback interface (no root). */
+class NettyTlsTransportTest {
+  static final Duration WAIT = Duration.ofSeconds(10);
+  static final InetAddress LO = InetAddress.getLoopbackAddress();
+  final ManualClock clock = new ManualClock(1_000_000_000L, 1_790_000_000_000_000_000L);
+  final List<AutoCloseable> open = new ArrayList<>();
+
+  @AfterEach
+  void tearDown() throws Exception {
+    for (int i = open.size() - 1; i >= 0; i--) {
+      open.get(i).close();
+    }
+  }
+
+  final class Node {
+    final PrivateKey key = PrivateKey.generate();
+    final InMemoryDevice tun;
+    final NettyTlsTransport tls;
+    final Device device;
+    final Engine engine;
+
+    Node(String name, boolean listen) throws Exception {
+      tun = new InMemoryDevice(name);
+      tls = NettyTlsTransport.open(listen ? new InetSocketAddress(LO, 0) : null);
+      open.add(tls);
+      device = new Device(key, InMemoryDevice.DEFAULT_MTU, Engine.output(tls, tun, new AtomicLong()), clock);
+      engine = Engine.manuallyTicked(device, List.of(tun), Transports.of(tls), clock);
+    }
+
+    void start() {
+      engine.start();
+      open.add(engine);
+    }
+  }
+
+  static byte[] ping(int src, int dst, int seq) {
+    byte[] buf = new byte[1500];
+    int n = IcmpEcho.writeV4Request(buf, 0, src, dst, 7, seq, new byte[1000]);
+    return Arrays.copyOf(buf, n);
+  }
+
+  static boolean await(BooleanSupplier c) throws InterruptedException {
+    long deadline = System.nanoTime() + WAIT.toNanos();
+    while (!c.getAsBoolean()) {
+      if (System.nanoTime() > deadline) {
+        return false;
+      }
+      Thread.sleep(5);
+    }
+    return true;
+  }
+
+  @Test
+  void twoEnginesHandshakeAndCarryDataBothWaysOverTls() throws Exception {
+    Node server = new Node("srv", true);
+    Node client = new Node("cli", false);
+    server.device.addPeer(PeerConfig.of(client.key.publicKey(), (UdpEndpoint) null, "198.18.2.0/24"));
+    client.device.addPeer(new PeerConfig("srv", server.key.publicKey(), null,
+        StreamEndpoint.tls(server.tls.localAddress()), List.of(Prefix.parse("198.18.1.0/24")), 0));
+    server.start();
+    client.start();
+    for (int i = 0; i < 50; i++) {
+      byte[] up = ping(0xC6120207, 0xC6120105, i);
+      assertThat(client.tun.inject(up)).isTrue();
+      assertThat(server.tun.takeWritten(WAIT)).as("client -> server #%d", i).containsExactly(up);
+      byte[] down = ping(0xC6120105, 0xC6120207, i);
+      assertThat(server.tun.inject(down)).isTrue();
+      assertThat(client.tun.takeWritten(WAIT)).as("server -> client #%d", i).containsExactly(down);
+    }
+    Peer atServer = server.device.peer(client.key.publicKey());
+    assertThat(atServer.endpoint()).isInstanceOf(StreamEndpoint.class);
+    assertThat(atServer.endpoint().carrier()).isEqualTo("tls");
+    assertThat(client.tls.connectionsOpened()).isEqualTo(1);
+    assertThat(client.tls.sendErrors()).isZero();
+    assertThat(server.tls.sendErrors()).isZero();
+  }
+
+  @Test
+  void whatLeavesTheClientIsATlsHandshakeNotWireGuard() throws Exception {
+    try (ServerSocket s = new ServerSocket(0, 1, LO); NettyTlsTransport tls = NettyTlsTransport.open(null)) {
+      tls.start((buf, off, len, from) -> {});
+      byte[] initiation = new byte[148];
+      initiation[0] = 1;
+      tls.send(StreamEndpoint.tls(new InetSocketAddress(LO, s.getLocalPort())), initiation, 0, initiation.length);
+      try (Socket c = s.accept()) {
+        c.setSoTimeout((int) WAIT.toMillis());
+        InputStream in = c.getInputStream();
+        byte[] head = in.readNBytes(6);
+        assertThat(head[0]).as("TLS record type: handshake").isEqualTo((byte) 0x16);
+        assertThat(head[1]).as("TLS major version").isEqualTo((byte) 3);
+        assertThat(head[5]).as("handshake type: ClientHello").isEqualTo((byte) 1);
+      }
+    }
+  }
+
+  @Test
+  void aClientThatDoesNotSpeakTlsIsClosedAndCounted() throws Exception {
+    Node server = new Node("srv", true);
+    server.start();
+    try (Socket s = new Socket(LO, server.tls.localAddress().getPort())) {
+      s.setSoTimeout((int) WAIT.toMillis());
+      s.getOutputStream().write(new byte[] {0, 4, 1, 0, 0, 0}); // a framed message, without TLS
+      s.getOutputStream().flush();
+      assertThat(await(() -> server.tls.framingErrors() == 1)).isTrue();
+      int r;
+      do {
+        r = s.getInputStream().read(); // TLS may send an alert first; then the connection ends
+      } while (r >= 0);
+    }
+    assertThat(server.device.drops().total()).as("nothing reached the protocol").isZero();
+  }
+}
