@@ -145,6 +145,32 @@ class UapiTest {
     assertThat(uapi.get()).contains("last_handshake_time_sec=0\nlast_handshake_time_nsec=0\n");
   }
 
+  @Test
+  void wireguardGosAnswerReadsBackIntoValues() throws UapiException {
+    UapiState st = UapiState.parse(DEVICE_PART + PEER_A + PEER_B + "errno=0\n\n");
+    assertThat(st.publicKey()).contains(key.publicKey());
+    assertThat(st.listenPort()).isEqualTo(51820);
+    assertThat(st.peers()).hasSize(2);
+    UapiState.PeerState a = st.peers().get(0);
+    assertThat(a.publicKey()).isEqualTo(pub(A_HEX));
+    assertThat(a.hasPresharedKey()).isTrue();
+    assertThat(a.endpoint()).contains("198.18.224.2:51820");
+    assertThat(a.persistentKeepalive()).isEqualTo(25);
+    assertThat(a.allowedIps()).containsExactly("198.18.225.0/24", "fd00::/64", "198.18.226.0/24");
+    assertThat(st.peers().get(1).hasPresharedKey()).isFalse();
+    assertThat(st.peers().get(1).endpoint()).contains("[2001:db8::1:0:0:2]:443");
+  }
+
+  @Test
+  void aFailedOrMalformedAnswerIsAnException() {
+    org.assertj.core.api.Assertions.assertThatThrownBy(() -> UapiState.parse("errno=-22\n\n"))
+        .isInstanceOfSatisfying(UapiException.class, e -> assertThat(e.errno()).isEqualTo(-22));
+    org.assertj.core.api.Assertions.assertThatThrownBy(() -> UapiState.parse("tx_bytes=1\nerrno=0\n\n"))
+        .isInstanceOfSatisfying(UapiException.class, e -> assertThat(e.errno()).isEqualTo(UapiErrno.PROTOCOL));
+    org.assertj.core.api.Assertions.assertThatThrownBy(() -> UapiState.parse("listen_port=1\n"))
+        .isInstanceOfSatisfying(UapiException.class, e -> assertThat(e.errno()).isEqualTo(UapiErrno.PROTOCOL));
+  }
+
   // ------------------------------------------------------------------ errors, as wireguard-go answers them
 
   @ParameterizedTest(name = "{0}")
