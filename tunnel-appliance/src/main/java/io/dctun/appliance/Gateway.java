@@ -14,6 +14,9 @@ import io.dctun.core.status.StatusText;
 import io.dctun.core.transport.NioUdpTransport;
 import io.dctun.core.transport.UdpEndpoint;
 import io.dctun.core.transport.UdpTransport;
+import io.dctun.core.uapi.SocketSettings;
+import io.dctun.core.uapi.Uapi;
+import io.dctun.core.uapi.UapiServer;
 import io.dctun.tun.LinuxTun;
 import io.dctun.tun.TunnelInterface;
 import java.io.IOException;
@@ -43,6 +46,8 @@ public final class Gateway implements AutoCloseable {
   private final AtomicLong writeErrors = new AtomicLong();
   private GatewayFirewall firewall; // firewall: section (or none); see GatewayFirewall
   private HaController ha; // null unless the config has an ha: section
+  private volatile UapiServer uapi; // null with uapi: false, or when its socket was taken
+  private volatile String uapiError = "not started";
 
   private Gateway(GatewayConfig cfg) {
     this.cfg = cfg;
@@ -102,6 +107,21 @@ public final class Gateway implements AutoCloseable {
     // HA pair: muted until VRRP makes this box MASTER; streams firewall state and handshake
     // timestamps to the twin while master (ha.state-sync).
     ha = HaController.start(cfg, device, out, firewall.firewall());
+    if (cfg.uapi()) {
+      // wg show/set/syncconf on /var/run/wireguard/<interface>.sock; wg set changes the running
+      // state until the next restart, which applies the file again (README, "Operating with wg").
+      // Not fatal: gateways in network namespaces of one host share /var/run/wireguard, so a
+      // second "dctun0" finds the first one's socket; the tunnel matters more than wg show.
+      try {
+        uapi = UapiServer.start(new Uapi(device, cfg.privateKey(), SocketSettings.fixed(udp.localAddress().getPort())),
+            cfg.interfaceName());
+      } catch (IOException e) {
+        uapiError = e.getMessage();
+        LOG.warn("WARNING: uapi off: {}; wg show {} does not see this gateway", uapiError, cfg.interfaceName());
+      }
+    } else {
+      uapiError = "uapi: false in the configuration";
+    }
     LOG.info("{} up: public key {}, UDP {} ({}), {} peer(s), AEAD {}, JDK {}", tun.name(), cfg.publicKey(),
         udp.localAddress(), udp.kind(), peers.size(), io.dctun.crypto.Aead.defaultImpl(), Runtime.version().feature());
     // Peers we can reach get a handshake now rather than on the first packet.
@@ -153,9 +173,21 @@ public final class Gateway implements AutoCloseable {
     t.counter("udp-send-errors", udp.sendErrors());
     t.counter("device-write-errors", writeErrors.get());
     device.report(t);
+    for (Peer p : device.peers()) {
+      // what wg set / syncconf changed shows here at once, as the device routes it
+      List<Prefix> ips = p.config().allowedIps();
+      t.scope("peer", p.name()).text("allowed-ips", ips.isEmpty() ? "(none)" : ips.stream().map(Prefix::toString)
+          .collect(java.util.stream.Collectors.joining(",")));
+    }
     GatewayFirewall fw = firewall;
     if (fw != null) {
       fw.report(t);
+    }
+    UapiServer u = uapi;
+    if (u != null) {
+      u.report(t.section("uapi"));
+    } else {
+      t.text("uapi", "off (" + uapiError + ")");
     }
     HaController h = ha;
     return h == null ? t.toString() : t + h.status();
@@ -179,6 +211,10 @@ public final class Gateway implements AutoCloseable {
   /** Stops traffic and removes the interface (and with it every address and route we added). */
   @Override
   public synchronized void close() {
+    if (uapi != null) {
+      uapi.close(); // first: no wg set while the rest goes down; removes the socket file
+      uapi = null;
+    }
     if (firewall != null) {
       firewall.close(); // stops the flow-expiry timer and SIGHUP reloads
     }

@@ -49,6 +49,7 @@ import org.yaml.snakeyaml.nodes.Tag;
  * listen-address: 192.0.2.10   # optional; absent = all addresses
  * addresses: [10.10.0.1/24]
  * mtu: 1420                    # optional, 1280-9000
+ * uapi: true                   # optional, default true: wg show/set via /var/run/wireguard/IFACE.sock
  * peers:
  *   - name: dc2                # optional, unique
  *     public-key: BASE64
@@ -62,7 +63,7 @@ import org.yaml.snakeyaml.nodes.Tag;
  */
 public final class ConfigLoader {
   static final Set<String> TOP_FIELDS = Set.of(
-      "interface", "private-key-file", "listen-port", "listen-address", "addresses", "mtu", "peers",
+      "interface", "private-key-file", "listen-port", "listen-address", "addresses", "mtu", "peers", "uapi",
       "ha", // ha: see HaSection
       "firewall"); // firewall: see FirewallSection
   static final Set<String> PEER_FIELDS = Set.of(
@@ -230,6 +231,13 @@ public final class ConfigLoader {
         if (m != null) mtu = m;
       }
 
+      boolean uapi = true;
+      n = value(f, "uapi");
+      if (n != null) {
+        Boolean b = bool(n, "uapi");
+        if (b != null) uapi = b;
+      }
+
       List<PeerConfig> peers = new ArrayList<>();
       Map<String, Integer> names = new HashMap<>();
       Map<PublicKey, Integer> keys = new HashMap<>();
@@ -247,7 +255,7 @@ public final class ConfigLoader {
         return null;
       }
       return new GatewayConfig(ifName, keyFile, key, listenPort, listenAddress, addresses, mtu, peers, firewall,
-          Optional.ofNullable(ha));
+          Optional.ofNullable(ha), uapi);
     }
 
     PeerConfig peer(Node node, String at, PrivateKey own, boolean listening,

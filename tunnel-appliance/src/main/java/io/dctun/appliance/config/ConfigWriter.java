@@ -36,6 +36,9 @@ public final class ConfigWriter {
     if (cfg.mtu() != GatewayConfig.DEFAULT_MTU) {
       y.append("mtu: ").append(cfg.mtu()).append('\n');
     }
+    if (!cfg.uapi()) {
+      y.append("uapi: false\n");
+    }
     if (cfg.peers().isEmpty()) {
       y.append("peers: []\n");
       return y.toString();

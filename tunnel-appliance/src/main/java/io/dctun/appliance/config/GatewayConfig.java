@@ -27,6 +27,8 @@ import java.util.OptionalInt;
  * @param peers the peers, in file order
  * @param firewall the {@code firewall:} section; empty = no section, every packet accepted
  * @param ha the {@code ha:} section; empty = a single gateway, not one of a pair
+ * @param uapi whether {@code dctun up} serves WireGuard's UAPI on {@code /var/run/wireguard/<interface>.sock}
+ *     (default true, as wireguard-go always does), so the stock {@code wg} drives the gateway
  */
 public record GatewayConfig(
     String interfaceName,
@@ -38,7 +40,8 @@ public record GatewayConfig(
     int mtu,
     List<PeerConfig> peers,
     Optional<FirewallConfig> firewall,
-    Optional<HaSection> ha) {
+    Optional<HaSection> ha,
+    boolean uapi) {
 
   public static final String DEFAULT_INTERFACE = "dctun0";
   public static final int DEFAULT_MTU = 1420;
@@ -55,6 +58,13 @@ public record GatewayConfig(
     peers = List.copyOf(peers);
     Objects.requireNonNull(firewall, "firewall");
     Objects.requireNonNull(ha, "ha");
+  }
+
+  /** A configuration with the UAPI socket on (the default). */
+  public GatewayConfig(String interfaceName, Path privateKeyFile, PrivateKey privateKey, OptionalInt listenPort,
+      Optional<InetAddress> listenAddress, List<InterfaceAddress> addresses, int mtu, List<PeerConfig> peers,
+      Optional<FirewallConfig> firewall, Optional<HaSection> ha) {
+    this(interfaceName, privateKeyFile, privateKey, listenPort, listenAddress, addresses, mtu, peers, firewall, ha, true);
   }
 
   /** A configuration without an HA section. */
@@ -91,7 +101,8 @@ public record GatewayConfig(
         && c.addresses.equals(addresses)
         && c.mtu == mtu
         && c.peers.equals(peers)
-        && c.ha.equals(ha);
+        && c.ha.equals(ha)
+        && c.uapi == uapi;
   }
 
   @Override
@@ -104,6 +115,6 @@ public record GatewayConfig(
   public String toString() {
     return "GatewayConfig[" + interfaceName + ", publicKey=" + publicKey() + ", privateKeyFile=" + privateKeyFile
         + ", listenPort=" + listenPort + ", listenAddress=" + listenAddress + ", addresses=" + addresses
-        + ", mtu=" + mtu + ", peers=" + peers + (ha.isPresent() ? ", ha=" + ha.get() : "") + "]";
+        + ", mtu=" + mtu + ", peers=" + peers + (ha.isPresent() ? ", ha=" + ha.get() : "") + (uapi ? "" : ", uapi=false") + "]";
   }
 }

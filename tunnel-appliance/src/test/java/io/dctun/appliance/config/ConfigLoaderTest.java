@@ -155,6 +155,28 @@ class ConfigLoaderTest {
   }
 
   @Test
+  void uapiIsOnUnlessTurnedOffAndSurvivesTheWriter() throws Exception {
+    Path f = dir.resolve("gw.yaml");
+    Files.writeString(f, valid());
+    assertThat(ConfigLoader.load(f).uapi()).isTrue();
+    Files.writeString(f, valid().replace("mtu: 1420\n", "").replace("listen-port: 51820", "listen-port: 51820\nuapi: false"));
+    GatewayConfig off = ConfigLoader.load(f);
+    assertThat(off.uapi()).isFalse();
+    Path g = dir.resolve("again.yaml");
+    Files.writeString(g, ConfigWriter.toYaml(off, dir));
+    assertThat(ConfigLoader.load(g)).isEqualTo(off);
+  }
+
+  @Test
+  void reportsANonBooleanUapi() throws IOException {
+    assertThat(errors(valid().replace("listen-port: 51820", "listen-port: 51820\nuapi: maybe")))
+        .singleElement().satisfies(e -> {
+          assertThat(e.line()).isEqualTo(4);
+          assertThat(e.toString()).startsWith(dir.resolve("gw.yaml") + ":4: uapi: ");
+        });
+  }
+
+  @Test
   void reportsBadPort() throws IOException {
     assertThat(errors(valid().replace("listen-port: 51820", "listen-port: 70000")))
         .singleElement().satisfies(e -> {

@@ -234,6 +234,21 @@ public final class Device implements StatusSource {
     return p;
   }
 
+  /**
+   * Sends to the peer {@code key} at {@code ep} from now on (until it roams), whatever its
+   * configuration says: what a UAPI {@code endpoint=} line does in wireguard-go.
+   *
+   * @return false if no peer has the key
+   */
+  public boolean setPeerEndpoint(PublicKey key, Endpoint ep) {
+    Peer p = peers.get(key);
+    if (p == null) {
+      return false;
+    }
+    p.setEndpoint(ep);
+    return true;
+  }
+
   public synchronized void removePeer(PublicKey key) {
     Peer p = peers.remove(key);
     if (p != null) {

@@ -83,12 +83,23 @@ public final class Peer {
     return config;
   }
 
+  /**
+   * Takes a new configuration. The endpoint in use moves only when the configured one changed:
+   * re-applying the same configuration (a UAPI {@code set} of allowed IPs, say) must not undo
+   * roaming. {@link #setEndpoint} moves it unconditionally.
+   */
   void reconfigure(PeerConfig c) {
+    PeerConfig old = this.config;
     this.config = c;
     handshake.setPresharedKey(c.presharedKey());
-    if (c.endpoint() != null) {
+    if (c.endpoint() != null && !c.endpoint().equals(old.endpoint())) {
       this.endpoint = c.endpoint();
     }
+  }
+
+  /** Sends to {@code ep} from now on, until the peer roams (UAPI {@code endpoint=}, as wireguard-go). */
+  void setEndpoint(Endpoint ep) {
+    this.endpoint = java.util.Objects.requireNonNull(ep, "endpoint");
   }
 
   /** The endpoint packets go to: configured, or learned from the last authenticated packet. */

@@ -107,6 +107,16 @@ public final class PeerConfig {
     return new PeerConfig(name, publicKey, psk, endpoint, allowedIps, persistentKeepaliveSeconds, dctun, roaming);
   }
 
+  /** The same peer with other allowed IPs (every other field kept). */
+  public PeerConfig withAllowedIps(List<Prefix> prefixes) {
+    return new PeerConfig(name, publicKey, presharedKey, endpoint, prefixes, persistentKeepaliveSeconds, dctun, roaming);
+  }
+
+  /** The same peer configured with another endpoint (null: it only dials in). */
+  public PeerConfig withEndpoint(Endpoint ep) {
+    return new PeerConfig(name, publicKey, presharedKey, ep, allowedIps, persistentKeepaliveSeconds, dctun, roaming);
+  }
+
   public PeerConfig withName(String n) {
     return new PeerConfig(n, publicKey, presharedKey, endpoint, allowedIps, persistentKeepaliveSeconds, dctun, roaming);
   }

@@ -1,0 +1,92 @@
+package io.dctun.appliance;
+
+import static org.assertj.core.api.Assertions.assertThat;
+
+import io.dctun.core.Clock;
+import io.dctun.core.session.Device;
+import io.dctun.core.session.Output;
+import io.dctun.core.session.PeerConfig;
+import io.dctun.core.transport.Endpoint;
+import io.dctun.core.transport.UdpEndpoint;
+import io.dctun.core.uapi.SocketSettings;
+import io.dctun.core.uapi.Uapi;
+import io.dctun.core.uapi.UapiServer;
+import io.dctun.crypto.KeyFiles;
+import io.dctun.crypto.PresharedKey;
+import io.dctun.crypto.PrivateKey;
+import java.io.ByteArrayInputStream;
+import java.io.PrintWriter;
+import java.io.StringWriter;
+import java.nio.file.Files;
+import java.nio.file.Path;
+import java.util.List;
+import org.junit.jupiter.api.AfterEach;
+import org.junit.jupiter.api.BeforeEach;
+import org.junit.jupiter.api.Test;
+import org.junit.jupiter.api.io.TempDir;
+
+/** {@code dctun status} reads a gateway's UAPI socket (here in a temporary directory: no root). */
+class StatusCommandTest {
+  @TempDir Path dir;
+  final StringWriter out = new StringWriter();
+  final StringWriter err = new StringWriter();
+  final PrivateKey key = PrivateKey.generate();
+  final PrivateKey peer = PrivateKey.generate();
+  UapiServer server;
+
+  @BeforeEach
+  void serve() throws Exception {
+    Device d = new Device(key, 1420, new Output() {
+      @Override
+      public void sendToNetwork(Endpoint endpoint, byte[] buf, int off, int len) {}
+
+      @Override
+      public void deliverToDevice(byte[] buf, int off, int len) {}
+    }, Clock.SYSTEM);
+    d.addPeer(PeerConfig.of(peer.publicKey(), UdpEndpoint.of("198.18.224.2", 51820), "198.18.225.0/24", "198.18.226.0/24")
+        .withPersistentKeepalive(25).withPresharedKey(PresharedKey.generate()));
+    server = UapiServer.start(new Uapi(d, key, SocketSettings.fixed(51820)), dir, "du0st", UapiServer.Options.DEFAULT);
+  }
+
+  @AfterEach
+  void stop() {
+    server.close();
+  }
+
+  int run(String... args) {
+    var cl = Main.commandLine(new ByteArrayInputStream(new byte[0]), dir);
+    cl.setOut(new PrintWriter(out, true));
+    cl.setErr(new PrintWriter(err, true));
+    return cl.execute(args);
+  }
+
+  @Test
+  void printsThePeerTableWithoutSecrets() {
+    assertThat(run("status", "-i", "du0st", "--socket-dir", dir.toString())).as(err.toString()).isZero();
+    assertThat(out.toString()).isEqualTo("interface: du0st\n  public key: " + key.publicKey().toBase64()
+        + "\n  listening port: 51820\n\npeer: " + peer.publicKey().toBase64()
+        + "\n  endpoint: 198.18.224.2:51820\n  allowed ips: 198.18.225.0/24, 198.18.226.0/24\n  latest handshake: never"
+        + "\n  transfer: 0 B received, 0 B sent\n  persistent keepalive: every 25 s\n  preshared key: (hidden)\n");
+    assertThat(out.toString()).doesNotContain(key.toBase64());
+  }
+
+  @Test
+  void jsonWithNamesFromTheFile() throws Exception {
+    KeyFiles.writePrivateKey(dir.resolve("gw.key"), key);
+    Files.writeString(dir.resolve("gw.yaml"), "interface: du0st\nprivate-key-file: gw.key\nlisten-port: 51820\npeers:\n"
+        + "  - name: site-b\n    public-key: " + peer.publicKey().toBase64() + "\n    allowed-ips: [198.18.225.0/24]\n");
+    assertThat(run("status", "-c", "gw.yaml", "--json", "--socket-dir", dir.toString())).as(err.toString()).isZero();
+    assertThat(out.toString()).isEqualTo("{\"interface\":\"du0st\",\"publicKey\":\"" + key.publicKey().toBase64()
+        + "\",\"listenPort\":51820,\"peers\":[{\"publicKey\":\"" + peer.publicKey().toBase64()
+        + "\",\"name\":\"site-b\",\"presharedKey\":true,\"endpoint\":\"198.18.224.2:51820\","
+        + "\"allowedIps\":[\"198.18.225.0/24\",\"198.18.226.0/24\"],\"latestHandshake\":0,\"rxBytes\":0,\"txBytes\":0,"
+        + "\"persistentKeepalive\":25}]}\n");
+  }
+
+  @Test
+  void noGatewayIsAClearFailure() {
+    assertThat(run("status", "-i", "du0none", "--socket-dir", dir.toString())).isEqualTo(Main.EXIT_FAILED);
+    assertThat(err.toString()).contains("du0none").contains("is dctun up running with uapi on?");
+    assertThat(List.of(out.toString())).containsExactly("");
+  }
+}
