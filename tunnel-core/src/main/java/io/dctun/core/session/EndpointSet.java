@@ -14,6 +14,7 @@ import java.util.concurrent.atomic.AtomicLongArray;
  *
  * <pre>
  *   endpoint state:  UNKNOWN --answer--> UP --question unanswered for DOWN_AFTER--> DOWN --answer--> UP
+ *                    (before any session the first initiation gets FIRST_CONTACT_DOWN_AFTER: 3 s)
  *                    (aliveSince = first answer after DOWN; a DOWN endpoint forgets it)
  *
  *   every tick:   current DOWN          -> move to the best UP endpoint, else to the next one (fresh chance)
@@ -48,6 +49,13 @@ public final class EndpointSet {
   public static final long DCTUN_DOWN_AFTER = 1500 * MS;
   /** A stock peer's endpoint is DOWN when an initiation went unanswered this long (a response takes one round trip). */
   public static final long STOCK_DOWN_AFTER = 1000 * MS;
+  /**
+   * Before any session: how long the first initiation to an endpoint may go unanswered. Longer
+   * than {@link #STOCK_DOWN_AFTER}: nothing flows yet that a move would save, and a peer's first
+   * handshake is its slowest (a cold process, a cookie round under load); moving too soon would
+   * replace the initiation whose answer is on its way.
+   */
+  public static final long FIRST_CONTACT_DOWN_AFTER = 3000 * MS;
   /** Stock peer: data sent and nothing heard for this long makes us check the path with a handshake. */
   public static final long SILENCE_SUSPECT = 1000 * MS;
   /** Stock peer: a check of the current endpoint is not repeated sooner than this (one-way traffic). */
@@ -244,8 +252,9 @@ public final class EndpointSet {
     if (currentSince == NEVER) {
       currentSince = now;
     }
+    long deadline = session ? downAfter : Math.max(downAfter, FIRST_CONTACT_DOWN_AFTER);
     for (int i = 0; i < n; i++) {
-      update(i, now);
+      update(i, now, deadline);
     }
     int cur = current;
     if (state[cur] == State.DOWN) {
@@ -305,13 +314,13 @@ public final class EndpointSet {
     return a;
   }
 
-  private void update(int i, long now) {
+  private void update(int i, long now, long deadline) {
     long lh = lastHeard.get(i);
     // A packet heard up to TOUCH before the question may be its answer (the data path writes at that grain).
     if (question[i] != NEVER && lh != NEVER && lh + TOUCH > question[i]) {
       question[i] = NEVER;
     }
-    if (question[i] != NEVER && now - question[i] >= downAfter) {
+    if (question[i] != NEVER && now - question[i] >= deadline) {
       if (state[i] != State.DOWN) {
         state[i] = State.DOWN;
         downAt[i] = now;
