@@ -31,6 +31,15 @@ import java.util.concurrent.atomic.AtomicLongArray;
  * both ways and moves nobody's endpoint. A stock WireGuard peer answers only handshakes, so its
  * questions are initiations, and a check costs a handshake.
  *
+ * <p>Roaming and the list: a peer with one configured endpoint or none has no set, and its
+ * endpoint follows the source of its authenticated packets, as WireGuard's does. With a list the
+ * list decides: an authenticated packet from an address on it proves that endpoint alive and moves
+ * nothing by itself; one from any other address is delivered but only counted ({@code
+ * foreign-sources}), because a source the operator did not list is no reason to leave a listed
+ * path that answers. The side without a list keeps roaming, and so follows each move at once: the
+ * mover sends a keepalive (dctun) or a handshake (stock) down the new path. Probes and their
+ * answers never move either side.
+ *
  * <p>Flapping: a move away happens only when the current endpoint left a question unanswered for
  * {@link #downAfter}; a move back only to an endpoint that has answered everything asked of it for
  * {@code hold}, and an endpoint that goes DOWN starts that time again. So moves back to any one
