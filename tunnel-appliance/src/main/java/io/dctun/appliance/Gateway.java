@@ -68,15 +68,16 @@ public final class Gateway implements AutoCloseable {
   private void open() throws IOException {
     List<PeerConfig> peers = new ArrayList<>();
     for (io.dctun.appliance.config.PeerConfig p : cfg.peers()) {
-      InetSocketAddress ep = null;
-      if (p.endpoint().isPresent()) {
+      List<UdpEndpoint> eps = new ArrayList<>();
+      for (io.dctun.appliance.config.Endpoint e : p.endpoints()) {
         try {
-          ep = new InetSocketAddress(InetAddress.getByName(p.endpoint().get().host()), p.endpoint().get().port());
-        } catch (UnknownHostException e) {
-          throw new IOException("peer " + p.label() + ": cannot resolve endpoint host " + p.endpoint().get().host());
+          eps.add(UdpEndpoint.of(new InetSocketAddress(InetAddress.getByName(e.host()), e.port())));
+        } catch (UnknownHostException ex) {
+          throw new IOException("peer " + p.label() + ": cannot resolve endpoint host " + e.host());
         }
       }
-      peers.add(new PeerConfig(p.label(), p.publicKey(), p.presharedKey(), UdpEndpoint.ofNullable(ep), p.allowedIps(), p.persistentKeepalive()));
+      PeerConfig c = new PeerConfig(p.label(), p.publicKey(), p.presharedKey(), eps.isEmpty() ? null : eps.get(0), p.allowedIps(), p.persistentKeepalive());
+      peers.add(eps.size() > 1 ? c.withEndpoints(eps) : c); // several: EndpointSet picks one, handshake-only (stock peer)
     }
 
     List<TunnelInterface.Address> addresses = new ArrayList<>();

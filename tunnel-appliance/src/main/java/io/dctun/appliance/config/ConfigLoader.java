@@ -53,7 +53,7 @@ import org.yaml.snakeyaml.nodes.Tag;
  * peers:
  *   - name: dc2                # optional, unique
  *     public-key: BASE64
- *     endpoint: gw.dc2.example.net:51820
+ *     endpoint: gw.dc2.example.net:51820   # or endpoints: [a:51820, b:51820], in preference order
  *     allowed-ips: [10.20.0.0/16]
  *     persistent-keepalive: 25
  *     preshared-key-file: dc2.psk
@@ -67,7 +67,7 @@ public final class ConfigLoader {
       "ha", // ha: see HaSection
       "firewall"); // firewall: see FirewallSection
   static final Set<String> PEER_FIELDS = Set.of(
-      "name", "public-key", "endpoint", "allowed-ips", "persistent-keepalive", "preshared-key-file");
+      "name", "public-key", "endpoint", "endpoints", "allowed-ips", "persistent-keepalive", "preshared-key-file");
 
   private static final Pattern INTERFACE_NAME = Pattern.compile("[a-zA-Z0-9_.-]{1,15}");
   private static final Pattern PEER_NAME = Pattern.compile("[A-Za-z0-9][A-Za-z0-9_.-]{0,62}");
@@ -317,8 +317,12 @@ public final class ConfigLoader {
           }
         }
       }
-      if (n == null && !listening) {
+      List<Endpoint> endpoints = endpoints(f, n != null, at);
+      if (n == null && value(f, "endpoints") == null && !listening) {
         error(node, at, "has no endpoint and this gateway has no listen-port: neither side could start a handshake");
+      }
+      if (!endpoints.isEmpty()) {
+        endpoint = Optional.of(endpoints.get(0));
       }
 
       List<Prefix> allowed = new ArrayList<>();
@@ -378,7 +382,50 @@ public final class ConfigLoader {
       if (errors.size() != errorsBefore || pub == null) {
         return null;
       }
-      return new PeerConfig(name, pub, endpoint, allowed, keepalive, pskFile, psk);
+      return new PeerConfig(name, pub, endpoint, allowed, keepalive, pskFile, psk,
+          endpoints.isEmpty() ? endpoint.map(List::of).orElse(List.of()) : endpoints);
+    }
+
+    /**
+     * {@code endpoints: [host:port, ...]}, a peer reached at any of several addresses, best first
+     * (io.dctun.core.session.EndpointSet chooses among them); refused beside {@code endpoint:}.
+     * Empty if the field is absent.
+     */
+    private List<Endpoint> endpoints(Map<String, NodeTuple> f, boolean hasSingle, String at) {
+      Node n = value(f, "endpoints");
+      if (n == null) {
+        return List.of();
+      }
+      if (hasSingle) {
+        error(n, at + ".endpoints", "write either endpoint: or endpoints:, not both");
+        return List.of();
+      }
+      List<Node> items = list(n, at + ".endpoints");
+      List<Endpoint> out = new ArrayList<>();
+      Map<Endpoint, Integer> seen = new HashMap<>();
+      for (int i = 0; i < items.size(); i++) {
+        String field = at + ".endpoints[" + i + "]";
+        String s = scalar(items.get(i), field);
+        if (s == null) continue;
+        try {
+          Endpoint e = Endpoint.parse(s);
+          Integer first = seen.putIfAbsent(e, line(items.get(i)));
+          if (first != null) {
+            error(items.get(i), field, "'" + s + "' is listed twice (first at line " + first + ")");
+            continue;
+          }
+          out.add(e);
+        } catch (IllegalArgumentException e) {
+          error(items.get(i), field, e.getMessage());
+        }
+      }
+      if (items.isEmpty()) {
+        error(n, at + ".endpoints", "is empty (leave it out for a peer that dials in)");
+      } else if (items.size() > io.dctun.core.session.EndpointSet.MAX_ENDPOINTS) {
+        error(n, at + ".endpoints", "lists " + items.size() + " endpoints; at most " + io.dctun.core.session.EndpointSet.MAX_ENDPOINTS);
+        return List.of();
+      }
+      return out;
     }
 
     @Override

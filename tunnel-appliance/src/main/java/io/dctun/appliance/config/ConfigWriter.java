@@ -51,7 +51,15 @@ public final class ConfigWriter {
         lead = "    ";
       }
       y.append(lead).append("public-key: ").append(quote(p.publicKey().toBase64())).append('\n');
-      p.endpoint().ifPresent(e -> y.append("    endpoint: ").append(quote(e.toString())).append('\n'));
+      if (p.endpoints().size() > 1) {
+        y.append("    endpoints: [");
+        for (int i = 0; i < p.endpoints().size(); i++) {
+          y.append(i == 0 ? "" : ", ").append(quote(p.endpoints().get(i).toString()));
+        }
+        y.append("]\n");
+      } else {
+        p.endpoint().ifPresent(e -> y.append("    endpoint: ").append(quote(e.toString())).append('\n'));
+      }
       y.append("    allowed-ips: ").append(flow(p.allowedIps())).append('\n');
       if (p.persistentKeepalive() != 0) {
         y.append("    persistent-keepalive: ").append(p.persistentKeepalive()).append('\n');

@@ -22,6 +22,8 @@ import java.util.Optional;
  * @param persistentKeepalive seconds between keepalives to hold a NAT mapping open; 0 means off
  * @param presharedKeyFile the file the preshared key was read from, absolute
  * @param presharedKey the preshared key; {@link PresharedKey#NONE} if there is none
+ * @param endpoints every endpoint in preference order ({@code endpoints:}); empty, or one, when
+ *     the peer has one ({@code endpoint:}) or none. {@code endpoint} is always the first of them.
  */
 public record PeerConfig(
     Optional<String> name,
@@ -30,7 +32,15 @@ public record PeerConfig(
     List<Prefix> allowedIps,
     int persistentKeepalive,
     Optional<Path> presharedKeyFile,
-    PresharedKey presharedKey) {
+    PresharedKey presharedKey,
+    List<Endpoint> endpoints) {
+
+  /** A peer with at most one endpoint. */
+  public PeerConfig(Optional<String> name, PublicKey publicKey, Optional<Endpoint> endpoint, List<Prefix> allowedIps,
+      int persistentKeepalive, Optional<Path> presharedKeyFile, PresharedKey presharedKey) {
+    this(name, publicKey, endpoint, allowedIps, persistentKeepalive, presharedKeyFile, presharedKey,
+        endpoint.map(List::of).orElse(List.of()));
+  }
 
   public PeerConfig {
     Objects.requireNonNull(name, "name");
@@ -39,6 +49,10 @@ public record PeerConfig(
     allowedIps = List.copyOf(allowedIps);
     Objects.requireNonNull(presharedKeyFile, "presharedKeyFile");
     Objects.requireNonNull(presharedKey, "presharedKey");
+    endpoints = List.copyOf(endpoints);
+    if (!endpoint.equals(endpoints.stream().findFirst())) {
+      throw new IllegalArgumentException("endpoint " + endpoint + " is not the first of endpoints " + endpoints);
+    }
     if (persistentKeepalive < 0 || persistentKeepalive > 65535) {
       throw new IllegalArgumentException("persistent-keepalive " + persistentKeepalive + " is outside 0-65535");
     }
@@ -54,7 +68,7 @@ public record PeerConfig(
     return o instanceof PeerConfig
         && ((PeerConfig) o).name.equals(name)
         && ((PeerConfig) o).publicKey.equals(publicKey)
-        && ((PeerConfig) o).endpoint.equals(endpoint)
+        && ((PeerConfig) o).endpoints.equals(endpoints)
         && ((PeerConfig) o).allowedIps.equals(allowedIps)
         && ((PeerConfig) o).persistentKeepalive == persistentKeepalive
         && ((PeerConfig) o).presharedKeyFile.equals(presharedKeyFile);
@@ -62,12 +76,12 @@ public record PeerConfig(
 
   @Override
   public int hashCode() {
-    return Objects.hash(name, publicKey, endpoint, allowedIps, persistentKeepalive, presharedKeyFile);
+    return Objects.hash(name, publicKey, endpoints, allowedIps, persistentKeepalive, presharedKeyFile);
   }
 
   @Override
   public String toString() {
-    return "PeerConfig[" + label() + ", endpoint=" + endpoint.map(Endpoint::toString).orElse("none")
+    return "PeerConfig[" + label() + (endpoints.size() > 1 ? ", endpoints=" + endpoints : ", endpoint=" + endpoint.map(Endpoint::toString).orElse("none"))
         + ", allowedIps=" + allowedIps + ", persistentKeepalive=" + persistentKeepalive
         + ", presharedKeyFile=" + presharedKeyFile.map(Path::toString).orElse("none") + "]";
   }

@@ -108,6 +108,14 @@ public final class Device implements StatusSource {
       ps.gauge("latest-handshake-unix", p.lastHandshakeWallNanos() / 1_000_000_000L);
       ps.counter("rx-bytes", p.rxBytes());
       ps.counter("tx-bytes", p.txBytes());
+      EndpointSet paths = p.paths();
+      if (paths != null) {
+        paths.report(ps);
+        ps.counter("foreign-sources", p.foreignSources());
+      }
+      if (p.config().dctun()) {
+        ps.counter("probes-answered", p.probesAnswered());
+      }
     }
     s.counter("forwarded", forwarded.get());
     StatusSink c = s.section("control");
@@ -538,7 +546,9 @@ public final class Device implements StatusSource {
   public List<String> describe() {
     List<String> out = new ArrayList<>();
     for (Peer p : peers.values()) {
-      out.add(p.name() + " " + p.publicKey() + " endpoint=" + p.endpoint() + " rx=" + p.rxBytes() + " tx=" + p.txBytes());
+      EndpointSet paths = p.paths();
+      out.add(p.name() + " " + p.publicKey() + " endpoint=" + p.endpoint() + " rx=" + p.rxBytes() + " tx=" + p.txBytes()
+          + (paths == null ? "" : " paths=[" + paths.summary() + "]"));
     }
     return out;
   }

@@ -42,6 +42,12 @@ public final class Peer {
   final CookieGenerator cookies;
   private volatile PeerConfig config;
   private volatile Endpoint endpoint;
+  /** Two or more configured endpoints: which one is current is this set's decision, not roaming's. */
+  private volatile EndpointSet paths;
+  /** The endpoint index a probing initiation (to a stock peer's standby endpoint) went to, or -1; guarded by this. */
+  private int probeInitiationTo = -1;
+  private final java.util.concurrent.atomic.AtomicLong foreignSources = new java.util.concurrent.atomic.AtomicLong();
+  private final java.util.concurrent.atomic.AtomicLong probesAnswered = new java.util.concurrent.atomic.AtomicLong();
 
   private final Keypairs keypairs;
   private final StagedQueue staged = new StagedQueue(MAX_QUEUED);
@@ -65,7 +71,8 @@ public final class Peer {
   Peer(Device device, PeerConfig config) {
     this.device = device;
     this.config = config;
-    this.endpoint = config.endpoint();
+    this.paths = pathsFor(config);
+    this.endpoint = paths != null ? paths.currentEndpoint() : config.endpoint();
     this.handshake = new Handshake(device.identity(), config.publicKey(), config.presharedKey());
     this.cookies = new CookieGenerator(config.publicKey());
     this.keypairs = new Keypairs(device.index());
@@ -92,7 +99,13 @@ public final class Peer {
     PeerConfig old = this.config;
     this.config = c;
     handshake.setPresharedKey(c.presharedKey());
-    if (c.endpoint() != null && !c.endpoint().equals(old.endpoint())) {
+    if (!c.endpoints().equals(old.endpoints()) || c.dctun() != old.dctun()) {
+      this.paths = pathsFor(c);
+    }
+    EndpointSet ps = paths;
+    if (ps != null) {
+      this.endpoint = ps.currentEndpoint();
+    } else if (c.endpoint() != null && !c.endpoint().equals(old.endpoint())) {
       this.endpoint = c.endpoint();
     }
   }
@@ -100,6 +113,28 @@ public final class Peer {
   /** Sends to {@code ep} from now on, until the peer roams (UAPI {@code endpoint=}, as wireguard-go). */
   void setEndpoint(Endpoint ep) {
     this.endpoint = java.util.Objects.requireNonNull(ep, "endpoint");
+  }
+
+  private static EndpointSet pathsFor(PeerConfig c) {
+    return c.endpoints().size() < 2 ? null : new EndpointSet(c.endpoints(), c.dctun(), EndpointSet.DEFAULT_HOLD);
+  }
+
+  /**
+   * The choice among several configured endpoints, or null for a peer with one or none (whose
+   * endpoint follows the source of its authenticated packets: roaming).
+   */
+  public EndpointSet paths() {
+    return paths;
+  }
+
+  /** Authenticated packets from an address outside this peer's endpoint list (they move nothing). */
+  public long foreignSources() {
+    return foreignSources.get();
+  }
+
+  /** Path probes this peer sent us that we answered. */
+  public long probesAnswered() {
+    return probesAnswered.get();
   }
 
   /** The endpoint packets go to: configured, or learned from the last authenticated packet. */
@@ -179,6 +214,10 @@ public final class Peer {
     transmit(kp, counter, ep, buf, off, padded, now);
     if (len > 0) {
       timers.dataSent(now);
+      EndpointSet ps = paths;
+      if (ps != null) {
+        ps.dataSent(now);
+      }
     }
     if (kp.isInitiator()
         && (now - kp.createdNanos() >= Timers.REKEY_AFTER_TIME
@@ -274,7 +313,35 @@ public final class Peer {
         handshakeAttempts = 0;
       }
       msg = buildInitiation(now);
+      probeInitiationTo = -1;
     }
+    EndpointSet ps = paths;
+    if (ps != null) {
+      int i = ps.indexOf(ep);
+      if (i >= 0) {
+        ps.asked(i, now);
+      }
+    }
+    device.output().sendToNetwork(ep, msg, 0, msg.length);
+  }
+
+  /**
+   * An initiation to endpoint {@code i} of the list, asked for by the {@link EndpointSet}: to
+   * check the current endpoint of a stock peer, to reach the new one after a move, or to try a
+   * better standby one. One to a standby endpoint that goes unanswered is abandoned by {@link
+   * #tick} (it must not hold up the handshakes of the current path).
+   */
+  private void initiateTo(EndpointSet ps, int i, long now) {
+    byte[] msg;
+    Endpoint ep = ps.endpoint(i);
+    synchronized (this) {
+      if (!handshake.awaitingResponse()) {
+        handshakeAttempts = 0;
+      }
+      msg = buildInitiation(now);
+      probeInitiationTo = i == ps.current() ? -1 : i;
+    }
+    ps.asked(i, now);
     device.output().sendToNetwork(ep, msg, 0, msg.length);
   }
 
@@ -311,7 +378,7 @@ public final class Peer {
       device.index().bind(idx, kp);
       keypairs.installNext(kp);
       keysWiped = false;
-      endpoint = from;
+      follow(from, now);
       msg = r.message();
       cookies.addMacs(msg, now);
     }
@@ -332,7 +399,8 @@ public final class Peer {
       device.index().bind(keys.localIndex(), kp);
       keypairs.installCurrent(kp);
       keysWiped = false;
-      endpoint = from;
+      follow(from, now);
+      probeInitiationTo = -1;
       handshakeAttempts = 0;
       retransmitAt = NEVER;
       rekeyRequestedOnReceive = false;
@@ -369,10 +437,14 @@ public final class Peer {
       device.drops().drop(DropReason.REPLAYED_COUNTER, now, config.name());
       return;
     }
-    // Authenticated: the peer is where this came from (roaming).
-    Endpoint ep = endpoint;
-    if (ep == null || !ep.equals(from)) {
-      endpoint = from;
+    int probe = n > 0 ? PathProbe.kind(buf, dataOff, n) : PathProbe.NONE;
+    if (probe == PathProbe.NONE) {
+      follow(from, now);
+    } else {
+      EndpointSet ps = paths;
+      if (ps != null) {
+        heardFrom(ps, from, now); // a probe or its answer proves the path, and moves no one
+      }
     }
     timers.received(now);
     rxBytes.addAndGet(len);
@@ -381,6 +453,15 @@ public final class Peer {
     }
     if (n == 0) {
       return; // keepalive
+    }
+    if (probe != PathProbe.NONE) {
+      if (!config.dctun()) {
+        device.drops().drop(DropReason.CONTROL_UNEXPECTED, now, config.name());
+      } else if (probe == PathProbe.PROBE) {
+        probesAnswered.incrementAndGet();
+        sendFrame(PathProbe.ANSWER, from, now);
+      }
+      return;
     }
     if (ControlFrame.isControl(buf, dataOff, n)) {
       timers.dataReceived(now); // answered by a keepalive if nothing else goes back
@@ -402,6 +483,45 @@ public final class Peer {
       initiate(now, false);
     }
     device.deliverInbound(this, buf, dataOff, total, now);
+  }
+
+  /**
+   * An authenticated packet came from {@code from}. With one or no configured endpoint the peer
+   * is where it came from (roaming, as WireGuard); with a list, the list's choice stands and the
+   * packet only proves that endpoint alive. Allocation-free.
+   */
+  private void follow(Endpoint from, long now) {
+    EndpointSet ps = paths;
+    if (ps != null) {
+      heardFrom(ps, from, now);
+      return;
+    }
+    Endpoint ep = endpoint;
+    if (ep == null || !ep.equals(from)) {
+      endpoint = from;
+    }
+  }
+
+  private void heardFrom(EndpointSet ps, Endpoint from, long now) {
+    int i = ps.indexOf(from);
+    if (i >= 0) {
+      ps.heard(i, now);
+    } else {
+      foreignSources.incrementAndGet();
+    }
+  }
+
+  /** Seals an empty control frame of {@code type} ({@link PathProbe}) under the current keypair and sends it to {@code to}. */
+  private boolean sendFrame(int type, Endpoint to, long now) {
+    Keypair kp = keypairs.current();
+    long counter;
+    if (kp == null || !kp.canSend(now) || (counter = kp.nextCounter()) < 0) {
+      return false;
+    }
+    byte[] buf = PathProbe.frame(type);
+    int padded = paddedLength(PathProbe.FRAME_LENGTH, device.mtu());
+    transmit(kp, counter, to, buf, PathProbe.FRAME_OFFSET, padded, now);
+    return true;
   }
 
   /** A roaming host's own prefixes are checked directly: the route table may send them elsewhere. */
@@ -464,6 +584,10 @@ public final class Peer {
     if (timers.persistentKeepaliveDue(now, config.persistentKeepaliveSeconds())) {
       sendKeepalive(now);
     }
+    EndpointSet ps = paths;
+    if (ps != null) {
+      tickPaths(ps, now);
+    }
     // Expire keypairs and finally wipe everything after long silence.
     synchronized (this) {
       keypairs.expire(now);
@@ -473,6 +597,43 @@ public final class Peer {
           && (next == null || now - next.createdNanos() >= 3 * Timers.REJECT_AFTER_TIME)) {
         wipeKeypairs();
       }
+    }
+  }
+
+  /** Carries out what the endpoint set decides: a move, probes, initiations. */
+  private void tickPaths(EndpointSet ps, long now) {
+    boolean inFlight;
+    synchronized (this) {
+      if (probeInitiationTo >= 0 && handshake.awaitingResponse() && now - lastInitiationSent >= ps.downAfter()) {
+        // A standby endpoint did not answer: forget that initiation, so the current path's handshakes are not held up.
+        device.index().release(handshake.pendingLocalIndex());
+        handshake.clearPending();
+        retransmitAt = NEVER;
+        handshakeAttempts = 0;
+        probeInitiationTo = -1;
+      }
+      inFlight = handshake.awaitingResponse();
+    }
+    Keypair kp = keypairs.current();
+    boolean session = kp != null && kp.canSend(now);
+    EndpointSet.Actions a = ps.tick(now, session, inFlight);
+    if (a.movedTo >= 0) {
+      endpoint = ps.currentEndpoint();
+      if (inFlight || (session && !ps.dctun())) {
+        initiateTo(ps, a.movedTo, now); // a stock peer answers only handshakes: ask the new path at once
+      } else if (session) {
+        sendKeepalive(now); // the peer follows the new path at once (it roams to this packet's source)
+      }
+    }
+    if (a.probe != 0) {
+      for (int i = 0; i < ps.size(); i++) {
+        if (a.probes(i)) {
+          sendFrame(PathProbe.PROBE, ps.endpoint(i), now);
+        }
+      }
+    }
+    if (a.initiate >= 0) {
+      initiateTo(ps, a.initiate, now);
     }
   }
 

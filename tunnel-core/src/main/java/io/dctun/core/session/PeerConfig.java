@@ -11,7 +11,7 @@ import java.util.Objects;
 
 /**
  * What a device needs to know about one peer: its static key, optional preshared key, where to
- * reach it (null if it only dials in), the inner prefixes it may use, and the persistent keepalive
+ * reach it (null if it only dials in; or several endpoints in preference order), the inner prefixes it may use, and the persistent keepalive
  * interval (0 = off), and whether it is a dctun peer (it then takes part in the {@linkplain
  * io.dctun.core.control.ControlFrame control channel}; a stock WireGuard peer never gets a control
  * message). Immutable.
@@ -21,6 +21,7 @@ public final class PeerConfig {
   private final PublicKey publicKey;
   private final PresharedKey presharedKey;
   private final Endpoint endpoint;
+  private final List<Endpoint> endpoints;
   private final List<Prefix> allowedIps;
   private final int persistentKeepaliveSeconds;
   private final boolean dctun;
@@ -44,10 +45,24 @@ public final class PeerConfig {
    */
   public PeerConfig(String name, PublicKey publicKey, PresharedKey presharedKey, Endpoint endpoint,
       List<Prefix> allowedIps, int persistentKeepaliveSeconds, boolean dctun, boolean roaming) {
+    this(name, publicKey, presharedKey, endpoint == null ? List.of() : List.of(endpoint), allowedIps,
+        persistentKeepaliveSeconds, dctun, roaming);
+  }
+
+  private PeerConfig(String name, PublicKey publicKey, PresharedKey presharedKey, List<Endpoint> endpoints,
+      List<Prefix> allowedIps, int persistentKeepaliveSeconds, boolean dctun, boolean roaming) {
     this.name = name == null ? publicKey.toBase64().substring(0, 8) : name;
     this.publicKey = Objects.requireNonNull(publicKey, "publicKey");
     this.presharedKey = presharedKey == null ? PresharedKey.NONE : presharedKey;
-    this.endpoint = endpoint;
+    this.endpoints = List.copyOf(endpoints);
+    if (this.endpoints.size() > EndpointSet.MAX_ENDPOINTS) {
+      throw new IllegalArgumentException("peer " + this.name + ": at most " + EndpointSet.MAX_ENDPOINTS
+          + " endpoints, got " + this.endpoints.size());
+    }
+    if (new java.util.HashSet<>(this.endpoints).size() != this.endpoints.size()) {
+      throw new IllegalArgumentException("peer " + this.name + ": an endpoint is listed twice: " + this.endpoints);
+    }
+    this.endpoint = this.endpoints.isEmpty() ? null : this.endpoints.get(0);
     this.allowedIps = List.copyOf(allowedIps);
     if (persistentKeepaliveSeconds < 0 || persistentKeepaliveSeconds > 65535) {
       throw new IllegalArgumentException("persistent keepalive must be 0..65535 s, got " + persistentKeepaliveSeconds);
@@ -82,8 +97,22 @@ public final class PeerConfig {
     return presharedKey;
   }
 
+  /** The first (most preferred) configured endpoint, or null if the peer only dials in. */
   public Endpoint endpoint() {
     return endpoint;
+  }
+
+  /**
+   * Every configured endpoint in preference order (empty: it only dials in). With two or more
+   * the peer's endpoint is chosen among them ({@link EndpointSet}) instead of roaming.
+   */
+  public List<Endpoint> endpoints() {
+    return endpoints;
+  }
+
+  /** The same peer reached at any of {@code eps}, most preferred first. */
+  public PeerConfig withEndpoints(List<? extends Endpoint> eps) {
+    return new PeerConfig(name, publicKey, presharedKey, List.copyOf(eps), allowedIps, persistentKeepaliveSeconds, dctun, roaming);
   }
 
   public List<Prefix> allowedIps() {
@@ -100,16 +129,16 @@ public final class PeerConfig {
   }
 
   public PeerConfig withPersistentKeepalive(int seconds) {
-    return new PeerConfig(name, publicKey, presharedKey, endpoint, allowedIps, seconds, dctun, roaming);
+    return new PeerConfig(name, publicKey, presharedKey, endpoints, allowedIps, seconds, dctun, roaming);
   }
 
   public PeerConfig withPresharedKey(PresharedKey psk) {
-    return new PeerConfig(name, publicKey, psk, endpoint, allowedIps, persistentKeepaliveSeconds, dctun, roaming);
+    return new PeerConfig(name, publicKey, psk, endpoints, allowedIps, persistentKeepaliveSeconds, dctun, roaming);
   }
 
   /** The same peer with other allowed IPs (every other field kept). */
   public PeerConfig withAllowedIps(List<Prefix> prefixes) {
-    return new PeerConfig(name, publicKey, presharedKey, endpoint, prefixes, persistentKeepaliveSeconds, dctun, roaming);
+    return new PeerConfig(name, publicKey, presharedKey, endpoints, prefixes, persistentKeepaliveSeconds, dctun, roaming);
   }
 
   /** The same peer configured with another endpoint (null: it only dials in). */
@@ -118,7 +147,7 @@ public final class PeerConfig {
   }
 
   public PeerConfig withName(String n) {
-    return new PeerConfig(n, publicKey, presharedKey, endpoint, allowedIps, persistentKeepaliveSeconds, dctun, roaming);
+    return new PeerConfig(n, publicKey, presharedKey, endpoints, allowedIps, persistentKeepaliveSeconds, dctun, roaming);
   }
 
   /** Whether the peer is a remote host that roams between the gateways of a mesh. */
@@ -135,11 +164,11 @@ public final class PeerConfig {
   }
 
   private PeerConfig withRoles(boolean isDctun, boolean isRoaming) {
-    return new PeerConfig(name, publicKey, presharedKey, endpoint, allowedIps, persistentKeepaliveSeconds, isDctun, isRoaming);
+    return new PeerConfig(name, publicKey, presharedKey, endpoints, allowedIps, persistentKeepaliveSeconds, isDctun, isRoaming);
   }
 
   @Override
   public String toString() {
-    return "Peer[" + name + " " + publicKey + " endpoint=" + endpoint + " allowed=" + allowedIps + (dctun ? " dctun" : "") + (roaming ? " roaming" : "") + "]";
+    return "Peer[" + name + " " + publicKey + " endpoint" + (endpoints.size() > 1 ? "s=" + endpoints : "=" + endpoint) + " allowed=" + allowedIps + (dctun ? " dctun" : "") + (roaming ? " roaming" : "") + "]";
   }
 }

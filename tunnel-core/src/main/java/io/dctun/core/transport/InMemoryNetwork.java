@@ -38,7 +38,18 @@ public final class InMemoryNetwork {
 
   /** Binds a transport to {@code local}; refuses an address that is taken, as a socket would. */
   public MemoryTransport bind(InetSocketAddress local) {
-    MemoryTransport t = new MemoryTransport(this, local);
+    return bind(local, null);
+  }
+
+  /**
+   * Binds a transport on one link: it {@linkplain MemoryTransport#carries carries} only
+   * endpoints inside {@code reach} (the link's subnet), as a socket on a host with one address
+   * per uplink reaches each neighbour through the uplink on its subnet. An engine holding several
+   * such transports sends each message out the one whose link leads to the endpoint, so a
+   * two-uplink host is modelled without routing tables. {@code reach} null: everything.
+   */
+  public MemoryTransport bind(InetSocketAddress local, io.dctun.core.route.Prefix reach) {
+    MemoryTransport t = new MemoryTransport(this, local, reach);
     if (bound.putIfAbsent(local, t) != null) {
       throw new IllegalStateException("address in use on the in-memory network: " + local);
     }
@@ -69,6 +80,8 @@ public final class InMemoryNetwork {
     private final ThreadLocal<List<Datagram>> pending = new ThreadLocal<>();
     private final AtomicLong sendErrors = new AtomicLong();
     private final AtomicLong received = new AtomicLong();
+    private final AtomicLong handled = new AtomicLong();
+    private final io.dctun.core.route.Prefix reach;
     private final AtomicLong sent = new AtomicLong();
     private final AtomicLong queueDrops = new AtomicLong();
     private final AtomicLong lostWhileDown = new AtomicLong();
@@ -76,8 +89,9 @@ public final class InMemoryNetwork {
     private volatile boolean closed;
     private Thread thread;
 
-    private MemoryTransport(InMemoryNetwork net, InetSocketAddress local) {
+    private MemoryTransport(InMemoryNetwork net, InetSocketAddress local, io.dctun.core.route.Prefix reach) {
       this.net = net;
+      this.reach = reach;
       this.local = UdpEndpoint.of(local);
     }
 
@@ -112,6 +126,7 @@ public final class InMemoryNetwork {
           } catch (RuntimeException e) {
             LOG.error("bug on the inbound path (datagram from {} dropped)", d.from, e);
           }
+          handled.incrementAndGet();
           d = queue.poll();
         }
         receiver.endOfBatch();
@@ -130,7 +145,8 @@ public final class InMemoryNetwork {
 
     @Override
     public boolean carries(Endpoint to) {
-      return to instanceof UdpEndpoint u && u.isIpv6() == local.isIpv6();
+      return to instanceof UdpEndpoint u && u.isIpv6() == local.isIpv6()
+          && (reach == null || reach.contains(u.address().getAddress().getAddress()));
     }
 
     @Override
@@ -193,6 +209,11 @@ public final class InMemoryNetwork {
 
     public long received() {
       return received.get();
+    }
+
+    /** Datagrams the receiver has finished with (its call returned): what it sent in answer is counted in some {@link #sent}. */
+    public long handled() {
+      return handled.get();
     }
 
     public long sent() {
