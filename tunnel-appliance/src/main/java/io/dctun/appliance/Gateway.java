@@ -2,6 +2,8 @@ package io.dctun.appliance;
 
 import io.dctun.appliance.config.GatewayConfig;
 import io.dctun.appliance.config.InterfaceAddress;
+import io.dctun.appliance.config.StaticRoute;
+import io.dctun.core.route.RouteResult;
 import io.dctun.core.Clock;
 import io.dctun.core.device.PacketDevice;
 import io.dctun.core.engine.Engine;
@@ -71,7 +73,14 @@ public final class Gateway implements AutoCloseable {
           throw new IOException("peer " + p.label() + ": cannot resolve endpoint host " + p.endpoint().get().host());
         }
       }
-      peers.add(new PeerConfig(p.label(), p.publicKey(), p.presharedKey(), UdpEndpoint.ofNullable(ep), p.allowedIps(), p.persistentKeepalive()));
+      PeerConfig pc = new PeerConfig(p.label(), p.publicKey(), p.presharedKey(), UdpEndpoint.ofNullable(ep),
+          p.allowedIps(), p.persistentKeepalive());
+      switch (p.role()) {
+        case GATEWAY -> pc = pc.withDctun(true); // control channel: route-sharing announcements
+        case HOST -> pc = pc.withRoaming(true); // routed only where the mesh says it is
+        case SITE -> { }
+      }
+      peers.add(pc);
     }
 
     List<TunnelInterface.Address> addresses = new ArrayList<>();
@@ -80,8 +89,12 @@ public final class Gateway implements AutoCloseable {
     }
     List<Prefix> routes = new ArrayList<>();
     for (PeerConfig p : peers) {
-      routes.addAll(p.allowedIps());
+      routes.addAll(p.allowedIps()); // a roaming host's too: the kernel sends it here, the device knows where it is
     }
+    for (StaticRoute r : cfg.routes()) {
+      routes.add(r.prefix());
+    }
+    // Every kernel route goes with the interface when it is deleted (close()).
     tun = TunnelInterface.create(cfg.interfaceName(), cfg.mtu(), addresses, routes).tun();
 
     int port = cfg.listenPort().orElse(0);
@@ -91,6 +104,7 @@ public final class Gateway implements AutoCloseable {
     for (PeerConfig p : peers) {
       device.addPeer(p);
     }
+    installStaticRoutes(cfg, device);
     firewall = GatewayFirewall.attach(cfg, device); // before the engine moves any packet
     List<PacketDevice> queues = new ArrayList<>();
     for (int i = 0; i < tun.queueCount(); i++) {
@@ -109,6 +123,23 @@ public final class Gateway implements AutoCloseable {
     for (Peer p : device.peers()) {
       if (p.endpoint() != null && p.config().persistentKeepaliveSeconds() > 0) {
         device.initiate(p.publicKey(), now);
+      }
+    }
+  }
+
+  /**
+   * Puts the {@code routes:} of {@code cfg} in the device's route table: learned routes with source
+   * {@link StaticRoute#SOURCE} that never expire. The loader has refused prefixes that are already
+   * routed, so none is shadowed or refused here.
+   */
+  static void installStaticRoutes(GatewayConfig cfg, Device device) {
+    for (StaticRoute r : cfg.routes()) {
+      io.dctun.appliance.config.PeerConfig via = cfg.peers().stream()
+          .filter(p -> p.name().filter(r.via()::equals).isPresent()).findFirst()
+          .orElseThrow(() -> new IllegalStateException("route " + r + ": no such peer"));
+      RouteResult res = device.learnRoute(r.prefix(), via.publicKey(), StaticRoute.SOURCE, 1, Long.MAX_VALUE);
+      if (res != RouteResult.ADDED && res != RouteResult.UNCHANGED) {
+        throw new IllegalStateException("static route " + r + " not installed: " + res);
       }
     }
   }

@@ -27,6 +27,9 @@ import java.util.OptionalInt;
  * @param peers the peers, in file order
  * @param firewall the {@code firewall:} section; empty = no section, every packet accepted
  * @param ha the {@code ha:} section; empty = a single gateway, not one of a pair
+ * @param mesh the {@code mesh:} section, or its defaults when a peer has role gateway or host;
+ *     empty = no route sharing
+ * @param routes the top-level {@code routes:} (static routes), in file order
  */
 public record GatewayConfig(
     String interfaceName,
@@ -38,7 +41,9 @@ public record GatewayConfig(
     int mtu,
     List<PeerConfig> peers,
     Optional<FirewallConfig> firewall,
-    Optional<HaSection> ha) {
+    Optional<HaSection> ha,
+    Optional<MeshConfig> mesh,
+    List<StaticRoute> routes) {
 
   public static final String DEFAULT_INTERFACE = "dctun0";
   public static final int DEFAULT_MTU = 1420;
@@ -55,6 +60,16 @@ public record GatewayConfig(
     peers = List.copyOf(peers);
     Objects.requireNonNull(firewall, "firewall");
     Objects.requireNonNull(ha, "ha");
+    Objects.requireNonNull(mesh, "mesh");
+    routes = List.copyOf(routes);
+  }
+
+  /** A configuration without route sharing or static routes. */
+  public GatewayConfig(String interfaceName, Path privateKeyFile, PrivateKey privateKey, OptionalInt listenPort,
+      Optional<InetAddress> listenAddress, List<InterfaceAddress> addresses, int mtu, List<PeerConfig> peers,
+      Optional<FirewallConfig> firewall, Optional<HaSection> ha) {
+    this(interfaceName, privateKeyFile, privateKey, listenPort, listenAddress, addresses, mtu, peers, firewall, ha,
+        Optional.empty(), List.of());
   }
 
   /** A configuration without an HA section. */
@@ -91,19 +106,22 @@ public record GatewayConfig(
         && c.addresses.equals(addresses)
         && c.mtu == mtu
         && c.peers.equals(peers)
-        && c.ha.equals(ha);
+        && c.ha.equals(ha)
+        && c.mesh.equals(mesh)
+        && c.routes.equals(routes);
   }
 
   @Override
   public int hashCode() {
     return Objects.hash(interfaceName, privateKeyFile, publicKey(), listenPort, listenAddress, addresses, mtu, peers,
-        ha);
+        ha, mesh, routes);
   }
 
   @Override
   public String toString() {
     return "GatewayConfig[" + interfaceName + ", publicKey=" + publicKey() + ", privateKeyFile=" + privateKeyFile
         + ", listenPort=" + listenPort + ", listenAddress=" + listenAddress + ", addresses=" + addresses
-        + ", mtu=" + mtu + ", peers=" + peers + (ha.isPresent() ? ", ha=" + ha.get() : "") + "]";
+        + ", mtu=" + mtu + ", peers=" + peers + (ha.isPresent() ? ", ha=" + ha.get() : "")
+        + (mesh.isPresent() ? ", mesh=" + mesh.get() : "") + (routes.isEmpty() ? "" : ", routes=" + routes) + "]";
   }
 }

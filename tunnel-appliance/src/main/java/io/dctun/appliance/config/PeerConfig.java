@@ -22,6 +22,8 @@ import java.util.Optional;
  * @param persistentKeepalive seconds between keepalives to hold a NAT mapping open; 0 means off
  * @param presharedKeyFile the file the preshared key was read from, absolute
  * @param presharedKey the preshared key; {@link PresharedKey#NONE} if there is none
+ * @param role what the peer is: another site (the default), a gateway of this mesh, or a roaming host
+ * @param groups the groups the peer belongs to ({@code groups: [ops, db]}), for firewall rules
  */
 public record PeerConfig(
     Optional<String> name,
@@ -30,7 +32,37 @@ public record PeerConfig(
     List<Prefix> allowedIps,
     int persistentKeepalive,
     Optional<Path> presharedKeyFile,
-    PresharedKey presharedKey) {
+    PresharedKey presharedKey,
+    Role role,
+    List<String> groups) {
+
+  /** What a peer is to this gateway ({@code role:}). */
+  public enum Role {
+    /** Another site: its allowed IPs are routed to it, always (the behaviour without a role). */
+    SITE,
+    /**
+     * Another dctun gateway of the same mesh: takes part in the control channel and exchanges
+     * route-sharing announcements ({@code io.dctun.core.mesh}).
+     */
+    GATEWAY,
+    /**
+     * A remote host with a fixed virtual IP (its allowed IPs, each a /32 or /128) that may connect
+     * to any gateway of the mesh: routed only where the mesh says it is connected.
+     */
+    HOST;
+
+    /** {@code site}, {@code gateway}, {@code host}: as the configuration writes it. */
+    public String text() {
+      return name().toLowerCase(java.util.Locale.ROOT);
+    }
+  }
+
+  /** A site peer in no group: the peer as it was before roles and groups existed. */
+  public PeerConfig(Optional<String> name, PublicKey publicKey, Optional<Endpoint> endpoint, List<Prefix> allowedIps,
+      int persistentKeepalive, Optional<Path> presharedKeyFile, PresharedKey presharedKey) {
+    this(name, publicKey, endpoint, allowedIps, persistentKeepalive, presharedKeyFile, presharedKey, Role.SITE,
+        List.of());
+  }
 
   public PeerConfig {
     Objects.requireNonNull(name, "name");
@@ -39,6 +71,8 @@ public record PeerConfig(
     allowedIps = List.copyOf(allowedIps);
     Objects.requireNonNull(presharedKeyFile, "presharedKeyFile");
     Objects.requireNonNull(presharedKey, "presharedKey");
+    Objects.requireNonNull(role, "role");
+    groups = List.copyOf(groups);
     if (persistentKeepalive < 0 || persistentKeepalive > 65535) {
       throw new IllegalArgumentException("persistent-keepalive " + persistentKeepalive + " is outside 0-65535");
     }
@@ -57,17 +91,20 @@ public record PeerConfig(
         && ((PeerConfig) o).endpoint.equals(endpoint)
         && ((PeerConfig) o).allowedIps.equals(allowedIps)
         && ((PeerConfig) o).persistentKeepalive == persistentKeepalive
-        && ((PeerConfig) o).presharedKeyFile.equals(presharedKeyFile);
+        && ((PeerConfig) o).presharedKeyFile.equals(presharedKeyFile)
+        && ((PeerConfig) o).role == role
+        && ((PeerConfig) o).groups.equals(groups);
   }
 
   @Override
   public int hashCode() {
-    return Objects.hash(name, publicKey, endpoint, allowedIps, persistentKeepalive, presharedKeyFile);
+    return Objects.hash(name, publicKey, endpoint, allowedIps, persistentKeepalive, presharedKeyFile, role, groups);
   }
 
   @Override
   public String toString() {
-    return "PeerConfig[" + label() + ", endpoint=" + endpoint.map(Endpoint::toString).orElse("none")
+    return "PeerConfig[" + label() + (role == Role.SITE ? "" : ", role=" + role.text())
+        + (groups.isEmpty() ? "" : ", groups=" + groups) + ", endpoint=" + endpoint.map(Endpoint::toString).orElse("none")
         + ", allowedIps=" + allowedIps + ", persistentKeepalive=" + persistentKeepalive
         + ", presharedKeyFile=" + presharedKeyFile.map(Path::toString).orElse("none") + "]";
   }
