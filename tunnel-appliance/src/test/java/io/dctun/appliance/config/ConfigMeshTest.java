@@ -203,4 +203,62 @@ class ConfigMeshTest {
             e -> assertThat(e.field()).isEqualTo("routes[1].dest"),
             e -> assertThat(e.field()).isEqualTo("routes[1].prefix"));
   }
+
+  static final String FIREWALL = String.join("\n",
+      "firewall:",                                  // 22
+      "  groups:",                                  // 23
+      "    sites: [dc9]",                           // 24
+      "  rules:",                                   // 25
+      "    - name: ops-to-db",                      // 26
+      "      source: [group:ops, peer:dc9]",        // 27
+      "      destination: peer:laptop",             // 28
+      "      action: accept",                       // 29
+      "");
+
+  @Test
+  void firewallRulesNamePeersAndGroupsByTheirAddresses() throws Exception {
+    GatewayConfig c = load(valid() + FIREWALL);
+    assertThat(c.firewall()).isPresent();
+    assertThat(c.firewall().get().groups()).containsKeys("sites", "ops", "db");
+    assertThat(c.firewall().get().groups().get("ops")).containsExactly("laptop");
+    // The rule resolved to the peers' allowed IPs: explain it on the compiled rule set.
+    io.dctun.firewall.Firewall fw = new io.dctun.firewall.Firewall(c.firewall().get().ruleSet(),
+        c.firewall().get().options());
+    assertThat(decide(fw, "198.18.70.5", "198.18.70.5")).isEqualTo(io.dctun.core.session.PacketFilter.ACCEPT);
+    assertThat(decide(fw, "198.18.67.9", "198.18.70.5")).isEqualTo(io.dctun.core.session.PacketFilter.ACCEPT);
+    assertThat(decide(fw, "198.18.66.9", "198.18.70.5")).isNotEqualTo(io.dctun.core.session.PacketFilter.ACCEPT);
+    assertThat(decide(fw, "198.18.67.9", "198.18.70.6")).isNotEqualTo(io.dctun.core.session.PacketFilter.ACCEPT);
+  }
+
+  static int decide(io.dctun.firewall.Firewall fw, String src, String dst) {
+    byte[] p = new byte[28];
+    p[0] = 0x45;
+    p[3] = 28;
+    p[8] = 64;
+    p[9] = 17;
+    byte[] s = io.dctun.core.route.Prefix.parse(src + "/32").address();
+    byte[] d = io.dctun.core.route.Prefix.parse(dst + "/32").address();
+    System.arraycopy(s, 0, p, 12, 4);
+    System.arraycopy(d, 0, p, 16, 4);
+    p[20] = 0x30;
+    p[22] = 0x10;
+    p[25] = 8;
+    return fw.decide(io.dctun.firewall.Direction.OUTBOUND, null, p, 0, p.length, 1, false);
+  }
+
+  @Test
+  void firewallReportsUnknownPeerAndGroupNamesWithTheirLines() throws IOException {
+    assertThat(errors(valid() + FIREWALL.replace("group:ops", "group:opz").replace("peer:laptop", "peer:lapt0p")))
+        .satisfiesExactly(
+            e -> {
+              assertThat(e.line()).isEqualTo(27);
+              assertThat(e.field()).isEqualTo("firewall.rules[0] (ops-to-db).source[0]");
+              assertThat(e.message()).startsWith("unknown group 'opz' (groups: sites, ");
+            },
+            e -> {
+              assertThat(e.line()).isEqualTo(28);
+              assertThat(e.field()).isEqualTo("firewall.rules[0] (ops-to-db).destination");
+              assertThat(e.message()).isEqualTo("unknown peer 'lapt0p' (peers: gw2, laptop, dc9)");
+            });
+  }
 }
