@@ -3,6 +3,8 @@ package io.dctun.appliance;
 import io.dctun.appliance.config.GatewayConfig;
 import io.dctun.appliance.config.InterfaceAddress;
 import io.dctun.appliance.config.StaticRoute;
+import io.dctun.core.mesh.MeshAgent;
+import io.dctun.core.route.Route;
 import io.dctun.core.route.RouteResult;
 import io.dctun.core.Clock;
 import io.dctun.core.device.PacketDevice;
@@ -45,6 +47,7 @@ public final class Gateway implements AutoCloseable {
   private final AtomicLong writeErrors = new AtomicLong();
   private GatewayFirewall firewall; // firewall: section (or none); see GatewayFirewall
   private HaController ha; // null unless the config has an ha: section
+  private volatile MeshAgent mesh; // null unless a peer has role gateway or host
 
   private Gateway(GatewayConfig cfg) {
     this.cfg = cfg;
@@ -112,6 +115,18 @@ public final class Gateway implements AutoCloseable {
     }
     engine = new Engine(device, queues, udp, Clock.SYSTEM);
     engine.everyTick(firewall::tick); // flow expiry on the engine's timer thread: no thread of its own
+    if (cfg.mesh().isPresent()) {
+      // Route sharing: registered with the device before the engine moves a packet, so no
+      // host's first initiation goes unseen; ticked (leases, hellos, expiry) on the engine's tick.
+      MeshAgent m = new MeshAgent(device, Clock.SYSTEM.wallClockNanos(), cfg.mesh().get().leaseMillis(),
+          Clock.SYSTEM.nanoTime());
+      mesh = m;
+      engine.everyTick(now -> {
+        if (mesh != null) {
+          m.tick(now);
+        }
+      });
+    }
     engine.start();
     // HA pair: muted until VRRP makes this box MASTER; streams firewall state and handshake
     // timestamps to the twin while master (ha.state-sync).
@@ -164,6 +179,11 @@ public final class Gateway implements AutoCloseable {
     return device;
   }
 
+  /** The route-sharing agent, or null when no peer has role gateway or host. */
+  public MeshAgent mesh() {
+    return mesh;
+  }
+
   public InetSocketAddress udpAddress() throws IOException {
     return udp.localAddress();
   }
@@ -184,6 +204,16 @@ public final class Gateway implements AutoCloseable {
     t.counter("udp-send-errors", udp.sendErrors());
     t.counter("device-write-errors", writeErrors.get());
     device.report(t);
+    MeshAgent m = mesh;
+    if (m != null) {
+      m.report(t.section("mesh"));
+    }
+    // Learned routes (mesh, static) and where they came from: route.198.18.70.5/32 gw1 learned from mesh
+    for (Route<Peer> r : device.routes()) {
+      if (r.origin().isLearned()) {
+        t.text("route." + r.prefix(), r.value().name() + " " + r.origin() + (r.shadowed() ? " (shadowed)" : ""));
+      }
+    }
     GatewayFirewall fw = firewall;
     if (fw != null) {
       fw.report(t);
@@ -210,6 +240,9 @@ public final class Gateway implements AutoCloseable {
   /** Stops traffic and removes the interface (and with it every address and route we added). */
   @Override
   public synchronized void close() {
+    // The agent stops with the engine's tick; other gateways keep this box's host claims until
+    // the host connects elsewhere (a newer handshake wins at once) or the lease lapses.
+    mesh = null;
     if (firewall != null) {
       firewall.close(); // stops the flow-expiry timer and SIGHUP reloads
     }
