@@ -324,13 +324,21 @@ class E2eMeshRoamingTest {
     y.append("    role: host\n");
     y.append("    groups: [laptops]\n");
     y.append("mesh:\n  mode: mesh\n  lease: 15s\n");
+    return launch(dir, n, ns, tun, keys[n], y.toString());
+  }
+
+  /**
+   * Writes {@code yaml} as gateway {@code n}'s configuration in {@code dir}, starts {@code dctun up}
+   * in {@code ns} and waits (bounded) until it is up. Shared with {@link E2eNatFullMeshTest}.
+   */
+  static Gw launch(Path dir, int n, NetNs ns, String tun, PrivateKey key, String yaml) throws IOException {
     Path cfg = dir.resolve("g" + n + ".yaml");
-    Files.writeString(cfg, y.toString());
+    Files.writeString(cfg, yaml);
     Path status = dir.resolve("g" + n + ".status");
     List<String> cmd = new ArrayList<>(Sites.javaCommand());
     cmd.addAll(List.of("io.dctun.appliance.Main", "up", "-c", cfg.toString(), "--status-file", status.toString()));
     Spawned p = ns.spawn(cmd.toArray(String[]::new));
-    Gw gw = new Gw(n, ns, tun, keys[n], status, p);
+    Gw gw = new Gw(n, ns, tun, key, status, p);
     long deadline = System.nanoTime() + Duration.ofSeconds(30).toNanos();
     while (System.nanoTime() < deadline) {
       if (!p.isAlive()) {
@@ -344,7 +352,7 @@ class E2eMeshRoamingTest {
     throw new AssertionError("dctun g" + n + " not up\n" + p.describe());
   }
 
-  private static void deleteRecursively(Path root) throws IOException {
+  static void deleteRecursively(Path root) throws IOException {
     if (!Files.exists(root)) {
       return;
     }
