@@ -50,6 +50,8 @@ class E2eMeshRoamingTest {
   static final String LAN = "198.18.73.0/24";
   static final String SRV = "198.18.73.10";
   static final String HOST_VIP = "198.18.90.5";
+  /** A static route of g3's (via g1), to see its kernel route come and go. */
+  static final String STATIC = "198.18.99.0/24";
   static final int PORT = 51820;
   static final Duration CONVERGE_BOUND = Duration.ofSeconds(10);
   static final int MOVES = 5;
@@ -151,6 +153,10 @@ class E2eMeshRoamingTest {
     ExecResult first = srv.exec(Duration.ofSeconds(30), "ping", "-n", "-c", "3", "-i", "0.2", "-w", "20", HOST_VIP);
     assertThat(first.ok()).as("server -> host through g3 and g1\n%s\n%s", first.describe(), diag(wg)).isTrue();
     awaitStatus(g3, "route." + HOST_VIP + "/32", "g1 learned from mesh", wg);
+    // The kernel sends the host's VIP and g3's static route into the tunnel; the device decides.
+    assertThat(gns[3].run("ip", "-4", "route", "show", HOST_VIP).stdout()).contains("dev " + g3.tun());
+    assertThat(gns[3].run("ip", "-4", "route", "show", STATIC).stdout()).contains("dev " + g3.tun());
+    assertThat(g3.status().get("route." + STATIC)).isEqualTo("g1 learned from static");
 
     // Five moves between gateways 1 and 2, ending at 2.
     List<Long> millis = new ArrayList<>();
@@ -192,6 +198,14 @@ class E2eMeshRoamingTest {
     assertThat(refused).as("second hops refused, at most one per 20 ms ping sent while converging")
         .isLessThanOrEqualTo(convergedMs / 20 + MOVES + 1);
     assertThat(g3.status().get("route." + HOST_VIP + "/32")).isEqualTo("g4 learned from mesh");
+    assertThat(gns[2].hasLink(g2.tun())).as("the killed gateway's TUN went with it").isFalse();
+
+    // An orderly stop takes the interface and with it every kernel route dctun added.
+    g3.process().process().toHandle().destroy();
+    assertThat(g3.process().process().waitFor(15, java.util.concurrent.TimeUnit.SECONDS)).isTrue();
+    assertThat(gns[3].hasLink(g3.tun())).isFalse();
+    assertThat(gns[3].run("ip", "-4", "route", "show", STATIC).stdout()).isBlank();
+    assertThat(gns[3].run("ip", "-4", "route", "show", HOST_VIP).stdout()).doesNotContain(g3.tun());
   }
 
   static String name(Gw g) {
@@ -324,6 +338,9 @@ class E2eMeshRoamingTest {
     y.append("    role: host\n");
     y.append("    groups: [laptops]\n");
     y.append("mesh:\n  mode: mesh\n  lease: 15s\n");
+    if (n == 3) {
+      y.append("routes:\n  - {prefix: ").append(STATIC).append(", via: g1}\n");
+    }
     return launch(dir, n, ns, tun, keys[n], y.toString());
   }
 
