@@ -67,8 +67,17 @@ final class CheckCommand implements Callable<Integer> {
           : p.allowedIps().stream().map(Object::toString).collect(Collectors.joining(", ")));
       if (p.persistentKeepalive() > 0) s.append(", keepalive ").append(p.persistentKeepalive()).append('s');
       if (p.presharedKeyFile().isPresent()) s.append(", preshared key");
+      if (p.role() != PeerConfig.Role.SITE) s.append(", role ").append(p.role().text());
+      if (!p.groups().isEmpty()) s.append(", groups ").append(String.join(", ", p.groups()));
       s.append('\n');
     }
+    for (io.dctun.appliance.config.StaticRoute r : cfg.routes()) {
+      s.append("  route ").append(r.prefix()).append(" via ").append(r.via()).append('\n');
+    }
+    cfg.mesh().ifPresent(m -> s.append("  mesh: ").append(m.mode().name().toLowerCase(java.util.Locale.ROOT))
+        .append(", lease ").append(m.leaseMillis()).append(" ms, ")
+        .append(cfg.peers().stream().filter(p -> p.role() == PeerConfig.Role.GATEWAY).count()).append(" gateway(s), ")
+        .append(cfg.peers().stream().filter(p -> p.role() == PeerConfig.Role.HOST).count()).append(" host(s)\n"));
     s.append("  ").append(cfg.firewall().map(f -> "firewall: default deny, " + f.ruleSet().size() + " rule(s), "
         + f.groups().size() + " group(s)").orElse("WARNING: no firewall section: every packet is accepted in both "
         + "directions (add 'firewall:' for default deny)")).append('\n');

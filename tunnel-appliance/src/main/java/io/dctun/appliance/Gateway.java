@@ -2,6 +2,10 @@ package io.dctun.appliance;
 
 import io.dctun.appliance.config.GatewayConfig;
 import io.dctun.appliance.config.InterfaceAddress;
+import io.dctun.appliance.config.StaticRoute;
+import io.dctun.core.mesh.MeshAgent;
+import io.dctun.core.route.Route;
+import io.dctun.core.route.RouteResult;
 import io.dctun.core.Clock;
 import io.dctun.core.device.PacketDevice;
 import io.dctun.core.engine.Engine;
@@ -48,6 +52,7 @@ public final class Gateway implements AutoCloseable {
   private HaController ha; // null unless the config has an ha: section
   private volatile UapiServer uapi; // null with uapi: false, or when its socket was taken
   private volatile String uapiError = "not started";
+  private volatile MeshAgent mesh; // null unless a peer has role gateway or host
 
   private Gateway(GatewayConfig cfg) {
     this.cfg = cfg;
@@ -76,8 +81,15 @@ public final class Gateway implements AutoCloseable {
           throw new IOException("peer " + p.label() + ": cannot resolve endpoint host " + e.host());
         }
       }
-      PeerConfig c = new PeerConfig(p.label(), p.publicKey(), p.presharedKey(), eps.isEmpty() ? null : eps.get(0), p.allowedIps(), p.persistentKeepalive());
-      peers.add(eps.size() > 1 ? c.withEndpoints(eps) : c); // several: EndpointSet picks one, handshake-only (stock peer)
+      PeerConfig pc = new PeerConfig(p.label(), p.publicKey(), p.presharedKey(), eps.isEmpty() ? null : eps.get(0),
+          p.allowedIps(), p.persistentKeepalive());
+      switch (p.role()) {
+        case GATEWAY -> pc = pc.withDctun(true); // control channel: route-sharing announcements
+        case HOST -> pc = pc.withRoaming(true); // routed only where the mesh says it is
+        case SITE -> { }
+      }
+      // several endpoints: EndpointSet picks one (probes for a gateway, handshakes for a stock peer)
+      peers.add(eps.size() > 1 ? pc.withEndpoints(eps) : pc);
     }
 
     List<TunnelInterface.Address> addresses = new ArrayList<>();
@@ -86,8 +98,12 @@ public final class Gateway implements AutoCloseable {
     }
     List<Prefix> routes = new ArrayList<>();
     for (PeerConfig p : peers) {
-      routes.addAll(p.allowedIps());
+      routes.addAll(p.allowedIps()); // a roaming host's too: the kernel sends it here, the device knows where it is
     }
+    for (StaticRoute r : cfg.routes()) {
+      routes.add(r.prefix());
+    }
+    // Every kernel route goes with the interface when it is deleted (close()).
     tun = TunnelInterface.create(cfg.interfaceName(), cfg.mtu(), addresses, routes).tun();
 
     int port = cfg.listenPort().orElse(0);
@@ -97,6 +113,7 @@ public final class Gateway implements AutoCloseable {
     for (PeerConfig p : peers) {
       device.addPeer(p);
     }
+    installStaticRoutes(cfg, device);
     firewall = GatewayFirewall.attach(cfg, device); // before the engine moves any packet
     List<PacketDevice> queues = new ArrayList<>();
     for (int i = 0; i < tun.queueCount(); i++) {
@@ -104,6 +121,18 @@ public final class Gateway implements AutoCloseable {
     }
     engine = new Engine(device, queues, udp, Clock.SYSTEM);
     engine.everyTick(firewall::tick); // flow expiry on the engine's timer thread: no thread of its own
+    if (cfg.mesh().isPresent()) {
+      // Route sharing: registered with the device before the engine moves a packet, so no
+      // host's first initiation goes unseen; ticked (leases, hellos, expiry) on the engine's tick.
+      MeshAgent m = new MeshAgent(device, Clock.SYSTEM.wallClockNanos(), cfg.mesh().get().leaseMillis(),
+          Clock.SYSTEM.nanoTime());
+      mesh = m;
+      engine.everyTick(now -> {
+        if (mesh != null) {
+          m.tick(now);
+        }
+      });
+    }
     engine.start();
     // HA pair: muted until VRRP makes this box MASTER; streams firewall state and handshake
     // timestamps to the twin while master (ha.state-sync).
@@ -135,6 +164,23 @@ public final class Gateway implements AutoCloseable {
   }
 
   /**
+   * Puts the {@code routes:} of {@code cfg} in the device's route table: learned routes with source
+   * {@link StaticRoute#SOURCE} that never expire. The loader has refused prefixes that are already
+   * routed, so none is shadowed or refused here.
+   */
+  static void installStaticRoutes(GatewayConfig cfg, Device device) {
+    for (StaticRoute r : cfg.routes()) {
+      io.dctun.appliance.config.PeerConfig via = cfg.peers().stream()
+          .filter(p -> p.name().filter(r.via()::equals).isPresent()).findFirst()
+          .orElseThrow(() -> new IllegalStateException("route " + r + ": no such peer"));
+      RouteResult res = device.learnRoute(r.prefix(), via.publicKey(), StaticRoute.SOURCE, 1, Long.MAX_VALUE);
+      if (res != RouteResult.ADDED && res != RouteResult.UNCHANGED) {
+        throw new IllegalStateException("static route " + r + " not installed: " + res);
+      }
+    }
+  }
+
+  /**
    * UDP through Netty's epoll transport (recvmmsg/sendmmsg batches) by default; {@code
    * -Ddctun.udp=nio} selects the plain JDK DatagramChannel, for comparison or where Netty's
    * native library cannot load.
@@ -152,6 +198,11 @@ public final class Gateway implements AutoCloseable {
 
   public Device device() {
     return device;
+  }
+
+  /** The route-sharing agent, or null when no peer has role gateway or host. */
+  public MeshAgent mesh() {
+    return mesh;
   }
 
   public InetSocketAddress udpAddress() throws IOException {
@@ -179,6 +230,16 @@ public final class Gateway implements AutoCloseable {
       List<Prefix> ips = p.config().allowedIps();
       t.scope("peer", p.name()).text("allowed-ips", ips.isEmpty() ? "(none)" : ips.stream().map(Prefix::toString)
           .collect(java.util.stream.Collectors.joining(",")));
+    }
+    MeshAgent m = mesh;
+    if (m != null) {
+      m.report(t.section("mesh"));
+    }
+    // Learned routes (mesh, static) and where they came from: route.198.18.70.5/32 gw1 learned from mesh
+    for (Route<Peer> r : device.routes()) {
+      if (r.origin().isLearned()) {
+        t.text("route." + r.prefix(), r.value().name() + " " + r.origin() + (r.shadowed() ? " (shadowed)" : ""));
+      }
     }
     GatewayFirewall fw = firewall;
     if (fw != null) {
@@ -216,6 +277,9 @@ public final class Gateway implements AutoCloseable {
       uapi.close(); // first: no wg set while the rest goes down; removes the socket file
       uapi = null;
     }
+    // The agent stops with the engine's tick; other gateways keep this box's host claims until
+    // the host connects elsewhere (a newer handshake wins at once) or the lease lapses.
+    mesh = null;
     if (firewall != null) {
       firewall.close(); // stops the flow-expiry timer and SIGHUP reloads
     }

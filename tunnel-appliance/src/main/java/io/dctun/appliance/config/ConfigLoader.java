@@ -57,6 +57,14 @@ import org.yaml.snakeyaml.nodes.Tag;
  *     allowed-ips: [10.20.0.0/16]
  *     persistent-keepalive: 25
  *     preshared-key-file: dc2.psk
+ *     role: site               # optional: site (default), gateway (a dctun gateway of this mesh),
+ *                              #   host (a roaming host: allowed-ips are its /32 or /128 virtual IPs)
+ *     groups: [ops, db]        # optional, for firewall rules (group: ops, source: group:ops)
+ * mesh:                        # optional: route sharing between gateways, see MeshConfig
+ *   mode: mesh
+ *   lease: 15s
+ * routes:                      # optional static routes, see StaticRoute
+ *   - {prefix: 198.18.99.0/24, via: dc2}
  * </pre>
  *
  * Stateless and thread-safe.
@@ -65,9 +73,14 @@ public final class ConfigLoader {
   static final Set<String> TOP_FIELDS = Set.of(
       "interface", "private-key-file", "listen-port", "listen-address", "addresses", "mtu", "peers", "uapi",
       "ha", // ha: see HaSection
-      "firewall"); // firewall: see FirewallSection
+      "firewall", // firewall: see FirewallSection
+      "mesh", "routes"); // see MeshConfig, StaticRoute
   static final Set<String> PEER_FIELDS = Set.of(
-      "name", "public-key", "endpoint", "endpoints", "allowed-ips", "persistent-keepalive", "preshared-key-file");
+      "name", "public-key", "endpoint", "endpoints", "allowed-ips", "persistent-keepalive", "preshared-key-file", "role",
+      "groups");
+  static final Set<String> MESH_FIELDS = Set.of("mode", "lease");
+  static final Set<String> ROUTE_FIELDS = Set.of("prefix", "via");
+  private static final Pattern DURATION = Pattern.compile("([0-9]{1,9})(ms|s|m)?");
 
   private static final Pattern INTERFACE_NAME = Pattern.compile("[a-zA-Z0-9_.-]{1,15}");
   private static final Pattern PEER_NAME = Pattern.compile("[A-Za-z0-9][A-Za-z0-9_.-]{0,62}");
@@ -248,6 +261,9 @@ public final class ConfigLoader {
         if (p != null) peers.add(p);
       }
 
+      List<StaticRoute> staticRoutes = staticRoutes(value(f, "routes"), peers, names.keySet(), routes);
+      Optional<MeshConfig> mesh = mesh(f.get("mesh"), peers);
+
       Optional<FirewallConfig> firewall = FirewallSection.parse(file, f.get("firewall"), peers, errors);
       HaSection ha = HaSection.parse(value(f, "ha"), this::error, listenPort.isPresent(), listenAddress.isPresent());
 
@@ -255,7 +271,142 @@ public final class ConfigLoader {
         return null;
       }
       return new GatewayConfig(ifName, keyFile, key, listenPort, listenAddress, addresses, mtu, peers, firewall,
-          Optional.ofNullable(ha), uapi);
+          Optional.ofNullable(ha), mesh, staticRoutes, uapi);
+    }
+
+    /**
+     * The {@code mesh:} section; its defaults when absent but a peer is a gateway or host; empty
+     * when there is neither (no route sharing).
+     */
+    Optional<MeshConfig> mesh(NodeTuple tuple, List<PeerConfig> peers) {
+      boolean meshPeers = peers.stream().anyMatch(p -> p.role() != PeerConfig.Role.SITE);
+      if (tuple == null) {
+        return meshPeers ? Optional.of(MeshConfig.DEFAULTS) : Optional.empty();
+      }
+      Node root = tuple.getValueNode();
+      if (isNull(root)) {
+        return Optional.of(MeshConfig.DEFAULTS);
+      }
+      if (!(root instanceof MappingNode)) {
+        error(root, "mesh", "must be a mapping (mode, lease)");
+        return Optional.empty();
+      }
+      Map<String, NodeTuple> f = fields((MappingNode) root, "mesh.", MESH_FIELDS);
+      MeshConfig.Mode mode = MeshConfig.Mode.MESH;
+      Node n = value(f, "mode");
+      if (n != null) {
+        String s = scalar(n, "mesh.mode");
+        if ("etcd".equals(s)) {
+          error(n, "mesh.mode", "etcd is not built into this gateway yet; use mode: mesh (the gateways tell each other)");
+        } else if (s != null && !s.equals("mesh")) {
+          error(n, "mesh.mode", "'" + s + "' is not a mode (mesh; etcd is planned)");
+        }
+      }
+      int lease = io.dctun.core.mesh.HostDirectory.DEFAULT_LEASE_MILLIS;
+      n = value(f, "lease");
+      if (n != null) {
+        Integer ms = millis(n, "mesh.lease", MeshConfig.MIN_LEASE_MILLIS, MeshConfig.MAX_LEASE_MILLIS);
+        if (ms != null) lease = ms;
+      }
+      if (!meshPeers) {
+        error(tuple.getKeyNode(), "mesh", "is set but no peer has role gateway or host: there is nothing to share");
+      }
+      return Optional.of(new MeshConfig(mode, lease));
+    }
+
+    /** 500ms, 15s, 2m, or a bare number of seconds, in milliseconds within [min, max]. */
+    Integer millis(Node n, String field, int min, int max) {
+      String s = scalar(n, field);
+      if (s == null) {
+        return null;
+      }
+      java.util.regex.Matcher m = DURATION.matcher(s.strip());
+      if (!m.matches()) {
+        error(n, field, "'" + s + "' is not a duration (e.g. 500ms, 15s, 1m)");
+        return null;
+      }
+      long v = Long.parseLong(m.group(1));
+      String unit = m.group(2) == null ? "s" : m.group(2);
+      long ms = switch (unit) {
+        case "ms" -> v;
+        case "m" -> v * 60_000;
+        default -> v * 1_000;
+      };
+      if (ms < min || ms > max) {
+        error(n, field, s + " is outside " + min + " ms - " + max / 1000 + " s");
+        return null;
+      }
+      return (int) ms;
+    }
+
+    /**
+     * The top-level {@code routes:}. A prefix already routed (a peer's allowed IPs or an earlier
+     * route) is an error naming where; {@code via} must name a site or gateway peer.
+     */
+    List<StaticRoute> staticRoutes(Node node, List<PeerConfig> peers, Set<String> allNames,
+        Map<Prefix, String> routes) {
+      List<StaticRoute> out = new ArrayList<>();
+      List<Node> items = list(node, "routes");
+      Map<String, PeerConfig> byName = new HashMap<>();
+      for (PeerConfig p : peers) {
+        p.name().ifPresent(nm -> byName.put(nm, p));
+      }
+      for (int i = 0; i < items.size(); i++) {
+        String at = "routes[" + i + "]";
+        Node item = items.get(i);
+        if (!(item instanceof MappingNode)) {
+          error(item, at, "must be a mapping {prefix: 198.18.99.0/24, via: PEER-NAME}");
+          continue;
+        }
+        Map<String, NodeTuple> f = fields((MappingNode) item, at + ".", ROUTE_FIELDS);
+        Prefix prefix = null;
+        Node pn = value(f, "prefix");
+        if (pn == null) {
+          error(item, at + ".prefix", "is required");
+        } else {
+          String s = scalar(pn, at + ".prefix");
+          if (s != null) {
+            try {
+              Prefix p = Prefix.parse(s);
+              if (!hasNoHostBits(s, p)) {
+                error(pn, at + ".prefix", "'" + s + "' has host bits set; did you mean " + p + "?");
+              } else {
+                prefix = p;
+              }
+            } catch (IllegalArgumentException e) {
+              error(pn, at + ".prefix", e.getMessage());
+            }
+          }
+        }
+        String via = null;
+        Node vn = value(f, "via");
+        if (vn == null) {
+          error(item, at + ".via", "is required (the name of the peer to route through)");
+        } else {
+          String s = scalar(vn, at + ".via");
+          PeerConfig p = s == null ? null : byName.get(s);
+          if (s != null && p == null && allNames.contains(s)) {
+            // that peer has errors of its own, already reported
+          } else if (s != null && p == null) {
+            error(vn, at + ".via", "unknown peer '" + s + "' (peers: "
+                + String.join(", ", new java.util.TreeSet<>(allNames)) + ")");
+          } else if (p != null && p.role() == PeerConfig.Role.HOST) {
+            error(vn, at + ".via", "peer '" + s + "' is a roaming host; routes go via a site or gateway peer");
+          } else {
+            via = s;
+          }
+        }
+        if (prefix == null || via == null) {
+          continue;
+        }
+        String first = routes.putIfAbsent(prefix, "routes[" + i + "] (line " + line(pn) + ")");
+        if (first != null) {
+          error(pn, at + ".prefix", prefix + " is already routed to " + first);
+          continue;
+        }
+        out.add(new StaticRoute(prefix, via));
+      }
+      return out;
     }
 
     PeerConfig peer(Node node, String at, PrivateKey own, boolean listening,
@@ -379,11 +530,55 @@ public final class ConfigLoader {
         }
       }
 
+      PeerConfig.Role role = PeerConfig.Role.SITE;
+      n = value(f, "role");
+      if (n != null) {
+        String s = scalar(n, at + ".role");
+        if (s != null) {
+          switch (s) {
+            case "site" -> role = PeerConfig.Role.SITE;
+            case "gateway" -> role = PeerConfig.Role.GATEWAY;
+            case "host" -> role = PeerConfig.Role.HOST;
+            default -> error(n, at + ".role", "'" + s
+                + "' is not a role (site, gateway = a dctun gateway of this mesh, host = a roaming host)");
+          }
+        }
+      }
+      if (role == PeerConfig.Role.HOST && errors.size() == errorsBefore) {
+        Node an = value(f, "allowed-ips");
+        if (an != null && allowed.isEmpty()) {
+          error(an, at + ".allowed-ips", "a host needs its fixed virtual IP here (a /32 or /128)");
+        }
+        List<Node> aItems = an instanceof org.yaml.snakeyaml.nodes.SequenceNode sq ? sq.getValue() : List.of();
+        for (int i = 0; i < allowed.size(); i++) {
+          Prefix p = allowed.get(i);
+          if (p.length() != p.address().length * 8) {
+            Node item = i < aItems.size() ? aItems.get(i) : an;
+            error(item, at + ".allowed-ips[" + i + "]", p + " is a network; a host's allowed-ips are its own "
+                + "addresses (/32 or /128): route a network with role site or a static route");
+          }
+        }
+      }
+      List<String> groups = new ArrayList<>();
+      n = value(f, "groups");
+      List<Node> gItems = list(n, at + ".groups");
+      for (int i = 0; i < gItems.size(); i++) {
+        String g = scalar(gItems.get(i), at + ".groups[" + i + "]");
+        if (g == null) continue;
+        if (!PEER_NAME.matcher(g).matches()) {
+          error(gItems.get(i), at + ".groups[" + i + "]", "'" + g + "' is not a group name (A-Z a-z 0-9 _ . -)");
+        } else if (groups.contains(g)) {
+          error(gItems.get(i), at + ".groups[" + i + "]", "'" + g + "' is listed twice");
+        } else {
+          groups.add(g);
+        }
+      }
+
       if (errors.size() != errorsBefore || pub == null) {
         return null;
       }
       return new PeerConfig(name, pub, endpoint, allowed, keepalive, pskFile, psk,
-          endpoints.isEmpty() ? endpoint.map(List::of).orElse(List.of()) : endpoints);
+          endpoints.isEmpty() ? endpoint.map(List::of).orElse(List.of()) : endpoints, role, groups);
     }
 
     /**

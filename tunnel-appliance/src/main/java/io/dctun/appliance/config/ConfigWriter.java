@@ -65,7 +65,24 @@ public final class ConfigWriter {
         y.append("    persistent-keepalive: ").append(p.persistentKeepalive()).append('\n');
       }
       p.presharedKeyFile().ifPresent(f -> y.append("    preshared-key-file: ").append(quote(path(f, dir))).append('\n'));
+      if (p.role() != PeerConfig.Role.SITE) {
+        y.append("    role: ").append(p.role().text()).append('\n');
+      }
+      if (!p.groups().isEmpty()) {
+        y.append("    groups: ").append(flow(p.groups())).append('\n');
+      }
     }
+    if (!cfg.routes().isEmpty()) {
+      y.append("routes:\n");
+      for (StaticRoute r : cfg.routes()) {
+        y.append("  - {prefix: ").append(quote(r.prefix().toString())).append(", via: ").append(quote(r.via()))
+            .append("}\n");
+      }
+    }
+    // The mesh section only when it is not what the loader would assume anyway.
+    cfg.mesh().filter(m -> !m.equals(MeshConfig.DEFAULTS)).ifPresent(m -> y.append("mesh:\n  mode: ")
+        .append(m.mode().name().toLowerCase(java.util.Locale.ROOT)).append("\n  lease: ").append(m.leaseMillis())
+        .append("ms\n"));
     return y.toString();
   }
 

@@ -40,8 +40,9 @@ import org.yaml.snakeyaml.nodes.SequenceNode;
  *     - name: pg-replication     # required, unique: counters, logs, explain
  *       direction: in            # in (from the tunnel), out (into the tunnel), both (default)
  *       peer: prod-dc1           # or a list; group: NAME or a list
- *       source: [10.1.0.0/16]    # prefixes or addresses, IPv4 or IPv6
- *       destination: 10.2.5.10
+ *       source: [10.1.0.0/16]    # prefixes or addresses, IPv4 or IPv6; peer:NAME = that peer's
+ *       destination: 10.2.5.10   #   allowed-ips (a host's fixed virtual IPs), group:NAME = its members'
+ *       destination: [peer:laptop, group:ops]
  *       protocol: tcp            # tcp udp icmp icmpv6 any 0-255
  *       source-port: 1024-65535  # port, lo-hi, or a list of them (tcp/udp)
  *       destination-port: 5432
@@ -83,6 +84,9 @@ public final class FirewallSection {
   private static final class Run extends YamlReader {
     final Path file;
     final List<ConfigError> errors;
+    /** The peers by label and the groups (both kinds) by name, for peer:NAME and group:NAME addresses. */
+    Map<String, PeerConfig> byLabel = Map.of();
+    Map<String, List<String>> groups = Map.of();
 
     Run(Path file, List<ConfigError> errors) {
       this.file = file;
@@ -121,6 +125,13 @@ public final class FirewallSection {
       }
       Map<String, List<String>> groups = new LinkedHashMap<>();
       Map<String, List<String>> groupsOfPeer = new HashMap<>();
+      Map<String, List<String>> peerGroups = new LinkedHashMap<>(); // from the peers' own groups: lists
+      for (PeerConfig p : peers) {
+        for (String g : p.groups()) {
+          peerGroups.computeIfAbsent(g, k -> new ArrayList<>()).add(p.label());
+          groupsOfPeer.computeIfAbsent(p.label(), k -> new ArrayList<>()).add(g);
+        }
+      }
       n = value(f, "groups");
       if (n != null && !(n instanceof MappingNode)) {
         error(n, "firewall.groups", "must be a mapping of group name to a list of peer names");
@@ -148,7 +159,8 @@ public final class FirewallSection {
               continue;
             }
             members.add(p);
-            groupsOfPeer.computeIfAbsent(p, k -> new ArrayList<>()).add(g);
+            List<String> of = groupsOfPeer.computeIfAbsent(p, k -> new ArrayList<>());
+            if (!of.contains(g)) of.add(g); // also listed in the peer's own groups:
           }
           if (items.isEmpty()) {
             error(t.getValueNode(), at, "has no peers");
@@ -156,6 +168,14 @@ public final class FirewallSection {
           groups.put(g, members);
         }
       }
+      for (Map.Entry<String, List<String>> e : peerGroups.entrySet()) {
+        List<String> members = groups.computeIfAbsent(e.getKey(), k -> new ArrayList<>());
+        for (String p : e.getValue()) {
+          if (!members.contains(p)) members.add(p);
+        }
+      }
+      this.byLabel = byLabel;
+      this.groups = groups;
 
       List<Rule> rules = new ArrayList<>();
       List<RuleNodes> nodes = new ArrayList<>();
@@ -231,8 +251,8 @@ public final class FirewallSection {
       }
       for (String p : strings(value(f, "peer"), rat + ".peer")) r.peer(p);
       for (String g : strings(value(f, "group"), rat + ".group")) r.group(g);
-      for (String s : strings(value(f, "source"), rat + ".source")) r.source(s);
-      for (String s : strings(value(f, "destination"), rat + ".destination")) r.destination(s);
+      for (String s : addresses(value(f, "source"), rat + ".source")) r.source(s);
+      for (String s : addresses(value(f, "destination"), rat + ".destination")) r.destination(s);
       n = value(f, "protocol");
       if (n != null) {
         String p = scalar(n, rat + ".protocol");
@@ -353,6 +373,57 @@ public final class FirewallSection {
     }
 
     // ---------------------------------------------------------------- node helpers
+
+    /**
+     * {@link #strings} for source and destination, with {@code peer:NAME} replaced by that peer's
+     * allowed IPs and {@code group:NAME} by its members' (resolved now, at load time); an unknown
+     * name, or a peer that is routed nothing, is an error on its own line.
+     */
+    List<String> addresses(Node n, String field) {
+      List<String> out = new ArrayList<>();
+      if (n == null) {
+        return out;
+      }
+      boolean seq = n instanceof SequenceNode;
+      List<Node> items = n instanceof SequenceNode s ? s.getValue() : List.of(n);
+      for (int i = 0; i < items.size(); i++) {
+        String at = seq ? field + "[" + i + "]" : field;
+        String v = scalar(items.get(i), at);
+        if (v == null) continue;
+        if (v.startsWith("peer:")) {
+          String name = v.substring(5);
+          PeerConfig p = byLabel.get(name);
+          if (p == null) {
+            error(items.get(i), at, "unknown peer '" + name + "' (peers: " + String.join(", ", byLabel.keySet()) + ")");
+          } else if (p.allowedIps().isEmpty()) {
+            error(items.get(i), at, "peer '" + name + "' has no allowed-ips, so it names no address");
+          } else {
+            p.allowedIps().forEach(a -> out.add(a.toString()));
+          }
+        } else if (v.startsWith("group:")) {
+          String name = v.substring(6);
+          List<String> members = groups.get(name);
+          if (members == null) {
+            error(items.get(i), at, "unknown group '" + name + "' (groups: " + String.join(", ", groups.keySet()) + ")");
+            continue;
+          }
+          int before = out.size();
+          for (String m : members) {
+            PeerConfig p = byLabel.get(m);
+            if (p != null) p.allowedIps().forEach(a -> out.add(a.toString()));
+          }
+          if (out.size() == before) {
+            error(items.get(i), at, "group '" + name + "' has no member with allowed-ips, so it names no address");
+          }
+        } else {
+          out.add(v);
+        }
+      }
+      if (seq && items.isEmpty()) {
+        error(n, field, "is an empty list; leave the field out to match anything");
+      }
+      return out;
+    }
 
     /** A single value or a list of values; empty when absent. */
     List<String> strings(Node n, String field) {

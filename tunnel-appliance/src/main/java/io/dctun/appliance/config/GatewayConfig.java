@@ -27,6 +27,9 @@ import java.util.OptionalInt;
  * @param peers the peers, in file order
  * @param firewall the {@code firewall:} section; empty = no section, every packet accepted
  * @param ha the {@code ha:} section; empty = a single gateway, not one of a pair
+ * @param mesh the {@code mesh:} section, or its defaults when a peer has role gateway or host;
+ *     empty = no route sharing
+ * @param routes the top-level {@code routes:} (static routes), in file order
  * @param uapi whether {@code dctun up} serves WireGuard's UAPI on {@code /var/run/wireguard/<interface>.sock}
  *     (default true, as wireguard-go always does), so the stock {@code wg} drives the gateway
  */
@@ -41,6 +44,8 @@ public record GatewayConfig(
     List<PeerConfig> peers,
     Optional<FirewallConfig> firewall,
     Optional<HaSection> ha,
+    Optional<MeshConfig> mesh,
+    List<StaticRoute> routes,
     boolean uapi) {
 
   public static final String DEFAULT_INTERFACE = "dctun0";
@@ -58,13 +63,24 @@ public record GatewayConfig(
     peers = List.copyOf(peers);
     Objects.requireNonNull(firewall, "firewall");
     Objects.requireNonNull(ha, "ha");
+    Objects.requireNonNull(mesh, "mesh");
+    routes = List.copyOf(routes);
   }
 
-  /** A configuration with the UAPI socket on (the default). */
+  /** A configuration without route sharing or static routes. */
   public GatewayConfig(String interfaceName, Path privateKeyFile, PrivateKey privateKey, OptionalInt listenPort,
       Optional<InetAddress> listenAddress, List<InterfaceAddress> addresses, int mtu, List<PeerConfig> peers,
       Optional<FirewallConfig> firewall, Optional<HaSection> ha) {
-    this(interfaceName, privateKeyFile, privateKey, listenPort, listenAddress, addresses, mtu, peers, firewall, ha, true);
+    this(interfaceName, privateKeyFile, privateKey, listenPort, listenAddress, addresses, mtu, peers, firewall, ha,
+        Optional.empty(), List.of(), true);
+  }
+
+  /** A configuration with route sharing or static routes and the UAPI socket on (the default). */
+  public GatewayConfig(String interfaceName, Path privateKeyFile, PrivateKey privateKey, OptionalInt listenPort,
+      Optional<InetAddress> listenAddress, List<InterfaceAddress> addresses, int mtu, List<PeerConfig> peers,
+      Optional<FirewallConfig> firewall, Optional<HaSection> ha, Optional<MeshConfig> mesh, List<StaticRoute> routes) {
+    this(interfaceName, privateKeyFile, privateKey, listenPort, listenAddress, addresses, mtu, peers, firewall, ha,
+        mesh, routes, true);
   }
 
   /** A configuration without an HA section. */
@@ -102,19 +118,23 @@ public record GatewayConfig(
         && c.mtu == mtu
         && c.peers.equals(peers)
         && c.ha.equals(ha)
+        && c.mesh.equals(mesh)
+        && c.routes.equals(routes)
         && c.uapi == uapi;
   }
 
   @Override
   public int hashCode() {
     return Objects.hash(interfaceName, privateKeyFile, publicKey(), listenPort, listenAddress, addresses, mtu, peers,
-        ha);
+        ha, mesh, routes);
   }
 
   @Override
   public String toString() {
     return "GatewayConfig[" + interfaceName + ", publicKey=" + publicKey() + ", privateKeyFile=" + privateKeyFile
         + ", listenPort=" + listenPort + ", listenAddress=" + listenAddress + ", addresses=" + addresses
-        + ", mtu=" + mtu + ", peers=" + peers + (ha.isPresent() ? ", ha=" + ha.get() : "") + (uapi ? "" : ", uapi=false") + "]";
+        + ", mtu=" + mtu + ", peers=" + peers + (ha.isPresent() ? ", ha=" + ha.get() : "")
+        + (mesh.isPresent() ? ", mesh=" + mesh.get() : "") + (routes.isEmpty() ? "" : ", routes=" + routes)
+        + (uapi ? "" : ", uapi=false") + "]";
   }
 }

@@ -24,6 +24,8 @@ import java.util.Optional;
  * @param presharedKey the preshared key; {@link PresharedKey#NONE} if there is none
  * @param endpoints every endpoint in preference order ({@code endpoints:}); empty, or one, when
  *     the peer has one ({@code endpoint:}) or none. {@code endpoint} is always the first of them.
+ * @param role what the peer is: another site (the default), a gateway of this mesh, or a roaming host
+ * @param groups the groups the peer belongs to ({@code groups: [ops, db]}), for firewall rules
  */
 public record PeerConfig(
     Optional<String> name,
@@ -33,13 +35,51 @@ public record PeerConfig(
     int persistentKeepalive,
     Optional<Path> presharedKeyFile,
     PresharedKey presharedKey,
-    List<Endpoint> endpoints) {
+    List<Endpoint> endpoints,
+    Role role,
+    List<String> groups) {
 
-  /** A peer with at most one endpoint. */
+  /** What a peer is to this gateway ({@code role:}). */
+  public enum Role {
+    /** Another site: its allowed IPs are routed to it, always (the behaviour without a role). */
+    SITE,
+    /**
+     * Another dctun gateway of the same mesh: takes part in the control channel and exchanges
+     * route-sharing announcements ({@code io.dctun.core.mesh}).
+     */
+    GATEWAY,
+    /**
+     * A remote host with a fixed virtual IP (its allowed IPs, each a /32 or /128) that may connect
+     * to any gateway of the mesh: routed only where the mesh says it is connected.
+     */
+    HOST;
+
+    /** {@code site}, {@code gateway}, {@code host}: as the configuration writes it. */
+    public String text() {
+      return name().toLowerCase(java.util.Locale.ROOT);
+    }
+  }
+
+  /** A site peer in no group with at most one endpoint: the peer as it was before lists and roles. */
   public PeerConfig(Optional<String> name, PublicKey publicKey, Optional<Endpoint> endpoint, List<Prefix> allowedIps,
       int persistentKeepalive, Optional<Path> presharedKeyFile, PresharedKey presharedKey) {
     this(name, publicKey, endpoint, allowedIps, persistentKeepalive, presharedKeyFile, presharedKey,
-        endpoint.map(List::of).orElse(List.of()));
+        endpoint.map(List::of).orElse(List.of()), Role.SITE, List.of());
+  }
+
+  /** A site peer in no group with a list of endpoints. */
+  public PeerConfig(Optional<String> name, PublicKey publicKey, Optional<Endpoint> endpoint, List<Prefix> allowedIps,
+      int persistentKeepalive, Optional<Path> presharedKeyFile, PresharedKey presharedKey, List<Endpoint> endpoints) {
+    this(name, publicKey, endpoint, allowedIps, persistentKeepalive, presharedKeyFile, presharedKey, endpoints,
+        Role.SITE, List.of());
+  }
+
+  /** A peer with at most one endpoint, a role and groups. */
+  public PeerConfig(Optional<String> name, PublicKey publicKey, Optional<Endpoint> endpoint, List<Prefix> allowedIps,
+      int persistentKeepalive, Optional<Path> presharedKeyFile, PresharedKey presharedKey, Role role,
+      List<String> groups) {
+    this(name, publicKey, endpoint, allowedIps, persistentKeepalive, presharedKeyFile, presharedKey,
+        endpoint.map(List::of).orElse(List.of()), role, groups);
   }
 
   public PeerConfig {
@@ -53,6 +93,8 @@ public record PeerConfig(
     if (!endpoint.equals(endpoints.stream().findFirst())) {
       throw new IllegalArgumentException("endpoint " + endpoint + " is not the first of endpoints " + endpoints);
     }
+    Objects.requireNonNull(role, "role");
+    groups = List.copyOf(groups);
     if (persistentKeepalive < 0 || persistentKeepalive > 65535) {
       throw new IllegalArgumentException("persistent-keepalive " + persistentKeepalive + " is outside 0-65535");
     }
@@ -71,17 +113,20 @@ public record PeerConfig(
         && ((PeerConfig) o).endpoints.equals(endpoints)
         && ((PeerConfig) o).allowedIps.equals(allowedIps)
         && ((PeerConfig) o).persistentKeepalive == persistentKeepalive
-        && ((PeerConfig) o).presharedKeyFile.equals(presharedKeyFile);
+        && ((PeerConfig) o).presharedKeyFile.equals(presharedKeyFile)
+        && ((PeerConfig) o).role == role
+        && ((PeerConfig) o).groups.equals(groups);
   }
 
   @Override
   public int hashCode() {
-    return Objects.hash(name, publicKey, endpoints, allowedIps, persistentKeepalive, presharedKeyFile);
+    return Objects.hash(name, publicKey, endpoints, allowedIps, persistentKeepalive, presharedKeyFile, role, groups);
   }
 
   @Override
   public String toString() {
-    return "PeerConfig[" + label() + (endpoints.size() > 1 ? ", endpoints=" + endpoints : ", endpoint=" + endpoint.map(Endpoint::toString).orElse("none"))
+    return "PeerConfig[" + label() + (role == Role.SITE ? "" : ", role=" + role.text())
+        + (groups.isEmpty() ? "" : ", groups=" + groups) + (endpoints.size() > 1 ? ", endpoints=" + endpoints : ", endpoint=" + endpoint.map(Endpoint::toString).orElse("none"))
         + ", allowedIps=" + allowedIps + ", persistentKeepalive=" + persistentKeepalive
         + ", presharedKeyFile=" + presharedKeyFile.map(Path::toString).orElse("none") + "]";
   }

@@ -1,0 +1,73 @@
+package io.dctun.appliance;
+
+import static org.assertj.core.api.Assertions.assertThat;
+
+import io.dctun.crypto.KeyFiles;
+import io.dctun.crypto.PrivateKey;
+import java.io.ByteArrayInputStream;
+import java.io.PrintWriter;
+import java.io.StringWriter;
+import java.nio.file.Files;
+import java.nio.file.Path;
+import org.junit.jupiter.api.Test;
+import org.junit.jupiter.api.io.TempDir;
+
+/** {@code dctun check} prints roles, groups, static routes and the mesh section. */
+class CheckMeshTest {
+  @TempDir Path dir;
+  final StringWriter out = new StringWriter();
+  final StringWriter err = new StringWriter();
+
+  int run(String... args) {
+    var cl = Main.commandLine(new ByteArrayInputStream(new byte[0]), dir);
+    cl.setOut(new PrintWriter(out, true));
+    cl.setErr(new PrintWriter(err, true));
+    return cl.execute(args);
+  }
+
+  @Test
+  void checkSummarisesRolesRoutesAndMesh() throws Exception {
+    KeyFiles.writePrivateKey(dir.resolve("gw.key"), PrivateKey.generate());
+    Files.writeString(dir.resolve("gw.yaml"), String.join("\n",
+        "private-key-file: gw.key",
+        "listen-port: 51820",
+        "peers:",
+        "  - name: g2",
+        "    public-key: " + PrivateKey.generate().publicKey(),
+        "    allowed-ips: [198.18.80.2/32]",
+        "    role: gateway",
+        "  - name: laptop",
+        "    public-key: " + PrivateKey.generate().publicKey(),
+        "    allowed-ips: [198.18.90.5/32]",
+        "    role: host",
+        "    groups: [ops]",
+        "routes:",
+        "  - {prefix: 198.18.99.0/24, via: g2}",
+        "mesh: {lease: 5s}",
+        ""));
+    assertThat(run("check", "-c", "gw.yaml")).as(err.toString()).isZero();
+    assertThat(out.toString()).contains(
+        "g2 (", "role gateway",
+        "laptop (", "role host, groups ops",
+        "  route 198.18.99.0/24 via g2\n",
+        "  mesh: mesh, lease 5000 ms, 1 gateway(s), 1 host(s)\n");
+  }
+
+  @Test
+  void checkReportsEtcdAsNotBuilt() throws Exception {
+    KeyFiles.writePrivateKey(dir.resolve("gw.key"), PrivateKey.generate());
+    Files.writeString(dir.resolve("gw.yaml"), String.join("\n",
+        "private-key-file: gw.key",
+        "listen-port: 51820",
+        "peers:",
+        "  - name: laptop",
+        "    public-key: " + PrivateKey.generate().publicKey(),
+        "    allowed-ips: [198.18.90.5/32]",
+        "    role: host",
+        "mesh:",
+        "  mode: etcd",
+        ""));
+    assertThat(run("check", "-c", "gw.yaml")).isEqualTo(1);
+    assertThat(err.toString()).contains("gw.yaml:9: mesh.mode: etcd is not built");
+  }
+}
