@@ -107,6 +107,7 @@ public final class EtcdHostStore implements StatusSource, AutoCloseable {
   private volatile long watchRestarts;
   private volatile long malformed;
   private volatile long reconnects;
+  private volatile long keepAlives;
   private volatile StatusSnapshot snapshot = new StatusSnapshot();
 
   public EtcdHostStore(Config config, String self, long incarnation, RouteListener listener) {
@@ -152,6 +153,11 @@ public final class EtcdHostStore implements StatusSource, AutoCloseable {
 
   public String self() {
     return table.self();
+  }
+
+  /** Keep-alives etcd answered with the lease still there. */
+  public long keepAlives() {
+    return keepAlives;
   }
 
   /** Whether the last call to etcd succeeded. */
@@ -299,6 +305,7 @@ public final class EtcdHostStore implements StatusSource, AutoCloseable {
         LOG.warn("etcd: lease {} expired; taking a new one and re-asserting local hosts", Long.toHexString(table.lease()));
         table.leaseLost();
       } else {
+        keepAlives++;
         nextKeepAlive = System.nanoTime() + keepAliveInterval();
       }
     }
@@ -513,6 +520,7 @@ public final class EtcdHostStore implements StatusSource, AutoCloseable {
     s.counter("writes-failed", writesFailed);
     s.counter("watch-restarts", watchRestarts);
     s.counter("reconnects", reconnects);
+    s.counter("keep-alives", keepAlives);
     s.counter("malformed-records", malformed);
     s.counter("events-dropped", eventsDropped.get());
   }
