@@ -32,7 +32,7 @@ import org.junit.jupiter.api.Test;
  * gateways and a roaming host, each a whole engine on an in-memory network, the gateways' stores
  * talking to a real 3-member etcd cluster in network namespaces. The host connects to gateway 1
  * and a server behind gateway 3 reaches it; it moves to gateway 2 and the server reaches it
- * there. Needs root and etcd-server (skipped otherwise).
+ * there, and still there while etcd is out of reach. Needs root and etcd-server (skipped otherwise).
  */
 class EtcdMeshAgentNetNsTest {
   static final Duration WAIT = Duration.ofSeconds(10);
@@ -207,6 +207,17 @@ class EtcdMeshAgentNetNsTest {
     assertThat(got).as("the server reaches the host through gateway 2\n%s", diag()).isNotNull();
     assertThat(IcmpEcho.sequence(got, 0, got.length)).isEqualTo(4);
     assertThat(g2.device.forwarded()).as("gateway 2 forwarded it").isPositive();
+
+    // etcd out of reach: the gateways keep forwarding on the routes they know.
+    etcd.cutOffRoot();
+    long deadline = System.nanoTime() + WAIT.toNanos();
+    while (Arrays.stream(gws).anyMatch(g -> g.agent.store().etcdConnected()) && System.nanoTime() < deadline) {
+      Thread.sleep(5);
+    }
+    assertThat(Arrays.stream(gws).noneMatch(g -> g.agent.store().etcdConnected())).as("etcd unreachable everywhere\n%s", diag()).isTrue();
+    assertThat(g3.tun.inject(ping(SERVER_IP, HOST_IP, 6))).isTrue();
+    assertThat(takeSeq(host.tun, 6)).as("the server still reaches the host, etcd unreachable\n%s", diag()).isNotNull();
+    etcd.reconnectRoot();
     for (Node g : gws) {
       assertThat(g.device.drops().count(DropReason.FORWARD_LOOP)).isZero();
     }
