@@ -327,11 +327,8 @@ public final class EtcdHostStore implements StatusSource, AutoCloseable {
         ownRevision = r.revision();
       }
     } else {
-      EtcdHostTable.Kv current = r.current() == null ? new EtcdHostTable.Kv(op.host(), null, r.revision(), 0) : kv(r.current());
-      if (current == null) {
-        current = new EtcdHostTable.Kv(op.host(), null, r.revision(), 0); // malformed: treat as absent
-      }
-      table.compareFailed(op, current);
+      EtcdHostTable.Kv current = r.current() == null ? null : kv(r.current());
+      table.compareFailed(op, current != null ? current : new EtcdHostTable.Kv(op.host(), null, r.revision(), 0));
     }
   }
 
@@ -436,7 +433,10 @@ public final class EtcdHostStore implements StatusSource, AutoCloseable {
     return out;
   }
 
-  /** A raw key-value as the table's view, or null (counted) if it is not a host record. */
+  /**
+   * A raw key-value as the table's view: null (counted) if the key names no host; an {@link
+   * HostRecord#UNREADABLE} record (counted) if the value is not a host record.
+   */
   private EtcdHostTable.Kv kv(RawKv r) {
     Prefix host = codec.host(r.key());
     if (host == null) {
@@ -450,9 +450,10 @@ public final class EtcdHostStore implements StatusSource, AutoCloseable {
       return new EtcdHostTable.Kv(host, EtcdCodec.decode(r.value()), r.modRevision(), r.lease());
     } catch (EtcdCodec.MalformedRecordException e) {
       if (malformed++ % 100 == 0) {
-        LOG.warn("etcd: ignoring a malformed host record at {} ({} so far): {}", r.key(), malformed, e.getMessage());
+        LOG.warn("etcd: a value at {} is not a host record ({} so far): {}; routing it nowhere", r.key(), malformed,
+            e.getMessage());
       }
-      return null;
+      return new EtcdHostTable.Kv(host, HostRecord.UNREADABLE, r.modRevision(), r.lease());
     }
   }
 

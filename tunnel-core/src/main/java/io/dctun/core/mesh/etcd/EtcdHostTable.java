@@ -362,8 +362,8 @@ public final class EtcdHostTable implements StatusSource {
   private void decide(Prefix host) {
     String best = null;
     Seen s = seen.get(host);
-    if (s != null && s.record != null && !s.record.gateway().equals(self)) {
-      best = s.record.gateway();
+    if (s != null && s.record != null && !s.record.gateway().equals(self) && !s.record.gateway().isEmpty()) {
+      best = s.record.gateway(); // (an empty gateway: an unreadable value, no owner)
     }
     Long mine = local.get(host);
     if (mine != null && (best == null || !s.record.newerThan(mine, self))) {

@@ -9,6 +9,12 @@ import java.util.Objects;
  * wrote). Encoded as JSON by {@link EtcdCodec}; keys are public keys in base64, never secrets.
  */
 public record HostRecord(String gateway, long version, long incarnation) {
+  /**
+   * What a value that is not a host record stands for: no owner, older than any connection, so
+   * a gateway the host is connected to overwrites it and the others route the host nowhere.
+   */
+  public static final HostRecord UNREADABLE = new HostRecord("", Long.MIN_VALUE, 0);
+
   public HostRecord {
     Objects.requireNonNull(gateway, "gateway");
   }

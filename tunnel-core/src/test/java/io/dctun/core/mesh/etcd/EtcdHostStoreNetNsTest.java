@@ -128,6 +128,20 @@ class EtcdHostStoreNetNsTest {
   }
 
   @Test
+  void aValueThatIsNotAHostRecordIsCountedRoutedNowhereAndOverwritten() throws Exception {
+    Gw a = new Gw("A");
+    Gw b = new Gw("B");
+    b.store.connected(H2, 100);
+    awaitEverywhere(H2, "B");
+    assertThat(etcd.etcdctl(1, "put", "/dctun/" + mesh + "/hosts/" + H, "not json").ok()).isTrue();
+    await("both count the bad value", () -> gws.stream().allMatch(g -> StatusText.of(g.store).contains("malformed-records 1")));
+    assertThat(a.routes).doesNotContainKey(H);
+    a.store.connected(H, 100);
+    awaitEverywhere(H, "A");
+    assertThat(etcd.etcdctl(1, "get", "--print-value-only", "/dctun/" + mesh + "/hosts/" + H).stdout()).contains("\"gateway\":\"A\"");
+  }
+
+  @Test
   void aDeadGatewaysHostsAreWithdrawnWhenItsLeaseExpires() throws Exception {
     Gw a = new Gw("A");
     Gw b = new Gw("B");

@@ -230,6 +230,21 @@ class EtcdHostTableTest {
   }
 
   @Test
+  void anUnreadableValueRoutesNowhereAndALocalHostOverwritesIt() {
+    etcd.kv.put(H, new FakeEtcd.Entry(HostRecord.UNREADABLE, 5, 0));
+    etcd.revision = 5;
+    Gw a = new Gw("A", 11);
+    Gw b = new Gw("B", 12);
+    a.t.listed(etcd.list(), etcd.revision);
+    b.t.listed(etcd.list(), etcd.revision);
+    assertThat(b.routes).doesNotContainKey(H);
+    a.t.connected(H, 100);
+    settle(a, b);
+    assertThat(etcd.kv.get(H).record()).isEqualTo(new HostRecord("A", 100, 7));
+    assertThat(b.routes).containsEntry(H, "A");
+  }
+
+  @Test
   void aRelistAfterAnOutageCatchesUp() {
     Gw a = new Gw("A", 11);
     Gw b = new Gw("B", 12);
