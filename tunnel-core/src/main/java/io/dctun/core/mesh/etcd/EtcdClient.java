@@ -20,14 +20,16 @@ import java.util.List;
  * The few etcd v3 calls dctun needs, over etcd's JSON gRPC-gateway ({@code /v3/...}, keys and
  * values in base64, 64-bit numbers as strings) with the JDK's {@link HttpClient} and Jackson.
  *
- * <p><b>Why not jetcd.</b> jetcd (the official Java client) brings grpc-java and Vert.x's gRPC
- * stack, which are built on Netty 4.1; this reactor is on Netty 4.2 (root pom), and the netty-bom
- * would force 4.2 under Vert.x 4, a combination neither project supports. It would also put a
- * second event-loop stack and a few megabytes of jars into tunnel-core for five calls. etcd
- * serves the same API as JSON over HTTP/1.1 (the gateway is part of every etcd server, 3.4
- * included), the JDK's client is well kept and already here, and Jackson (the one dependency
- * added) is the most widely used JSON library on the JVM. The price: the watch is a long HTTP
- * response read line by line rather than a gRPC stream, and keep-alives are one request each.
+ * <p><b>Why not jetcd.</b> jetcd (the official Java client; 0.8.7, checked with {@code mvn
+ * dependency:tree} on 2026-12-03) brings 48 jars, 21.5 MB: Vert.x 5.1.2's gRPC stack on Netty
+ * 4.2.15 and grpc-java 1.82's grpc-netty, which is built on Netty 4.1.133 — one tree mixing
+ * Netty 4.1 and 4.2 artifacts, which this reactor's netty-bom (4.2.18, root pom) would force all
+ * onto 4.2, under a grpc-netty not built for it — plus a second event-loop stack in tunnel-core,
+ * all for six calls. etcd serves the same API as JSON over HTTP/1.1 (the gRPC gateway is part of
+ * every etcd server, 3.4 included); the JDK's client is well kept and already here, and Jackson
+ * databind (3 jars, 2.3 MB, the most widely used JSON library on the JVM) is the one dependency
+ * added. The price: the watch is a long HTTP response read value by value rather than a gRPC
+ * stream, and each keep-alive is one request.
  *
  * <p>Endpoints: a call goes to the endpoint that last answered; on a network error, a timeout or
  * an "unavailable"/"no leader" answer it tries the next, so losing one member costs at most one
