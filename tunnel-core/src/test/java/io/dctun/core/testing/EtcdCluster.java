@@ -146,6 +146,15 @@ public final class EtcdCluster implements AutoCloseable {
     awaitHealthy(i, Duration.ofSeconds(30));
   }
 
+  /** Cuts member {@code i} off from the others and from the test JVM (its bridge port down); it keeps running. */
+  public void isolate(int i) {
+    Shell.run("ip", "link", "set", "dev", "dxv" + id + (i + 1), "down");
+  }
+
+  public void rejoin(int i) {
+    Shell.run("ip", "link", "set", "dev", "dxv" + id + (i + 1), "up");
+  }
+
   /**
    * Cuts the test JVM (the root namespace) off from every member, which keep their quorum among
    * themselves: the bridge loses its address, so the root has no route to them.

@@ -66,6 +66,7 @@ public final class EtcdClient {
   private final Duration timeout;
   private final HttpClient http;
   private volatile int current;
+  private final java.util.concurrent.atomic.AtomicLong failovers = new java.util.concurrent.atomic.AtomicLong();
 
   public EtcdClient(List<URI> endpoints, Duration timeout) {
     if (endpoints.isEmpty()) {
@@ -78,6 +79,14 @@ public final class EtcdClient {
 
   public List<URI> endpoints() {
     return endpoints;
+  }
+
+  /**
+   * How many times a call gave up on an endpoint and went on to the next: a watch on the endpoint
+   * given up may be stuck without knowing it (a partitioned member keeps the stream open).
+   */
+  public long failovers() {
+    return failovers.get();
   }
 
   /** The endpoint calls go to first. */
@@ -240,6 +249,9 @@ public final class EtcdClient {
     int start = current;
     for (int i = 0; i < endpoints.size(); i++) {
       int e = (start + i) % endpoints.size();
+      if (i > 0) {
+        failovers.incrementAndGet();
+      }
       try {
         HttpResponse<byte[]> r = http.send(request(e, path, body), HttpResponse.BodyHandlers.ofByteArray());
         JsonNode n = r.body().length == 0 ? EtcdCodec.JSON.createObjectNode() : EtcdCodec.JSON.readTree(r.body());

@@ -95,6 +95,7 @@ public final class EtcdHostStore implements StatusSource, AutoCloseable {
   private volatile long watchGeneration;
   private EtcdClient.Watch watch; // guarded by this
   private long watchRevision;
+  private long failoversAtWatch;
   private long ownRevision;
   private long lagSince;
   private boolean wasConnected;
@@ -310,6 +311,12 @@ public final class EtcdHostStore implements StatusSource, AutoCloseable {
       }
     }
     checkWatchLag();
+    if (client.failovers() != failoversAtWatch) {
+      // A call gave up on a member: the watch may be on it, open but silent. Move it too.
+      LOG.info("etcd: failed over to {}; re-listing and moving the watch there", client.currentEndpoint());
+      watchRestarts++;
+      needList = true;
+    }
   }
 
   private long keepAliveInterval() {
@@ -354,6 +361,7 @@ public final class EtcdHostStore implements StatusSource, AutoCloseable {
       watch.close();
       watch = null;
     }
+    failoversAtWatch = client.failovers();
     long gen = ++watchGeneration;
     watchRevision = from - 1;
     Thread t = new Thread(() -> watchLoop(gen, from), "dctun-etcd-watch");

@@ -179,6 +179,22 @@ class EtcdHostStoreNetNsTest {
   }
 
   @Test
+  void anIsolatedEtcdMemberDisturbsNothing() throws Exception {
+    Gw a = new Gw("A");
+    Gw b = new Gw("B");
+    Gw c = new Gw("C");
+    a.store.connected(H, 100);
+    awaitEverywhere(H, "A"); // every watch is on member 1, the first endpoint
+    etcd.isolate(0); // still running, streams open, but silent: no FIN tells anyone
+    b.store.connected(H2, 100);
+    awaitEverywhere(H2, "B");
+    c.store.connected(H, 300);
+    awaitEverywhere(H, "C");
+    assertThat(gws.stream().allMatch(g -> g.withdrawals.isEmpty())).isTrue();
+    etcd.rejoin(0);
+  }
+
+  @Test
   void withEtcdOutOfReachRoutesStayAndCatchUpOnReturn() throws Exception {
     Gw a = new Gw("A");
     Gw b = new Gw("B");
