@@ -3,7 +3,9 @@ package io.dctun.appliance;
 import io.dctun.appliance.config.GatewayConfig;
 import io.dctun.appliance.config.InterfaceAddress;
 import io.dctun.appliance.config.StaticRoute;
-import io.dctun.core.mesh.MeshAgent;
+import io.dctun.core.mesh.HostLocations;
+import io.dctun.core.mesh.RouteSharing;
+import io.dctun.core.status.StatusSink;
 import io.dctun.core.route.Route;
 import io.dctun.core.route.RouteResult;
 import io.dctun.core.Clock;
@@ -52,7 +54,8 @@ public final class Gateway implements AutoCloseable {
   private HaController ha; // null unless the config has an ha: section
   private volatile UapiServer uapi; // null with uapi: false, or when its socket was taken
   private volatile String uapiError = "not started";
-  private volatile MeshAgent mesh; // null unless a peer has role gateway or host
+  private volatile HostLocations mesh; // null unless a peer has role gateway or host
+  private volatile io.dctun.appliance.metrics.MetricsEndpoint metrics; // null unless metrics: is set
 
   private Gateway(GatewayConfig cfg) {
     this.cfg = cfg;
@@ -124,7 +127,8 @@ public final class Gateway implements AutoCloseable {
     if (cfg.mesh().isPresent()) {
       // Route sharing: registered with the device before the engine moves a packet, so no
       // host's first initiation goes unseen; ticked (leases, hellos, expiry) on the engine's tick.
-      MeshAgent m = new MeshAgent(device, Clock.SYSTEM.wallClockNanos(), cfg.mesh().get().leaseMillis(),
+      // mode mesh: gossip over the control channel; mode etcd: records under this gateway's lease
+      HostLocations m = RouteSharing.start(cfg.mesh().get().routeSharing(), device, Clock.SYSTEM.wallClockNanos(),
           Clock.SYSTEM.nanoTime());
       mesh = m;
       engine.everyTick(now -> {
@@ -137,6 +141,13 @@ public final class Gateway implements AutoCloseable {
     // HA pair: muted until VRRP makes this box MASTER; streams firewall state and handshake
     // timestamps to the twin while master (ha.state-sync).
     ha = HaController.start(cfg, device, out, firewall.firewall());
+    if (cfg.metrics().isPresent()) {
+      // Read at scrape time from the same reports as the status file: nothing on the packet path.
+      metrics = io.dctun.appliance.metrics.MetricsEndpoint.start(cfg.metrics().get(), cfg.interfaceName(), device,
+          () -> List.of(this::report));
+      LOG.info("metrics: http://{}/metrics", hostPort(new InetSocketAddress(cfg.metrics().get().getAddress(),
+          metrics.port())));
+    }
     if (cfg.uapi()) {
       // wg show/set/syncconf on /var/run/wireguard/<interface>.sock; wg set changes the running
       // state until the next restart, which applies the file again (README, "Operating with wg").
@@ -200,8 +211,8 @@ public final class Gateway implements AutoCloseable {
     return device;
   }
 
-  /** The route-sharing agent, or null when no peer has role gateway or host. */
-  public MeshAgent mesh() {
+  /** The route sharing (mesh or etcd), or null when no peer has role gateway or host. */
+  public HostLocations mesh() {
     return mesh;
   }
 
@@ -215,6 +226,12 @@ public final class Gateway implements AutoCloseable {
    */
   public String status() {
     StatusText t = new StatusText();
+    report(t);
+    return t.toString();
+  }
+
+  /** Every module's status, as {@link #status()} prints it and {@code /metrics} exports it. */
+  public void report(StatusSink t) {
     t.text("interface", cfg.interfaceName());
     t.text("public-key", cfg.publicKey().toString());
     try {
@@ -231,7 +248,7 @@ public final class Gateway implements AutoCloseable {
       t.scope("peer", p.name()).text("allowed-ips", ips.isEmpty() ? "(none)" : ips.stream().map(Prefix::toString)
           .collect(java.util.stream.Collectors.joining(",")));
     }
-    MeshAgent m = mesh;
+    HostLocations m = mesh;
     if (m != null) {
       m.report(t.section("mesh"));
     }
@@ -252,7 +269,9 @@ public final class Gateway implements AutoCloseable {
       t.text("uapi", "off (" + uapiError + ")");
     }
     HaController h = ha;
-    return h == null ? t.toString() : t + h.status();
+    if (h != null) {
+      h.report(t);
+    }
   }
 
   /** 198.18.0.2:51820, [fd00::2]:51820, *:51820 for the wildcard address. */
@@ -277,9 +296,22 @@ public final class Gateway implements AutoCloseable {
       uapi.close(); // first: no wg set while the rest goes down; removes the socket file
       uapi = null;
     }
+    if (metrics != null) {
+      metrics.close();
+      metrics = null;
+    }
     // The agent stops with the engine's tick; other gateways keep this box's host claims until
-    // the host connects elsewhere (a newer handshake wins at once) or the lease lapses.
+    // the host connects elsewhere (a newer handshake wins at once) or the lease lapses (etcd: the
+    // lease is revoked on close, so they go at once).
+    HostLocations m = mesh;
     mesh = null;
+    if (m != null) {
+      try {
+        m.close();
+      } catch (Exception e) {
+        LOG.warn("closing route sharing: {}", e.toString());
+      }
+    }
     if (firewall != null) {
       firewall.close(); // stops the flow-expiry timer and SIGHUP reloads
     }

@@ -108,6 +108,11 @@ public final class HaController implements AutoCloseable {
     return StatusText.of(gateway);
   }
 
+  /** Reports the pair into {@code s} (the gateway's status and metrics). */
+  public void report(io.dctun.core.status.StatusSink s) {
+    gateway.report(s);
+  }
+
   /** Leaves the pair: priority-0 advert (the backup takes over at once), VIPs removed, tunnel muted. */
   @Override
   public void close() {

@@ -50,6 +50,7 @@ import org.yaml.snakeyaml.nodes.Tag;
  * addresses: [10.10.0.1/24]
  * mtu: 1420                    # optional, 1280-9000
  * uapi: true                   # optional, default true: wg show/set via /var/run/wireguard/IFACE.sock
+ * metrics: 127.0.0.1:9586      # optional, default off: Prometheus /metrics on this address and port
  * peers:
  *   - name: dc2                # optional, unique
  *     public-key: BASE64
@@ -71,14 +72,14 @@ import org.yaml.snakeyaml.nodes.Tag;
  */
 public final class ConfigLoader {
   static final Set<String> TOP_FIELDS = Set.of(
-      "interface", "private-key-file", "listen-port", "listen-address", "addresses", "mtu", "peers", "uapi",
+      "interface", "private-key-file", "listen-port", "listen-address", "addresses", "mtu", "peers", "uapi", "metrics",
       "ha", // ha: see HaSection
       "firewall", // firewall: see FirewallSection
       "mesh", "routes"); // see MeshConfig, StaticRoute
   static final Set<String> PEER_FIELDS = Set.of(
       "name", "public-key", "endpoint", "endpoints", "allowed-ips", "persistent-keepalive", "preshared-key-file", "role",
       "groups");
-  static final Set<String> MESH_FIELDS = Set.of("mode", "lease");
+  static final Set<String> MESH_FIELDS = Set.of("mode", "lease", "etcd-endpoints", "name");
   static final Set<String> ROUTE_FIELDS = Set.of("prefix", "via");
   private static final Pattern DURATION = Pattern.compile("([0-9]{1,9})(ms|s|m)?");
 
@@ -251,6 +252,21 @@ public final class ConfigLoader {
         if (b != null) uapi = b;
       }
 
+      Optional<java.net.InetSocketAddress> metrics = Optional.empty();
+      n = value(f, "metrics");
+      if (n != null) {
+        String s = scalar(n, "metrics");
+        if (s != null) {
+          try {
+            Endpoint e = Endpoint.parse(s);
+            metrics = Optional.of(new java.net.InetSocketAddress(InterfaceAddress.parseLiteral(e.host()), e.port()));
+          } catch (IllegalArgumentException e) {
+            error(n, "metrics", "'" + s + "' is not ADDRESS:PORT with an IP address (e.g. 127.0.0.1:9586): "
+                + e.getMessage());
+          }
+        }
+      }
+
       List<PeerConfig> peers = new ArrayList<>();
       Map<String, Integer> names = new HashMap<>();
       Map<PublicKey, Integer> keys = new HashMap<>();
@@ -271,7 +287,7 @@ public final class ConfigLoader {
         return null;
       }
       return new GatewayConfig(ifName, keyFile, key, listenPort, listenAddress, addresses, mtu, peers, firewall,
-          Optional.ofNullable(ha), mesh, staticRoutes, uapi);
+          Optional.ofNullable(ha), mesh, staticRoutes, uapi, metrics);
     }
 
     /**
@@ -294,12 +310,13 @@ public final class ConfigLoader {
       Map<String, NodeTuple> f = fields((MappingNode) root, "mesh.", MESH_FIELDS);
       MeshConfig.Mode mode = MeshConfig.Mode.MESH;
       Node n = value(f, "mode");
+      Node modeNode = n;
       if (n != null) {
         String s = scalar(n, "mesh.mode");
         if ("etcd".equals(s)) {
-          error(n, "mesh.mode", "etcd is not built into this gateway yet; use mode: mesh (the gateways tell each other)");
+          mode = MeshConfig.Mode.ETCD;
         } else if (s != null && !s.equals("mesh")) {
-          error(n, "mesh.mode", "'" + s + "' is not a mode (mesh; etcd is planned)");
+          error(n, "mesh.mode", "'" + s + "' is not a mode (mesh or etcd)");
         }
       }
       int lease = io.dctun.core.mesh.HostDirectory.DEFAULT_LEASE_MILLIS;
@@ -307,11 +324,53 @@ public final class ConfigLoader {
       if (n != null) {
         Integer ms = millis(n, "mesh.lease", MeshConfig.MIN_LEASE_MILLIS, MeshConfig.MAX_LEASE_MILLIS);
         if (ms != null) lease = ms;
+        if (ms != null && mode == MeshConfig.Mode.ETCD && ms < 2000) {
+          error(n, "mesh.lease", ms + " ms is below etcd's shortest lease (2s)");
+        }
+      }
+      List<java.net.URI> etcd = new ArrayList<>();
+      n = value(f, "etcd-endpoints");
+      if (n != null && mode != MeshConfig.Mode.ETCD) {
+        error(n, "mesh.etcd-endpoints", "only with mode: etcd");
+      }
+      List<Node> eItems = list(n, "mesh.etcd-endpoints");
+      for (int i = 0; i < eItems.size(); i++) {
+        String field = "mesh.etcd-endpoints[" + i + "]";
+        String s = scalar(eItems.get(i), field);
+        if (s == null) continue;
+        try {
+          java.net.URI u = new java.net.URI(s);
+          if (!"http".equals(u.getScheme()) || u.getHost() == null || u.getPort() < 1 || u.getRawPath() != null
+              && !u.getRawPath().isEmpty() && !u.getRawPath().equals("/")) {
+            error(eItems.get(i), field, "'" + s + "' is not an etcd client URL like http://198.18.40.1:2379 "
+                + "(http, a host and a port; TLS to etcd is not supported yet)");
+          } else {
+            etcd.add(u);
+          }
+        } catch (java.net.URISyntaxException e) {
+          error(eItems.get(i), field, "'" + s + "' is not a URL: " + e.getReason());
+        }
+      }
+      if (mode == MeshConfig.Mode.ETCD && eItems.isEmpty()) {
+        error(modeNode, "mesh.etcd-endpoints", "is required with mode: etcd (etcd's client URLs)");
+      }
+      String name = MeshConfig.DEFAULT_NAME;
+      n = value(f, "name");
+      if (n != null) {
+        String s = scalar(n, "mesh.name");
+        if (s != null && !PEER_NAME.matcher(s).matches()) {
+          error(n, "mesh.name", "'" + s + "' is not a mesh name (A-Z a-z 0-9 _ . -)");
+        } else if (s != null) {
+          name = s;
+        }
       }
       if (!meshPeers) {
         error(tuple.getKeyNode(), "mesh", "is set but no peer has role gateway or host: there is nothing to share");
       }
-      return Optional.of(new MeshConfig(mode, lease));
+      if (mode == MeshConfig.Mode.ETCD && etcd.isEmpty()) {
+        return Optional.empty(); // errors reported above
+      }
+      return Optional.of(new MeshConfig(mode, lease, etcd, name));
     }
 
     /** 500ms, 15s, 2m, or a bare number of seconds, in milliseconds within [min, max]. */

@@ -72,6 +72,9 @@ public final class ConfigWriter {
         y.append("    groups: ").append(flow(p.groups())).append('\n');
       }
     }
+    cfg.metrics().ifPresent(m -> y.append("metrics: ").append(quote(
+        (m.getAddress() instanceof java.net.Inet6Address ? "[" + m.getAddress().getHostAddress() + "]"
+            : m.getAddress().getHostAddress()) + ":" + m.getPort())).append('\n'));
     if (!cfg.routes().isEmpty()) {
       y.append("routes:\n");
       for (StaticRoute r : cfg.routes()) {
@@ -82,7 +85,8 @@ public final class ConfigWriter {
     // The mesh section only when it is not what the loader would assume anyway.
     cfg.mesh().filter(m -> !m.equals(MeshConfig.DEFAULTS)).ifPresent(m -> y.append("mesh:\n  mode: ")
         .append(m.mode().name().toLowerCase(java.util.Locale.ROOT)).append("\n  lease: ").append(m.leaseMillis())
-        .append("ms\n"));
+        .append("ms\n").append(m.etcdEndpoints().isEmpty() ? "" : "  etcd-endpoints: " + flow(m.etcdEndpoints())
+            + "\n  name: " + quote(m.name()) + "\n"));
     return y.toString();
   }
 

@@ -32,6 +32,7 @@ import java.util.OptionalInt;
  * @param routes the top-level {@code routes:} (static routes), in file order
  * @param uapi whether {@code dctun up} serves WireGuard's UAPI on {@code /var/run/wireguard/<interface>.sock}
  *     (default true, as wireguard-go always does), so the stock {@code wg} drives the gateway
+ * @param metrics where Prometheus {@code /metrics} is served ({@code metrics: 127.0.0.1:9586}); empty = off
  */
 public record GatewayConfig(
     String interfaceName,
@@ -46,7 +47,8 @@ public record GatewayConfig(
     Optional<HaSection> ha,
     Optional<MeshConfig> mesh,
     List<StaticRoute> routes,
-    boolean uapi) {
+    boolean uapi,
+    Optional<java.net.InetSocketAddress> metrics) {
 
   public static final String DEFAULT_INTERFACE = "dctun0";
   public static final int DEFAULT_MTU = 1420;
@@ -65,6 +67,16 @@ public record GatewayConfig(
     Objects.requireNonNull(ha, "ha");
     Objects.requireNonNull(mesh, "mesh");
     routes = List.copyOf(routes);
+    Objects.requireNonNull(metrics, "metrics");
+  }
+
+  /** A configuration without metrics. */
+  public GatewayConfig(String interfaceName, Path privateKeyFile, PrivateKey privateKey, OptionalInt listenPort,
+      Optional<InetAddress> listenAddress, List<InterfaceAddress> addresses, int mtu, List<PeerConfig> peers,
+      Optional<FirewallConfig> firewall, Optional<HaSection> ha, Optional<MeshConfig> mesh, List<StaticRoute> routes,
+      boolean uapi) {
+    this(interfaceName, privateKeyFile, privateKey, listenPort, listenAddress, addresses, mtu, peers, firewall, ha,
+        mesh, routes, uapi, Optional.empty());
   }
 
   /** A configuration without route sharing or static routes. */
@@ -120,7 +132,8 @@ public record GatewayConfig(
         && c.ha.equals(ha)
         && c.mesh.equals(mesh)
         && c.routes.equals(routes)
-        && c.uapi == uapi;
+        && c.uapi == uapi
+        && c.metrics.equals(metrics);
   }
 
   @Override
@@ -135,6 +148,6 @@ public record GatewayConfig(
         + ", listenPort=" + listenPort + ", listenAddress=" + listenAddress + ", addresses=" + addresses
         + ", mtu=" + mtu + ", peers=" + peers + (ha.isPresent() ? ", ha=" + ha.get() : "")
         + (mesh.isPresent() ? ", mesh=" + mesh.get() : "") + (routes.isEmpty() ? "" : ", routes=" + routes)
-        + (uapi ? "" : ", uapi=false") + "]";
+        + (uapi ? "" : ", uapi=false") + (metrics.isPresent() ? ", metrics=" + metrics.get() : "") + "]";
   }
 }

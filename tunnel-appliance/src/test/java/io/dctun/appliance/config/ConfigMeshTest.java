@@ -103,12 +103,54 @@ class ConfigMeshTest {
   }
 
   @Test
-  void refusesEtcdModeAsNotBuilt() throws IOException {
+  void etcdModeNeedsItsEndpointsAndRoundTrips() throws Exception {
     assertThat(errors(valid() + "mesh:\n  mode: etcd\n")).singleElement().satisfies(e -> {
       assertThat(e.line()).isEqualTo(23);
-      assertThat(e.field()).isEqualTo("mesh.mode");
-      assertThat(e.message()).contains("etcd is not built");
+      assertThat(e.field()).isEqualTo("mesh.etcd-endpoints");
+      assertThat(e.message()).contains("required with mode: etcd");
     });
+    GatewayConfig c = load(valid() + "mesh:\n  mode: etcd\n  lease: 5s\n  name: prod\n"
+        + "  etcd-endpoints: [http://198.18.40.1:2379, http://198.18.40.2:2379]\n");
+    MeshConfig m = c.mesh().orElseThrow();
+    assertThat(m.mode()).isEqualTo(MeshConfig.Mode.ETCD);
+    assertThat(m.etcdEndpoints()).extracting(Object::toString)
+        .containsExactly("http://198.18.40.1:2379", "http://198.18.40.2:2379");
+    assertThat(m.routeSharing()).isInstanceOf(io.dctun.core.mesh.RouteSharing.Etcd.class);
+    assertThat(load(ConfigWriter.toYaml(c, dir))).isEqualTo(c);
+  }
+
+  @Test
+  void metricsAreOffUnlessAnAddressIsGiven() throws Exception {
+    assertThat(load(valid()).metrics()).isEmpty();
+    GatewayConfig c = load(valid() + "metrics: 127.0.0.1:9586\n");
+    assertThat(c.metrics()).contains(new java.net.InetSocketAddress("127.0.0.1", 9586));
+    assertThat(load(ConfigWriter.toYaml(c, dir))).isEqualTo(c);
+    assertThat(errors(valid() + "metrics: localhost:9586\n")).singleElement().satisfies(e -> {
+      assertThat(e.line()).isEqualTo(22);
+      assertThat(e.field()).isEqualTo("metrics");
+      assertThat(e.message()).contains("not ADDRESS:PORT with an IP address");
+    });
+  }
+
+  @Test
+  void reportsBadEtcdSettingsWithTheirLines() throws IOException {
+    assertThat(errors(valid() + "mesh:\n  mode: etcd\n  lease: 1s\n  etcd-endpoints: [https://198.18.40.1:2379, nope]\n"))
+        .satisfiesExactly(
+            e -> {
+              assertThat(e.line()).isEqualTo(24);
+              assertThat(e.field()).isEqualTo("mesh.lease");
+              assertThat(e.message()).contains("etcd's shortest lease");
+            },
+            e -> {
+              assertThat(e.line()).isEqualTo(25);
+              assertThat(e.field()).isEqualTo("mesh.etcd-endpoints[0]");
+              assertThat(e.message()).contains("not an etcd client URL");
+            },
+            e -> {
+              assertThat(e.field()).isEqualTo("mesh.etcd-endpoints[1]");
+            });
+    assertThat(errors(valid() + "mesh:\n  etcd-endpoints: [http://198.18.40.1:2379]\n")).singleElement()
+        .satisfies(e -> assertThat(e.message()).contains("only with mode: etcd"));
   }
 
   @Test

@@ -256,6 +256,12 @@ final class Sites implements AutoCloseable {
   /** Writes a configuration and key, starts {@code dctun up} in {@code ns} and waits until it is up. */
   Gw startGateway(NetNs ns, String label, PrivateKey key, Integer listenPort, String address,
       List<PeerSpec> peers) {
+    return startGateway(ns, label, key, listenPort, address, peers, "");
+  }
+
+  /** As above, with {@code extraYaml} (top-level fields) appended to the configuration. */
+  Gw startGateway(NetNs ns, String label, PrivateKey key, Integer listenPort, String address,
+      List<PeerSpec> peers, String extraYaml) {
     try {
       String tun = topology.ifName("dt" + Character.toLowerCase(label.charAt(label.length() - 1)));
       Path keyFile = dir.resolve(label + ".key");
@@ -280,6 +286,7 @@ final class Sites implements AutoCloseable {
           y.append("    persistent-keepalive: ").append(p.keepalive()).append('\n');
         }
       }
+      y.append(extraYaml);
       Path cfg = dir.resolve(label + ".yaml");
       Files.writeString(cfg, y.toString());
       return launch(ns, label, tun, key, cfg);
