@@ -47,6 +47,7 @@ public final class Gateway implements AutoCloseable {
   private final GatewayConfig cfg;
   private LinuxTun tun;
   private UdpTransport udp;
+  private io.dctun.core.transport.Transports transports; // udp first, then tcp and tls if configured
   private Device device;
   private Engine engine;
   private final AtomicLong writeErrors = new AtomicLong();
@@ -76,13 +77,19 @@ public final class Gateway implements AutoCloseable {
   private void open() throws IOException {
     List<PeerConfig> peers = new ArrayList<>();
     for (io.dctun.appliance.config.PeerConfig p : cfg.peers()) {
-      List<UdpEndpoint> eps = new ArrayList<>();
+      List<io.dctun.core.transport.Endpoint> eps = new ArrayList<>();
       for (io.dctun.appliance.config.Endpoint e : p.endpoints()) {
+        InetSocketAddress a;
         try {
-          eps.add(UdpEndpoint.of(new InetSocketAddress(InetAddress.getByName(e.host()), e.port())));
+          a = new InetSocketAddress(InetAddress.getByName(e.host()), e.port());
         } catch (UnknownHostException ex) {
           throw new IOException("peer " + p.label() + ": cannot resolve endpoint host " + e.host());
         }
+        eps.add(switch (e.carrier()) {
+          case "tcp" -> io.dctun.core.transport.StreamEndpoint.tcp(a);
+          case "tls" -> io.dctun.core.transport.StreamEndpoint.tls(a);
+          default -> UdpEndpoint.of(a);
+        });
       }
       PeerConfig pc = new PeerConfig(p.label(), p.publicKey(), p.presharedKey(), eps.isEmpty() ? null : eps.get(0),
           p.allowedIps(), p.persistentKeepalive());
@@ -111,7 +118,21 @@ public final class Gateway implements AutoCloseable {
 
     int port = cfg.listenPort().orElse(0);
     udp = HaController.bindUdp(cfg, port, () -> bindUdp(cfg.listenAddress().orElse(null), port));
-    io.dctun.core.session.Output out = HaController.gate(cfg, Engine.output(udp, tun, writeErrors));
+    // WireGuard over TCP and TLS beside UDP, when the file listens on them or a peer is reached so.
+    List<io.dctun.core.transport.Transport> carriers = new ArrayList<>(List.of(udp));
+    boolean dialsTcp = cfg.peers().stream().flatMap(p -> p.endpoints().stream()).anyMatch(e -> e.carrier().equals("tcp"));
+    boolean dialsTls = cfg.peers().stream().flatMap(p -> p.endpoints().stream()).anyMatch(e -> e.carrier().equals("tls"));
+    InetAddress bindStreams = cfg.listenAddress().orElse(null);
+    if (cfg.listenTcp().isPresent() || dialsTcp) {
+      carriers.add(io.dctun.core.transport.NioTcpTransport.open(cfg.listenTcp().isPresent()
+          ? new InetSocketAddress(bindStreams, cfg.listenTcp().getAsInt()) : null));
+    }
+    if (cfg.listenTls().isPresent() || dialsTls) {
+      carriers.add(io.dctun.tun.NettyTlsTransport.open(cfg.listenTls().isPresent()
+          ? new InetSocketAddress(bindStreams, cfg.listenTls().getAsInt()) : null));
+    }
+    transports = new io.dctun.core.transport.Transports(carriers);
+    io.dctun.core.session.Output out = HaController.gate(cfg, Engine.output(transports, tun, writeErrors));
     device = new Device(cfg.privateKey(), cfg.mtu(), out, Clock.SYSTEM);
     for (PeerConfig p : peers) {
       device.addPeer(p);
@@ -122,7 +143,7 @@ public final class Gateway implements AutoCloseable {
     for (int i = 0; i < tun.queueCount(); i++) {
       queues.add(tun.queue(i));
     }
-    engine = new Engine(device, queues, udp, Clock.SYSTEM);
+    engine = new Engine(device, queues, transports, Clock.SYSTEM, null);
     engine.everyTick(firewall::tick); // flow expiry on the engine's timer thread: no thread of its own
     if (cfg.mesh().isPresent()) {
       // Route sharing: registered with the device before the engine moves a packet, so no
@@ -240,6 +261,15 @@ public final class Gateway implements AutoCloseable {
       t.text("listen", "closed");
     }
     t.counter("udp-send-errors", udp.sendErrors());
+    io.dctun.core.transport.Transports ts = transports;
+    if (ts != null) {
+      for (io.dctun.core.transport.Transport tr : ts.list()) {
+        if (tr != udp) {
+          t.section("transport").section(tr.kind()).counter("send-errors", tr.sendErrors());
+        }
+      }
+      t.counter("unroutable-sends", ts.unroutable());
+    }
     t.counter("device-write-errors", writeErrors.get());
     device.report(t);
     for (Peer p : device.peers()) {
@@ -326,7 +356,11 @@ public final class Gateway implements AutoCloseable {
       return;
     }
     try {
-      if (udp != null) {
+      if (transports != null) {
+        for (io.dctun.core.transport.Transport tr : transports.list()) {
+          tr.close();
+        }
+      } else if (udp != null) {
         udp.close();
       }
     } catch (IOException e) {

@@ -51,6 +51,8 @@ import org.yaml.snakeyaml.nodes.Tag;
  * mtu: 1420                    # optional, 1280-9000
  * uapi: true                   # optional, default true: wg show/set via /var/run/wireguard/IFACE.sock
  * metrics: 127.0.0.1:9586      # optional, default off: Prometheus /metrics on this address and port
+ * listen-tcp: 8080             # optional: WireGuard over TCP for dctun peers (endpoint tcp://host:8080)
+ * listen-tls: 443              # optional: the same inside TLS, for networks that pass only HTTPS
  * peers:
  *   - name: dc2                # optional, unique
  *     public-key: BASE64
@@ -72,7 +74,7 @@ import org.yaml.snakeyaml.nodes.Tag;
  */
 public final class ConfigLoader {
   static final Set<String> TOP_FIELDS = Set.of(
-      "interface", "private-key-file", "listen-port", "listen-address", "addresses", "mtu", "peers", "uapi", "metrics",
+      "interface", "private-key-file", "listen-port", "listen-address", "addresses", "mtu", "peers", "uapi", "metrics", "listen-tcp", "listen-tls",
       "ha", // ha: see HaSection
       "firewall", // firewall: see FirewallSection
       "mesh", "routes"); // see MeshConfig, StaticRoute
@@ -252,6 +254,22 @@ public final class ConfigLoader {
         if (b != null) uapi = b;
       }
 
+      OptionalInt listenTcp = OptionalInt.empty();
+      n = value(f, "listen-tcp");
+      if (n != null) {
+        Integer p = integer(n, "listen-tcp", 1, 65535);
+        if (p != null) listenTcp = OptionalInt.of(p);
+      }
+      OptionalInt listenTls = OptionalInt.empty();
+      n = value(f, "listen-tls");
+      if (n != null) {
+        Integer p = integer(n, "listen-tls", 1, 65535);
+        if (p != null) listenTls = OptionalInt.of(p);
+        if (p != null && listenTcp.isPresent() && listenTcp.getAsInt() == p) {
+          error(n, "listen-tls", "port " + p + " is already listen-tcp's");
+        }
+      }
+
       Optional<java.net.InetSocketAddress> metrics = Optional.empty();
       n = value(f, "metrics");
       if (n != null) {
@@ -287,7 +305,8 @@ public final class ConfigLoader {
         return null;
       }
       return new GatewayConfig(ifName, keyFile, key, listenPort, listenAddress, addresses, mtu, peers, firewall,
-          Optional.ofNullable(ha), mesh, staticRoutes, uapi, metrics);
+          Optional.ofNullable(ha), mesh, staticRoutes, uapi, metrics, listenTcp,
+          listenTls);
     }
 
     /**

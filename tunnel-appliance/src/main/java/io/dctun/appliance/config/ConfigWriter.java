@@ -72,6 +72,8 @@ public final class ConfigWriter {
         y.append("    groups: ").append(flow(p.groups())).append('\n');
       }
     }
+    cfg.listenTcp().ifPresent(p -> y.append("listen-tcp: ").append(p).append('\n'));
+    cfg.listenTls().ifPresent(p -> y.append("listen-tls: ").append(p).append('\n'));
     cfg.metrics().ifPresent(m -> y.append("metrics: ").append(quote(
         (m.getAddress() instanceof java.net.Inet6Address ? "[" + m.getAddress().getHostAddress() + "]"
             : m.getAddress().getHostAddress()) + ":" + m.getPort())).append('\n'));

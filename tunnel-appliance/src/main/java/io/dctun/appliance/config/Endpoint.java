@@ -3,15 +3,30 @@ package io.dctun.appliance.config;
 import java.util.regex.Pattern;
 
 /**
- * Where a peer is reached: a host name or address literal and a UDP port, written {@code host:port}
- * or {@code [v6]:port}. Names are kept as written and resolved when the tunnel starts, never while
- * the configuration is read. Immutable.
+ * Where a peer is reached: a host name or address literal and a port, written {@code host:port}
+ * or {@code [v6]:port} for UDP, and {@code tcp://host:port} or {@code tls://host:port} for the
+ * same WireGuard messages over TCP or TLS (a dctun peer with {@code listen-tcp}/{@code listen-tls}).
+ * Names are kept as written and resolved when the tunnel starts, never while the configuration is
+ * read. Immutable.
+ *
+ * @param carrier {@code udp}, {@code tcp} or {@code tls}
  */
-public record Endpoint(String host, int port) {
+public record Endpoint(String carrier, String host, int port) {
+  /** The carriers an endpoint may name. */
+  public static final java.util.Set<String> CARRIERS = java.util.Set.of("udp", "tcp", "tls");
+
+  /** A UDP endpoint. */
+  public Endpoint(String host, int port) {
+    this("udp", host, port);
+  }
+
   private static final Pattern HOST_NAME =
       Pattern.compile("(?=.{1,253}$)[A-Za-z0-9]([A-Za-z0-9-]{0,61}[A-Za-z0-9])?(\\.[A-Za-z0-9]([A-Za-z0-9-]{0,61}[A-Za-z0-9])?)*\\.?");
 
   public Endpoint {
+    if (!CARRIERS.contains(carrier)) {
+      throw new IllegalArgumentException("carrier " + carrier + " is not udp, tcp or tls");
+    }
     if (port < 1 || port > 65535) {
       throw new IllegalArgumentException("port " + port + " is outside 1-65535");
     }
@@ -23,6 +38,16 @@ public record Endpoint(String host, int port) {
    * @throws IllegalArgumentException naming the text and what is wrong with it
    */
   public static Endpoint parse(String text) {
+    int scheme = text.indexOf("://");
+    if (scheme >= 0) {
+      String carrier = text.substring(0, scheme);
+      if (!carrier.equals("tcp") && !carrier.equals("tls")) {
+        throw new IllegalArgumentException("'" + text + "': '" + carrier + "://' is not a carrier (tcp:// or tls://; "
+            + "plain host:port is UDP)");
+      }
+      Endpoint e = parse(text.substring(scheme + 3));
+      return new Endpoint(carrier, e.host(), e.port());
+    }
     String host;
     String port;
     if (text.startsWith("[")) {
@@ -72,6 +97,7 @@ public record Endpoint(String host, int port) {
 
   @Override
   public String toString() {
-    return host.indexOf(':') >= 0 ? "[" + host + "]:" + port : host + ":" + port;
+    String hp = host.indexOf(':') >= 0 ? "[" + host + "]:" + port : host + ":" + port;
+    return carrier.equals("udp") ? hp : carrier + "://" + hp;
   }
 }

@@ -32,6 +32,8 @@ import java.util.OptionalInt;
  * @param routes the top-level {@code routes:} (static routes), in file order
  * @param uapi whether {@code dctun up} serves WireGuard's UAPI on {@code /var/run/wireguard/<interface>.sock}
  *     (default true, as wireguard-go always does), so the stock {@code wg} drives the gateway
+ * @param listenTcp the port dctun peers may reach this gateway on over TCP ({@code listen-tcp}); empty = none
+ * @param listenTls the port for WireGuard over TLS ({@code listen-tls}, e.g. 443); empty = none
  * @param metrics where Prometheus {@code /metrics} is served ({@code metrics: 127.0.0.1:9586}); empty = off
  */
 public record GatewayConfig(
@@ -48,7 +50,9 @@ public record GatewayConfig(
     Optional<MeshConfig> mesh,
     List<StaticRoute> routes,
     boolean uapi,
-    Optional<java.net.InetSocketAddress> metrics) {
+    Optional<java.net.InetSocketAddress> metrics,
+    OptionalInt listenTcp,
+    OptionalInt listenTls) {
 
   public static final String DEFAULT_INTERFACE = "dctun0";
   public static final int DEFAULT_MTU = 1420;
@@ -68,6 +72,17 @@ public record GatewayConfig(
     Objects.requireNonNull(mesh, "mesh");
     routes = List.copyOf(routes);
     Objects.requireNonNull(metrics, "metrics");
+    Objects.requireNonNull(listenTcp, "listenTcp");
+    Objects.requireNonNull(listenTls, "listenTls");
+  }
+
+  /** A configuration that listens on UDP only. */
+  public GatewayConfig(String interfaceName, Path privateKeyFile, PrivateKey privateKey, OptionalInt listenPort,
+      Optional<InetAddress> listenAddress, List<InterfaceAddress> addresses, int mtu, List<PeerConfig> peers,
+      Optional<FirewallConfig> firewall, Optional<HaSection> ha, Optional<MeshConfig> mesh, List<StaticRoute> routes,
+      boolean uapi, Optional<java.net.InetSocketAddress> metrics) {
+    this(interfaceName, privateKeyFile, privateKey, listenPort, listenAddress, addresses, mtu, peers, firewall, ha,
+        mesh, routes, uapi, metrics, OptionalInt.empty(), OptionalInt.empty());
   }
 
   /** A configuration without metrics. */
@@ -133,7 +148,9 @@ public record GatewayConfig(
         && c.mesh.equals(mesh)
         && c.routes.equals(routes)
         && c.uapi == uapi
-        && c.metrics.equals(metrics);
+        && c.metrics.equals(metrics)
+        && c.listenTcp.equals(listenTcp)
+        && c.listenTls.equals(listenTls);
   }
 
   @Override
@@ -148,6 +165,8 @@ public record GatewayConfig(
         + ", listenPort=" + listenPort + ", listenAddress=" + listenAddress + ", addresses=" + addresses
         + ", mtu=" + mtu + ", peers=" + peers + (ha.isPresent() ? ", ha=" + ha.get() : "")
         + (mesh.isPresent() ? ", mesh=" + mesh.get() : "") + (routes.isEmpty() ? "" : ", routes=" + routes)
-        + (uapi ? "" : ", uapi=false") + (metrics.isPresent() ? ", metrics=" + metrics.get() : "") + "]";
+        + (uapi ? "" : ", uapi=false") + (metrics.isPresent() ? ", metrics=" + metrics.get() : "")
+        + (listenTcp.isPresent() ? ", listenTcp=" + listenTcp.getAsInt() : "")
+        + (listenTls.isPresent() ? ", listenTls=" + listenTls.getAsInt() : "") + "]";
   }
 }
