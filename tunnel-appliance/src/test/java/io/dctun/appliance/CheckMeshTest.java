@@ -54,7 +54,7 @@ class CheckMeshTest {
   }
 
   @Test
-  void checkReportsEtcdAsNotBuilt() throws Exception {
+  void checkReportsEtcdWithoutEndpointsOnItsLine() throws Exception {
     KeyFiles.writePrivateKey(dir.resolve("gw.key"), PrivateKey.generate());
     Files.writeString(dir.resolve("gw.yaml"), String.join("\n",
         "private-key-file: gw.key",
@@ -68,6 +68,6 @@ class CheckMeshTest {
         "  mode: etcd",
         ""));
     assertThat(run("check", "-c", "gw.yaml")).isEqualTo(1);
-    assertThat(err.toString()).contains("gw.yaml:9: mesh.mode: etcd is not built");
+    assertThat(err.toString()).contains("gw.yaml:9: mesh.etcd-endpoints: is required with mode: etcd");
   }
 }
