@@ -71,6 +71,9 @@ class E2eMeshRoamingTest {
     if (topology != null) {
       topology.close();
     }
+    if (etcd != null) {
+      etcd.close();
+    }
   }
 
   /** A dctun gateway process and its status file. */
@@ -108,8 +111,32 @@ class E2eMeshRoamingTest {
     }
   }
 
+  /** The mesh section of every gateway's configuration; its route source in the status. */
+  String meshYaml = "mesh:\n  mode: mesh\n  lease: 15s\n";
+  String source = "mesh";
+  io.dctun.core.testing.EtcdCluster etcd;
+
   @Test
   void aHostStaysReachableAsItMovesBetweenGateways() throws Exception {
+    run();
+  }
+
+  /** The same with host locations in a real 3-member etcd cluster instead of the gossip. */
+  @Test
+  void theSameInEtcdMode() throws Exception {
+    io.dctun.core.testing.EtcdCluster.assumeAvailable();
+    etcd = io.dctun.core.testing.EtcdCluster.start(3);
+    StringBuilder urls = new StringBuilder();
+    for (java.net.URI u : etcd.clientUrls()) {
+      urls.append(urls.length() == 0 ? "" : ", ").append(u);
+    }
+    meshYaml = "mesh:\n  mode: etcd\n  lease: 15s\n  name: dm" + System.nanoTime() % 100000 + "\n  etcd-endpoints: ["
+        + urls + "]\n";
+    source = "etcd";
+    run();
+  }
+
+  void run() throws Exception {
     topology = new Topology();
     dir = Files.createTempDirectory("dctun-e2e-dm-" + topology.id());
     topology.own(() -> deleteRecursively(dir));
@@ -122,6 +149,9 @@ class E2eMeshRoamingTest {
       topology.attach(wan, v.ifB(), bridge);
       gns[i].run("sysctl", "-q", "-w", "net.ipv4.ip_forward=1");
       gns[i].run("sysctl", "-q", "-w", "net.ipv6.conf." + v.ifA() + ".disable_ipv6=1");
+      if (etcd != null) {
+        etcd.attach(gns[i], i);
+      }
     }
     NetNs hostNs = topology.namespace("dm-host");
     Topology.Veth hv = topology.veth(hostNs, WAN + "100/24", wan, null);
@@ -152,7 +182,7 @@ class E2eMeshRoamingTest {
     connect(wg, g1);
     ExecResult first = srv.exec(Duration.ofSeconds(30), "ping", "-n", "-c", "3", "-i", "0.2", "-w", "20", HOST_VIP);
     assertThat(first.ok()).as("server -> host through g3 and g1\n%s\n%s", first.describe(), diag(wg)).isTrue();
-    awaitStatus(g3, "route." + HOST_VIP + "/32", "g1 learned from mesh", wg);
+    awaitStatus(g3, "route." + HOST_VIP + "/32", "g1 learned from " + source, wg);
     // The kernel sends the host's VIP and g3's static route into the tunnel; the device decides.
     assertThat(gns[3].run("ip", "-4", "route", "show", HOST_VIP).stdout()).contains("dev " + g3.tun());
     assertThat(gns[3].run("ip", "-4", "route", "show", STATIC).stdout()).contains("dev " + g3.tun());
@@ -165,7 +195,7 @@ class E2eMeshRoamingTest {
       Gw to = at == g1 ? g2 : g1;
       long ms = move(wg, srv, at, to, true);
       millis.add(ms);
-      System.out.printf("mesh move %d: host %s -> %s converged in %d ms%n", i + 1, name(at), name(to), ms);
+      System.out.printf("%s move %d: host %s -> %s converged in %d ms%n", source, i + 1, name(at), name(to), ms);
       at = to;
     }
     assertThat(at).isSameAs(g2);
@@ -174,12 +204,12 @@ class E2eMeshRoamingTest {
     g2.process().process().destroyForcibly();
     assertThat(g2.process().process().waitFor(10, java.util.concurrent.TimeUnit.SECONDS)).isTrue();
     long afterKill = move(wg, srv, g2, g4, false);
-    System.out.printf("mesh move after killing g2: host -> g4 converged in %d ms%n", afterKill);
+    System.out.printf("%s move after killing g2: host -> g4 converged in %d ms%n", source, afterKill);
 
     List<Long> sorted = new ArrayList<>(millis);
     sorted.sort(null);
-    System.out.printf("mesh convergence: median of %d moves %d ms (all: %s); after a gateway died: %d ms%n",
-        MOVES, sorted.get(MOVES / 2), millis, afterKill);
+    System.out.printf("%s convergence: median of %d moves %d ms (all: %s); after a gateway died: %d ms%n",
+        source, MOVES, sorted.get(MOVES / 2), millis, afterKill);
 
     // No packet looped: none ran out of TTL anywhere. FORWARD_LOOP counts the packets the
     // "between gateways at most once" rule stopped while two gateways disagreed for a moment
@@ -193,11 +223,11 @@ class E2eMeshRoamingTest {
       assertThat(g.process().isAlive()).isTrue();
     }
     long convergedMs = millis.stream().mapToLong(Long::longValue).sum() + afterKill;
-    System.out.printf("mesh: %d packet(s) refused a second gateway hop (FORWARD_LOOP) in %d ms of convergence%n",
-        refused, convergedMs);
+    System.out.printf("%s: %d packet(s) refused a second gateway hop (FORWARD_LOOP) in %d ms of convergence%n",
+        source, refused, convergedMs);
     assertThat(refused).as("second hops refused, at most one per 20 ms ping sent while converging")
         .isLessThanOrEqualTo(convergedMs / 20 + MOVES + 1);
-    assertThat(g3.status().get("route." + HOST_VIP + "/32")).isEqualTo("g4 learned from mesh");
+    awaitStatus(g3, "route." + HOST_VIP + "/32", "g4 learned from " + source, wg);
     assertThat(gns[2].hasLink(g2.tun())).as("the killed gateway's TUN went with it").isFalse();
 
     // An orderly stop takes the interface and with it every kernel route dctun added.
@@ -337,7 +367,7 @@ class E2eMeshRoamingTest {
     y.append("    allowed-ips: [").append(HOST_VIP).append("/32]\n");
     y.append("    role: host\n");
     y.append("    groups: [laptops]\n");
-    y.append("mesh:\n  mode: mesh\n  lease: 15s\n");
+    y.append(meshYaml);
     if (n == 3) {
       y.append("routes:\n  - {prefix: ").append(STATIC).append(", via: g1}\n");
     }

@@ -96,6 +96,24 @@ public final class EtcdCluster implements AutoCloseable {
     return size;
   }
 
+  /**
+   * Gives {@code ns} (another test's namespace, a gateway's say) a link onto the cluster's bridge,
+   * {@code etcd0} with 198.18.S.(100 + n)/24, so processes there reach every member. The link goes
+   * with {@link #close()} (its far end with the namespace).
+   */
+  public synchronized void attach(NetNs ns, int n) {
+    if (n < 0 || n > 100) {
+      throw new IllegalArgumentException("attach index must be 0..100, got " + n);
+    }
+    String outer = "dxa" + id + n;
+    Shell.run("ip", "link", "add", outer, "type", "veth", "peer", "name", "etcd0", "netns", ns.name());
+    rootLinks.add(outer);
+    Shell.run("ip", "link", "set", "dev", outer, "master", bridge);
+    Shell.run("ip", "link", "set", "dev", outer, "up");
+    ns.addAddress("etcd0", "198.18." + subnet + "." + (100 + n) + "/24");
+    ns.linkUp("etcd0");
+  }
+
   public NetNs namespace(int member) {
     return namespaces.get(member);
   }
