@@ -16,7 +16,7 @@ import picocli.CommandLine.Command;
     description = "Inter-datacenter WireGuard-compatible tunnel.",
     subcommands = {
       CheckCommand.class, UpCommand.class, GenkeyCommand.class, PubkeyCommand.class,
-      ImportWgCommand.class, FirewallCommand.class, StatusCommand.class, CommandLine.HelpCommand.class
+      ImportWgCommand.class, FirewallCommand.class, StatusCommand.class, ForwardCommand.class, CommandLine.HelpCommand.class
     })
 public final class Main implements Runnable {
   public static final int EXIT_OK = 0;
