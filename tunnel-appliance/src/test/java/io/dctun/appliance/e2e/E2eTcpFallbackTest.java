@@ -74,6 +74,10 @@ class E2eTcpFallbackTest {
 
       assertPing(s.srvA, SRV_B, a, b);
       assertThat(a.endpoint("siteB")).as("UDP first, while it answers").isEqualTo(udp);
+      Payload p = s.payload(100L << 20);
+      Duration overUdp = s.assertTcpTransfer(s.srvA, s.srvB, SRV_B, p, Duration.ofSeconds(180), a, b);
+      System.out.printf("100 MB over WireGuard over UDP in %d ms (%.1f MB/s)%n", overUdp.toMillis(),
+          100.0 * 1000 / Math.max(1, overUdp.toMillis()));
 
       // The site's network starts dropping the tunnel's UDP.
       s.gwB.run("nft", "add table inet dtblock");
@@ -82,10 +86,10 @@ class E2eTcpFallbackTest {
       Duration toTcp = pingUntilEndpoint(s, a, "siteB", tcp, Duration.ofSeconds(30));
       System.out.printf("UDP dropped: moved to TCP in %d ms%n", toTcp.toMillis());
 
-      Payload p = s.payload(100L << 20);
       Duration took = s.assertTcpTransfer(s.srvA, s.srvB, SRV_B, p, Duration.ofSeconds(180), a, b);
       System.out.printf("100 MB over WireGuard over TCP in %d ms (%.1f MB/s)%n", took.toMillis(),
           100.0 * 1000 / Math.max(1, took.toMillis()));
+      System.out.printf("TCP/UDP throughput ratio: %.2f%n", (double) overUdp.toMillis() / Math.max(1, took.toMillis()));
       assertThat(a.endpoint("siteB")).as("still on TCP while UDP is dropped").isEqualTo(tcp);
 
       s.gwB.run("nft", "delete table inet dtblock");
