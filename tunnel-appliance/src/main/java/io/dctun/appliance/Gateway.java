@@ -120,14 +120,12 @@ public final class Gateway implements AutoCloseable {
     udp = HaController.bindUdp(cfg, port, () -> bindUdp(cfg.listenAddress().orElse(null), port));
     // WireGuard over TCP and TLS beside UDP, when the file listens on them or a peer is reached so.
     List<io.dctun.core.transport.Transport> carriers = new ArrayList<>(List.of(udp));
-    boolean dialsTcp = cfg.peers().stream().flatMap(p -> p.endpoints().stream()).anyMatch(e -> e.carrier().equals("tcp"));
-    boolean dialsTls = cfg.peers().stream().flatMap(p -> p.endpoints().stream()).anyMatch(e -> e.carrier().equals("tls"));
     InetAddress bindStreams = cfg.listenAddress().orElse(null);
-    if (cfg.listenTcp().isPresent() || dialsTcp) {
+    if (cfg.listenTcp().isPresent() || dials(cfg, "tcp")) {
       carriers.add(io.dctun.core.transport.NioTcpTransport.open(cfg.listenTcp().isPresent()
           ? new InetSocketAddress(bindStreams, cfg.listenTcp().getAsInt()) : null));
     }
-    if (cfg.listenTls().isPresent() || dialsTls) {
+    if (cfg.listenTls().isPresent() || dials(cfg, "tls")) {
       carriers.add(io.dctun.tun.NettyTlsTransport.open(cfg.listenTls().isPresent()
           ? new InetSocketAddress(bindStreams, cfg.listenTls().getAsInt()) : null));
     }
@@ -210,6 +208,11 @@ public final class Gateway implements AutoCloseable {
         throw new IllegalStateException("static route " + r + " not installed: " + res);
       }
     }
+  }
+
+  /** Whether some peer is reached over {@code carrier} (so its transport must exist, listening or not). */
+  private static boolean dials(GatewayConfig cfg, String carrier) {
+    return cfg.peers().stream().flatMap(p -> p.endpoints().stream()).anyMatch(e -> e.carrier().equals(carrier));
   }
 
   /**

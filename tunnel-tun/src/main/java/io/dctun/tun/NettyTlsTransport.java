@@ -3,6 +3,7 @@ package io.dctun.tun;
 import io.dctun.core.transport.DialBackoff;
 import io.dctun.core.transport.Endpoint;
 import io.dctun.core.transport.StreamEndpoint;
+import io.dctun.core.transport.StreamCounters;
 import io.dctun.core.transport.StreamFraming;
 import io.dctun.core.transport.Transport;
 import io.netty.bootstrap.Bootstrap;
@@ -33,7 +34,6 @@ import java.security.cert.CertificateException;
 import java.util.Map;
 import java.util.concurrent.ConcurrentHashMap;
 import java.util.concurrent.TimeUnit;
-import java.util.concurrent.atomic.AtomicLong;
 import java.util.function.LongSupplier;
 import javax.net.ssl.SSLException;
 import org.slf4j.Logger;
@@ -70,10 +70,7 @@ public final class NettyTlsTransport implements Transport {
   private final Map<StreamEndpoint, Channel> conns = new ConcurrentHashMap<>();
   /** Dials under way: their connect future, and the bytes waiting for it. */
   private final Map<Channel, Pending> connecting = new ConcurrentHashMap<>();
-  private final AtomicLong sendErrors = new AtomicLong();
-  private final AtomicLong queueFull = new AtomicLong();
-  private final AtomicLong framingErrors = new AtomicLong();
-  private final AtomicLong opened = new AtomicLong();
+  private final StreamCounters counters = new StreamCounters();
   private volatile Receiver receiver;
   private final SslContext serverTls;
 
@@ -167,7 +164,7 @@ public final class NettyTlsTransport implements Transport {
         if (old != null && old != ctx.channel()) {
           old.close();
         }
-        opened.incrementAndGet();
+        counters.opened();
       } else {
         backoff.connected(endpoint);
       }
@@ -177,7 +174,7 @@ public final class NettyTlsTransport implements Transport {
     protected void channelRead0(ChannelHandlerContext ctx, ByteBuf msg) {
       int len = msg.readableBytes();
       if (len == 0) {
-        framingErrors.incrementAndGet();
+        counters.framingError();
         ctx.close();
         return;
       }
@@ -207,7 +204,7 @@ public final class NettyTlsTransport implements Transport {
     public void exceptionCaught(ChannelHandlerContext ctx, Throwable cause) {
       LOG.debug("TLS {}: {}", endpoint, cause.toString());
       if (cause instanceof io.netty.handler.codec.DecoderException) {
-        framingErrors.incrementAndGet(); // a TLS or framing error: not our protocol
+        counters.framingError(); // a TLS or framing error: not our protocol
       }
       ctx.close();
     }
@@ -237,14 +234,14 @@ public final class NettyTlsTransport implements Transport {
   public void send(Endpoint to, byte[] buf, int off, int len) {
     StreamEndpoint ep = (StreamEndpoint) to;
     if (len <= 0 || len > StreamFraming.MAX_MESSAGE || group.isShuttingDown()) {
-      sendErrors.incrementAndGet();
+      counters.sendFailed();
       return;
     }
     Channel ch = conns.get(ep);
     if (ch == null) {
       ch = dial(ep);
       if (ch == null) {
-        sendErrors.incrementAndGet();
+        counters.sendFailed();
         return;
       }
     }
@@ -253,8 +250,7 @@ public final class NettyTlsTransport implements Transport {
       return;
     }
     if (!ch.isWritable()) {
-      queueFull.incrementAndGet();
-      sendErrors.incrementAndGet();
+      counters.queueFull();
       return;
     }
     ch.writeAndFlush(framed(ch, buf, off, len), ch.voidPromise());
@@ -275,8 +271,7 @@ public final class NettyTlsTransport implements Transport {
         return false;
       }
       if (p.bytes + StreamFraming.PREFIX + len > SEND_BUFFER_BYTES) {
-        queueFull.incrementAndGet();
-        sendErrors.incrementAndGet();
+        counters.queueFull();
         return true;
       }
       p.bytes += StreamFraming.PREFIX + len;
@@ -286,7 +281,7 @@ public final class NettyTlsTransport implements Transport {
           ch.writeAndFlush(b, ch.voidPromise());
         } else {
           b.release();
-          sendErrors.incrementAndGet();
+          counters.sendFailed();
         }
       });
       return true;
@@ -310,7 +305,7 @@ public final class NettyTlsTransport implements Transport {
           .connect(ep.address());
       ch = f.channel();
       conns.put(ep, ch);
-      opened.incrementAndGet();
+      counters.opened();
       Channel c = ch;
       Pending p = new Pending(f);
       connecting.put(ch, p);
@@ -330,26 +325,18 @@ public final class NettyTlsTransport implements Transport {
 
   @Override
   public long sendErrors() {
-    return sendErrors.get();
+    return counters.sendErrors();
   }
 
-  /** Messages dropped because their connection had more than {@link #SEND_BUFFER_BYTES} queued. */
-  public long queueFullDrops() {
-    return queueFull.get();
-  }
-
-  /** Connections closed because they did not carry TLS with length-prefixed WireGuard messages. */
-  public long framingErrors() {
-    return framingErrors.get();
+  /** Drops by reason and connections opened. */
+  public StreamCounters counters() {
+    return counters;
   }
 
   public int connections() {
     return conns.size();
   }
 
-  public long connectionsOpened() {
-    return opened.get();
-  }
 
   @Override
   public String kind() {

@@ -100,7 +100,7 @@ class NettyTlsTransportTest {
     Peer atServer = server.device.peer(client.key.publicKey());
     assertThat(atServer.endpoint()).isInstanceOf(StreamEndpoint.class);
     assertThat(atServer.endpoint().carrier()).isEqualTo("tls");
-    assertThat(client.tls.connectionsOpened()).isEqualTo(1);
+    assertThat(client.tls.counters().connectionsOpened()).isEqualTo(1);
     assertThat(client.tls.sendErrors()).isZero();
     assertThat(server.tls.sendErrors()).isZero();
   }
@@ -131,7 +131,7 @@ class NettyTlsTransportTest {
       s.setSoTimeout((int) WAIT.toMillis());
       s.getOutputStream().write(new byte[] {0, 4, 1, 0, 0, 0}); // a framed message, without TLS
       s.getOutputStream().flush();
-      assertThat(await(() -> server.tls.framingErrors() == 1)).isTrue();
+      assertThat(await(() -> server.tls.counters().framingErrors() == 1)).isTrue();
       int r;
       do {
         r = s.getInputStream().read(); // TLS may send an alert first; then the connection ends

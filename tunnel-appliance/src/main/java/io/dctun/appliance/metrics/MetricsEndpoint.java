@@ -107,14 +107,11 @@ public final class MetricsEndpoint implements AutoCloseable {
       long wall = p.lastHandshakeWallNanos();
       hs.add(wall <= 0 ? 0 : wall / 1e9);
     }
-    List<Double> ones = new ArrayList<>();
-    for (int i = 0; i < mdInfo.size(); i++) {
-      ones.add(1.0);
-    }
     List<MetricSnapshot> out = new ArrayList<>();
     out.add(StatusSnapshot.snapshot("wireguard_device", StatusSnapshot.Kind.INFO,
         List.of(Labels.of("device", ifname, "public_key", device.publicKey().toBase64())), List.of(1.0)));
-    out.add(StatusSnapshot.snapshot("wireguard_peer", StatusSnapshot.Kind.INFO, mdInfo, ones));
+    out.add(StatusSnapshot.snapshot("wireguard_peer", StatusSnapshot.Kind.INFO, mdInfo,
+        java.util.Collections.nCopies(mdInfo.size(), 1.0)));
     out.add(StatusSnapshot.snapshot("wireguard_peer_receive_bytes", StatusSnapshot.Kind.COUNTER, md, rx));
     out.add(StatusSnapshot.snapshot("wireguard_peer_transmit_bytes", StatusSnapshot.Kind.COUNTER, md, tx));
     out.add(StatusSnapshot.snapshot("wireguard_peer_last_handshake_seconds", StatusSnapshot.Kind.GAUGE, md, hs));

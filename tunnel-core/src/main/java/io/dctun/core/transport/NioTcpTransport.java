@@ -12,7 +12,6 @@ import java.nio.channels.SocketChannel;
 import java.util.Map;
 import java.util.concurrent.ConcurrentHashMap;
 import java.util.concurrent.ConcurrentLinkedQueue;
-import java.util.concurrent.atomic.AtomicLong;
 import org.slf4j.Logger;
 import org.slf4j.LoggerFactory;
 
@@ -40,11 +39,7 @@ public final class NioTcpTransport implements Transport {
   private final ServerSocketChannel server;
   private final Map<StreamEndpoint, Conn> conns = new ConcurrentHashMap<>();
   private final ConcurrentLinkedQueue<Conn> toRegister = new ConcurrentLinkedQueue<>();
-  private final AtomicLong sendErrors = new AtomicLong();
-  private final AtomicLong queueFull = new AtomicLong();
-  private final AtomicLong framingErrors = new AtomicLong();
-  private final AtomicLong opened = new AtomicLong();
-  private final AtomicLong closedConns = new AtomicLong();
+  private final StreamCounters counters = new StreamCounters();
   private final ByteBuffer readBuf = ByteBuffer.allocate(64 * 1024);
   private volatile boolean running = true;
   private volatile Receiver receiver = (buf, off, len, from) -> {};
@@ -211,7 +206,7 @@ public final class NioTcpTransport implements Transport {
       if (old != null) {
         closeConn(old, "replaced by a new connection");
       }
-      opened.incrementAndGet();
+      counters.opened();
     } catch (IOException e) {
       LOG.debug("TCP accept: {}", e.getMessage());
     }
@@ -249,7 +244,7 @@ public final class NioTcpTransport implements Transport {
     try {
       c.in.feed(readBuf.array(), 0, n, c.sink);
     } catch (StreamFraming.FramingException e) {
-      framingErrors.incrementAndGet();
+      counters.framingError();
       closeConn(c, e.getMessage());
     }
   }
@@ -264,7 +259,6 @@ public final class NioTcpTransport implements Transport {
     } catch (IOException ignored) {
       // closing: nothing left to do
     }
-    closedConns.incrementAndGet();
     LOG.debug("TCP {} closed: {}", c.endpoint, why);
   }
 
@@ -277,20 +271,19 @@ public final class NioTcpTransport implements Transport {
   public void send(Endpoint to, byte[] buf, int off, int len) {
     StreamEndpoint ep = (StreamEndpoint) to;
     if (!running || len <= 0 || len > StreamFraming.MAX_MESSAGE) {
-      sendErrors.incrementAndGet();
+      counters.sendFailed();
       return;
     }
     Conn c = conns.get(ep);
     if (c == null) {
       c = dial(ep);
       if (c == null) {
-        sendErrors.incrementAndGet();
+        counters.sendFailed();
         return;
       }
     }
     if (!c.enqueue(buf, off, len)) {
-      queueFull.incrementAndGet();
-      sendErrors.incrementAndGet();
+      counters.queueFull();
     }
   }
 
@@ -311,7 +304,7 @@ public final class NioTcpTransport implements Transport {
         boolean now = ch.connect(ep.address());
         c = new Conn(ep, ch, now);
         conns.put(ep, c);
-        opened.incrementAndGet();
+        counters.opened();
         toRegister.add(c);
         selector.wakeup();
         return c;
@@ -332,17 +325,12 @@ public final class NioTcpTransport implements Transport {
 
   @Override
   public long sendErrors() {
-    return sendErrors.get();
+    return counters.sendErrors();
   }
 
-  /** Messages dropped because their connection's send buffer was full. */
-  public long queueFullDrops() {
-    return queueFull.get();
-  }
-
-  /** Connections closed because the stream was not length-prefixed WireGuard messages. */
-  public long framingErrors() {
-    return framingErrors.get();
+  /** Drops by reason and connections opened. */
+  public StreamCounters counters() {
+    return counters;
   }
 
   /** Connections open now. */
@@ -350,10 +338,6 @@ public final class NioTcpTransport implements Transport {
     return conns.size();
   }
 
-  /** Connections opened (dialled or accepted) since start. */
-  public long connectionsOpened() {
-    return opened.get();
-  }
 
   @Override
   public String kind() {

@@ -105,7 +105,7 @@ class NioTcpTransportTest {
     assertThat(atServer.endpoint()).as("the server answers on the connection the client opened")
         .isInstanceOf(StreamEndpoint.class);
     assertThat(atServer.endpoint().address().getPort()).isNotEqualTo(server.tcp.localAddress().getPort());
-    assertThat(client.tcp.connectionsOpened()).isEqualTo(1);
+    assertThat(client.tcp.counters().connectionsOpened()).isEqualTo(1);
     assertThat(server.tcp.connections()).isEqualTo(1);
     assertThat(client.tcp.sendErrors()).isZero();
     assertThat(server.tcp.sendErrors()).isZero();
@@ -119,7 +119,7 @@ class NioTcpTransportTest {
       OutputStream o = s.getOutputStream();
       o.write(new byte[] {0, 0, 9, 9});
       o.flush();
-      assertThat(await(() -> server.tcp.framingErrors() == 1)).isTrue();
+      assertThat(await(() -> server.tcp.counters().framingErrors() == 1)).isTrue();
       assertThat(s.getInputStream().read()).as("the transport closed the connection").isEqualTo(-1);
     }
     assertThat(await(() -> server.tcp.connections() == 0)).isTrue();
@@ -137,10 +137,10 @@ class NioTcpTransportTest {
       tcp.send(toStalled, msg, 0, msg.length);
       try (Socket stalledConn = stalled.accept()) { // accepted, never read
         // far more than the kernel's buffers and ours hold: the excess is dropped, not queued
-        for (int i = 0; i < 20_000 && tcp.queueFullDrops() == 0; i++) {
+        for (int i = 0; i < 20_000 && tcp.counters().queueFullDrops() == 0; i++) {
           tcp.send(toStalled, msg, 0, msg.length);
         }
-        assertThat(tcp.queueFullDrops()).as("the stalled connection's sends are dropped once its buffer is full").isPositive();
+        assertThat(tcp.counters().queueFullDrops()).as("the stalled connection's sends are dropped once its buffer is full").isPositive();
         long dropsBefore = tcp.sendErrors();
         tcp.send(toHealthy, msg, 0, 100);
         try (Socket h = healthy.accept()) {
@@ -166,15 +166,15 @@ class NioTcpTransportTest {
       StreamEndpoint nobody = StreamEndpoint.tcp(new InetSocketAddress(LO, closedPort));
       tcp.send(nobody, new byte[32], 0, 32);
       assertThat(await(() -> tcp.connections() == 0)).as("the refused connection is gone").isTrue();
-      long opened = tcp.connectionsOpened();
+      long opened = tcp.counters().connectionsOpened();
       for (int i = 0; i < 100; i++) {
         tcp.send(nobody, new byte[32], 0, 32);
       }
-      assertThat(tcp.connectionsOpened()).as("no new dial during the backoff").isEqualTo(opened);
+      assertThat(tcp.counters().connectionsOpened()).as("no new dial during the backoff").isEqualTo(opened);
       assertThat(tcp.sendErrors()).isGreaterThanOrEqualTo(100);
       now.addAndGet(200_000_000L); // past the first backoff (100 ms, jitter included)
       tcp.send(nobody, new byte[32], 0, 32);
-      assertThat(tcp.connectionsOpened()).as("dialled again once the backoff passed").isEqualTo(opened + 1);
+      assertThat(tcp.counters().connectionsOpened()).as("dialled again once the backoff passed").isEqualTo(opened + 1);
     }
   }
 }

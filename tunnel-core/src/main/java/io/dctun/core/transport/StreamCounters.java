@@ -1,0 +1,57 @@
+package io.dctun.core.transport;
+
+import java.util.concurrent.atomic.AtomicLong;
+
+/**
+ * The counters of a stream transport (TCP, TLS): what it could not send and why, connections
+ * opened, and streams closed for not being framed WireGuard. One set of names for both carriers.
+ *
+ * <p>Thread-safety: safe for concurrent use.
+ */
+public final class StreamCounters {
+  private final AtomicLong sendErrors = new AtomicLong();
+  private final AtomicLong queueFull = new AtomicLong();
+  private final AtomicLong framingErrors = new AtomicLong();
+  private final AtomicLong opened = new AtomicLong();
+
+  /** A message that could not be sent (no connection, a dial in backoff, a bad length). */
+  public void sendFailed() {
+    sendErrors.incrementAndGet();
+  }
+
+  /** A message dropped because its connection's bounded send buffer was full (a send error too). */
+  public void queueFull() {
+    queueFull.incrementAndGet();
+    sendErrors.incrementAndGet();
+  }
+
+  /** A stream closed because it was not length-prefixed WireGuard messages. */
+  public void framingError() {
+    framingErrors.incrementAndGet();
+  }
+
+  /** A connection dialled or accepted. */
+  public void opened() {
+    opened.incrementAndGet();
+  }
+
+  /** Messages that could not be sent, for whatever reason. */
+  public long sendErrors() {
+    return sendErrors.get();
+  }
+
+  /** Messages dropped because their connection's send buffer was full. */
+  public long queueFullDrops() {
+    return queueFull.get();
+  }
+
+  /** Connections closed because the stream was not length-prefixed WireGuard messages. */
+  public long framingErrors() {
+    return framingErrors.get();
+  }
+
+  /** Connections opened (dialled or accepted) since start. */
+  public long connectionsOpened() {
+    return opened.get();
+  }
+}
