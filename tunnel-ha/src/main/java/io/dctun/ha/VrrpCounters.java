@@ -20,7 +20,12 @@ public final class VrrpCounters {
     MASTER_CONFLICT_WON,
     /** The VIP list of an accepted advert differs from ours (RFC 5798 says MAY log). */
     ADDRESS_LIST_MISMATCH,
-    BECAME_MASTER, BECAME_BACKUP, BECAME_FAULT
+    BECAME_MASTER, BECAME_BACKUP, BECAME_FAULT,
+    /**
+     * Sync group: this backup's Master_Down_Timer fired but another member still hears a master
+     * it defers to, so the group stays BACKUP (counted once per wait, not per interval).
+     */
+    SYNC_GROUP_WAIT
   }
 
   void drop(DropReason r) {

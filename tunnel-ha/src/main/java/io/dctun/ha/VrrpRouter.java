@@ -59,6 +59,10 @@ public final class VrrpRouter {
   private long preemptAllowedAt;
   private int failedWeight;
   private int faults;
+  /** A member of a sync group of two or more: Master_Down_Timer only says it wants MASTER. */
+  private boolean groupMember;
+  /** As keepalived's wantstate: this backup's Master_Down_Timer fired, the group has not followed. */
+  private boolean wantsMaster;
 
   /** A router whose config names its primary address. */
   public VrrpRouter(VrrpConfig config) {
@@ -197,7 +201,17 @@ public final class VrrpRouter {
         adverTimer = now + interval; // stalled for over an interval: restart, do not burst
       }
     } else if (state == VrrpState.BACKUP && now - masterDownTimer >= 0) {
-      becomeMaster(now, out, "Master_Down_Timer fired");
+      if (groupMember) {
+        // the group goes MASTER only when every member wants to (VrrpSyncGroup); until a master
+        // is heard again this member waits without a timer: nothing to do, nothing to repeat
+        masterDownTimer = NEVER;
+        if (!wantsMaster) {
+          wantsMaster = true;
+          counters.count(Event.SYNC_GROUP_WAIT);
+        }
+      } else {
+        becomeMaster(now, out, "Master_Down_Timer fired");
+      }
     }
     return out;
   }
@@ -239,6 +253,7 @@ public final class VrrpRouter {
       } else if (!config.preempt() || a.priority >= mine || now - preemptAllowedAt < 0) {
         masterAdverCentis = a.intervalCentis;
         masterDownTimer = now + masterDownIntervalNanos();
+        wantsMaster = false; // this member hears a master it defers to: the group stays BACKUP
       } else {
         counters.count(Event.LOWER_PRIORITY_IGNORED);
       }
@@ -310,6 +325,19 @@ public final class VrrpRouter {
       becomeBackup(now, out, why);
     }
     return out;
+  }
+
+  /**
+   * Whether this backup's Master_Down_Timer fired while its sync group held it (it hears no
+   * master it defers to); false in any other state.
+   */
+  public boolean wantsMaster() {
+    return state == VrrpState.BACKUP && wantsMaster;
+  }
+
+  /** Called once by a {@link VrrpSyncGroup} of two or more members. */
+  void joinGroup() {
+    groupMember = true;
   }
 
   /** The sync group forces this member to MASTER (if backup). */
@@ -400,6 +428,7 @@ public final class VrrpRouter {
 
   private void transition(List<VrrpAction> out, VrrpState to, String why) {
     VrrpState from = state;
+    wantsMaster = false;
     state = to;
     if (from != to) {
       out.add(new StateChange(name, from, to, why));
