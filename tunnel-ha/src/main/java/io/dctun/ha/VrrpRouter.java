@@ -218,12 +218,12 @@ public final class VrrpRouter {
 
   /**
    * A received IPv4 or IPv6 packet (from its IP header). Anything that is not a valid advert for
-   * this VRID and family is counted under its {@link DropReason} and returns no action. In
-   * unicast mode the TTL need not be 255 (the sender must be a configured peer instead), as in
-   * keepalived.
+   * this VRID and family is counted under its {@link DropReason} and returns no action. The
+   * TTL / hop limit must be 255 unless the config has unicast peers and turns the check off
+   * ({@link VrrpConfig#checksTtl()}); in unicast mode the sender must be a configured peer.
    */
   public List<VrrpAction> onPacket(long now, byte[] buf, int off, int len) {
-    DropReason r = VrrpCodec.decode(buf, off, len, scratch, config.unicastPeers().isEmpty());
+    DropReason r = VrrpCodec.decode(buf, off, len, scratch, config.checksTtl());
     if (r != DropReason.NONE) {
       counters.drop(r);
       return List.of();
@@ -244,6 +244,14 @@ public final class VrrpRouter {
     }
     if (!sameAddresses(a)) {
       counters.count(Event.ADDRESS_LIST_MISMATCH);
+    }
+    // VRRPv3 has no authentication: what a forged advert would look like is counted (the
+    // pair's two boxes have the same interval, and neither owns the VIPs)
+    if (a.priority != 0 && a.intervalCentis != config.advertIntervalCentis()) {
+      counters.count(Event.INTERVAL_MISMATCH);
+    }
+    if (a.priority == VrrpConfig.OWNER_PRIORITY && !ownsAVip(a)) {
+      counters.count(Event.OWNER_PRIORITY_NOT_OWNER);
     }
     List<VrrpAction> out = new ArrayList<>(4);
     int mine = effectivePriority();
@@ -366,6 +374,16 @@ public final class VrrpRouter {
       return DropReason.NOT_RUNNING;
     }
     return DropReason.NONE;
+  }
+
+  /** Whether the advert's source is one of our VIPs: the only router entitled to priority 255. */
+  private boolean ownsAVip(VrrpAdvert a) {
+    for (int v = 0; v < vipBytes.length; v += alen) {
+      if (Arrays.equals(a.sourceBytes, 0, alen, vipBytes, v, v + alen)) {
+        return true;
+      }
+    }
+    return false;
   }
 
   private boolean sameAddresses(VrrpAdvert a) {
