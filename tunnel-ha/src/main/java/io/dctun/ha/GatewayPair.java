@@ -321,6 +321,11 @@ public final class GatewayPair implements AutoCloseable, StatusSource {
             n.counter("event." + e.name().toLowerCase(java.util.Locale.ROOT).replace('_', '-'), c.get(e));
           }
           n.counter("drops", c.totalDrops());
+          for (DropReason r : DropReason.values()) {
+            if (r != DropReason.NONE) {
+              n.counter("drop." + r.name().toLowerCase(java.util.Locale.ROOT).replace('_', '-'), c.drops(r));
+            }
+          }
         }
       }
     }

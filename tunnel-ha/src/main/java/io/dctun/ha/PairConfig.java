@@ -48,9 +48,18 @@ public record PairConfig(int priority, int advertIntervalMillis, boolean preempt
    *
    * @param name the IPv4 instance's name (logs, status, notify hooks)
    * @param unicastPeers empty: multicast 224.0.0.18; else adverts go to (and come only from) these
+   * @param unicastTtlCheck with unicast peers: adverts must still arrive with TTL 255 (the peers
+   *     are on the segment); false for routed peers. See {@link VrrpConfig#unicastTtlCheck()}
    */
   public record Side(String name, String interfaceName, int vrid, VrrpConfig.Vip vip, VrrpConfig.Vip vip6,
-      List<Inet4Address> unicastPeers) {
+      List<Inet4Address> unicastPeers, boolean unicastTtlCheck) {
+
+    /** As the canonical constructor, with the unicast TTL check on. */
+    public Side(String name, String interfaceName, int vrid, VrrpConfig.Vip vip, VrrpConfig.Vip vip6,
+        List<Inet4Address> unicastPeers) {
+      this(name, interfaceName, vrid, vip, vip6, unicastPeers, true);
+    }
+
     public Side {
       Objects.requireNonNull(name, "name");
       Objects.requireNonNull(interfaceName, "interfaceName");
@@ -74,7 +83,12 @@ public record PairConfig(int priority, int advertIntervalMillis, boolean preempt
 
     /** This side with an IPv6 instance too ({@code fe80::52:1/64}). */
     public Side withVip6(String cidr) {
-      return new Side(name, interfaceName, vrid, vip, VrrpConfig.Vip.parse(cidr), unicastPeers);
+      return new Side(name, interfaceName, vrid, vip, VrrpConfig.Vip.parse(cidr), unicastPeers, unicastTtlCheck);
+    }
+
+    /** This side in unicast mode: adverts to and only from {@code peers}, TTL 255 checked or not. */
+    public Side withUnicastPeers(List<Inet4Address> peers, boolean ttlCheck) {
+      return new Side(name, interfaceName, vrid, vip, vip6, peers, ttlCheck);
     }
 
     /** The IPv6 instance's name. */
@@ -153,6 +167,7 @@ public record PairConfig(int priority, int advertIntervalMillis, boolean preempt
     for (Inet4Address p : v6 ? List.<Inet4Address>of() : s.unicastPeers()) {
       b.unicastPeer(p.getHostAddress());
     }
+    b.unicastTtlCheck(s.unicastTtlCheck());
     for (String i : trackInterfaces) {
       b.track(VrrpConfig.Track.fault(LINK_CONDITION_PREFIX + i));
     }

@@ -137,7 +137,7 @@ public final class StateSync implements AutoCloseable {
   }
 
   private void receiveLoop() {
-    ByteBuffer b = ByteBuffer.allocate(65536);
+    ByteBuffer b = ByteBuffer.allocate(SyncCodec.MAX_DATAGRAM + 1); // longer: truncated, refused as OVERSIZED
     while (running) {
       try {
         b.clear();
@@ -193,6 +193,16 @@ public final class StateSync implements AutoCloseable {
 
   public long malformed() {
     return session.drops(SyncDrop.MALFORMED);
+  }
+
+  /** This box's own datagrams sent back to it. */
+  public long reflected() {
+    return session.drops(SyncDrop.REFLECTED);
+  }
+
+  /** Longer than {@link SyncCodec#MAX_DATAGRAM} (a longer one arrives truncated to one byte more). */
+  public long oversized() {
+    return session.drops(SyncDrop.OVERSIZED);
   }
 
   @Override

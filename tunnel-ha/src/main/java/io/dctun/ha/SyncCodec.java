@@ -19,7 +19,8 @@ import io.dctun.firewall.FlowSink;
  *
  * A sender writes a header ({@link #begin}), records ({@link #putFlow}, {@link #putTimestamp},
  * {@link #putHealth}) and closes with {@link #finish}, which writes the count and the MAC. A
- * receiver calls {@link #check} (structure, then MAC, then values) before reading any field.
+ * receiver calls {@link #structure} (size and shape, free) and then {@link #authenticate} (MAC,
+ * then values) before trusting any field; {@link #check} is both.
  * The layout is what two gateways of a pair speak to each other: a change is a new magic.
  *
  * <p>Thread-safety: stateless; buffers belong to the caller.
@@ -120,14 +121,27 @@ public final class SyncCodec {
   // ------------------------------------------------------------------ decoding
 
   /** What {@link #check} found. */
-  public enum Check { OK, MALFORMED, BAD_MAC }
+  public enum Check { OK, MALFORMED, BAD_MAC, OVERSIZED }
 
   /**
-   * Whether {@code d[0..len)} is a datagram of ours: magic, a length that matches the count, a
-   * health report of exactly one record (MALFORMED otherwise), then the MAC (BAD_MAC), then the
-   * health report's values (MALFORMED: a negative time, a flag that is not 0 or 1).
+   * Whether {@code d[0..len)} is a datagram of ours: {@link #structure}, then {@link
+   * #authenticate}.
    */
   public static Check check(byte[] d, int len, byte[] key) {
+    Check c = structure(d, len);
+    return c != Check.OK ? c : authenticate(d, len, key);
+  }
+
+  /**
+   * The checks that cost nothing, made before any other work: longer than {@link #MAX_DATAGRAM}
+   * (OVERSIZED: no sender of ours writes one, and a MAC over 64 KiB is work an attacker should
+   * not get for free), then magic, a length that matches the count and a health report of
+   * exactly one record (MALFORMED). After OK the header fields may be read, not yet trusted.
+   */
+  public static Check structure(byte[] d, int len) {
+    if (len > MAX_DATAGRAM) {
+      return Check.OVERSIZED;
+    }
     if (len < HEADER + MAC || len > d.length || d[0] != 'D' || d[1] != 'C' || d[3] != '1') {
       return Check.MALFORMED;
     }
@@ -139,11 +153,19 @@ public final class SyncCodec {
     if ((kind == Kind.HEALTH && count != 1) || len != HEADER + count * kind.record + MAC) {
       return Check.MALFORMED;
     }
+    return Check.OK;
+  }
+
+  /**
+   * For a datagram whose {@link #structure} is OK: the MAC (BAD_MAC), then the health report's
+   * values (MALFORMED: a negative time, a flag that is not 0 or 1).
+   */
+  public static Check authenticate(byte[] d, int len, byte[] key) {
     byte[] expect = Blake2s.mac(key, d, 0, len - MAC);
     if (!ConstantTime.equals(expect, 0, d, len - MAC, MAC)) {
       return Check.BAD_MAC;
     }
-    if (kind == Kind.HEALTH
+    if (kind(d) == Kind.HEALTH
         && (getLong(d, HEADER) < 0 || getLong(d, HEADER + 8) < 0 || (d[HEADER + 16] & ~1) != 0)) {
       return Check.MALFORMED;
     }

@@ -30,9 +30,14 @@ import java.util.function.Supplier;
  *       #twinHealth()}) for {@link PairController}'s handshake rule.
  * </ul>
  *
- * Received datagrams must carry a valid MAC under the pair's key, a sequence number above the
- * last of the sender's epoch (a restarted sender picks a new random epoch) and a wall-clock time
- * within {@link #MAX_CLOCK_SKEW_MS} of ours. Both boxes run a session; only the master's sends.
+ * Received datagrams must be at most {@link SyncCodec#MAX_DATAGRAM} long, carry another epoch
+ * than this session's own (the twins share the key, so a reflected datagram would verify), a
+ * sequence number above the last of the sender's epoch (a restarted sender picks a new random
+ * epoch; its old epochs are remembered and refused, and a new epoch must not be older, by its
+ * wall clock, than the last datagram taken), a wall-clock time within {@link
+ * #MAX_CLOCK_SKEW_MS} of ours, and a valid MAC under the pair's key, checked last because it is
+ * the only check that costs anything. So a replay never revives a flow that has closed since.
+ * Both boxes run a session; only the master's sends.
  *
  * <p>Thread-safety: {@link #poll} from one thread and {@link #receive} from one thread (they may
  * differ: the driver's sender and receiver); the rest from any thread.
@@ -79,6 +84,12 @@ public final class SyncSession {
   // receiver side (receive's thread)
   private long peerEpoch;
   private long peerSeq = -1;
+  /** The newest wall-clock time taken: a new epoch older than this is a capture, not a restart. */
+  private long peerWall = Long.MIN_VALUE;
+  /** Epochs the twin has left (it restarted), newest last; a datagram of one is a replay. */
+  private final long[] retired = new long[16];
+  private int retiredNext;
+  private int retiredCount;
   private volatile TwinReport twinHealth;
 
   private final AtomicLongArray drops = new AtomicLongArray(DROPS.length);
@@ -228,23 +239,43 @@ public final class SyncSession {
    * authentic and fresh; every refusal is counted under its {@link SyncDrop}.
    */
   public boolean receive(byte[] d, int len, long now, long wallMillis) {
-    SyncCodec.Check c = SyncCodec.check(d, len, key);
+    // Refusals that cost nothing come first, before the MAC: an attacker on the segment gets no
+    // BLAKE2s for a datagram that could never be taken.
+    SyncCodec.Check c = SyncCodec.structure(d, len);
     if (c != SyncCodec.Check.OK) {
-      drop(c == SyncCodec.Check.BAD_MAC ? SyncDrop.BAD_MAC : SyncDrop.MALFORMED, 1);
+      drop(c == SyncCodec.Check.OVERSIZED ? SyncDrop.OVERSIZED : SyncDrop.MALFORMED, 1);
       return false;
     }
     long ep = SyncCodec.epoch(d);
     long sq = SyncCodec.seq(d);
-    if (Math.abs(wallMillis - SyncCodec.wallMillis(d)) > MAX_CLOCK_SKEW_MS) {
-      drop(SyncDrop.CLOCK_SKEW, 1);
+    long wall = SyncCodec.wallMillis(d);
+    if (ep == epoch) {
+      // the twins share the key, so a datagram of ours sent back verifies: only the epoch tells
+      drop(SyncDrop.REFLECTED, 1);
       return false;
     }
-    if (ep == peerEpoch && sq <= peerSeq) {
+    if ((ep == peerEpoch && sq <= peerSeq) || isRetired(ep)
+        || (ep != peerEpoch && peerSeq >= 0 && wall - peerWall < 0)) {
       drop(SyncDrop.REPLAYED, 1);
       return false;
     }
+    if (Math.abs(wallMillis - wall) > MAX_CLOCK_SKEW_MS) {
+      drop(SyncDrop.CLOCK_SKEW, 1);
+      return false;
+    }
+    c = SyncCodec.authenticate(d, len, key);
+    if (c != SyncCodec.Check.OK) {
+      drop(c == SyncCodec.Check.BAD_MAC ? SyncDrop.BAD_MAC : SyncDrop.MALFORMED, 1);
+      return false;
+    }
+    if (ep != peerEpoch && peerSeq >= 0) {
+      retired[retiredNext] = peerEpoch; // the twin restarted: its old epoch is never taken again
+      retiredNext = (retiredNext + 1) % retired.length;
+      retiredCount = Math.min(retiredCount + 1, retired.length);
+    }
     peerEpoch = ep;
     peerSeq = sq;
+    peerWall = Math.max(peerWall, wall);
     switch (SyncCodec.kind(d)) {
       case HEALTH -> {
         twinHealth = new TwinReport(SyncCodec.readHealth(d), now);
@@ -280,6 +311,15 @@ public final class SyncSession {
       }
     }
     return true;
+  }
+
+  private boolean isRetired(long ep) {
+    for (int i = 0; i < retiredCount; i++) {
+      if (retired[i] == ep) {
+        return true;
+      }
+    }
+    return false;
   }
 
   private void drop(SyncDrop r, long n) {

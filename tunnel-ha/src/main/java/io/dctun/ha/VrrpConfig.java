@@ -29,16 +29,35 @@ import java.util.Objects;
  *                       of the VIPs' family; null: the I/O layer reads the interface's first
  *                       IPv4 address, or its IPv6 link-local address
  * @param unicastPeers   empty: multicast to 224.0.0.18 (ff02::12); else send to and accept only
- *                       these, and (as keepalived) without requiring TTL / hop limit 255, since
- *                       unicast peers may be routed
+ *                       these (an advert from any other source is dropped as
+ *                       {@link DropReason#UNKNOWN_PEER})
  * @param tracks         conditions that lower the priority or force FAULT while unhealthy
+ * @param unicastTtlCheck with unicast peers: still require TTL / hop limit 255, as RFC 5798
+ *                       requires for multicast, so an advert that crossed a router is dropped
+ *                       ({@link DropReason#TTL_NOT_255}); false for peers that are routed, or a
+ *                       keepalived peer that sends unicast IPv6 at the default hop limit. Has no
+ *                       effect in multicast mode, which always requires 255.
  */
 public record VrrpConfig(String name, String interfaceName, int vrid, int priority,
     int advertIntervalCentis, List<Vip> vips, boolean preempt, Duration preemptDelay,
     boolean acceptMode, InetAddress primaryAddress, List<InetAddress> unicastPeers,
-    List<Track> tracks) {
+    List<Track> tracks, boolean unicastTtlCheck) {
 
   public static final int OWNER_PRIORITY = 255;
+
+  /** As the canonical constructor, with the unicast TTL check on. */
+  public VrrpConfig(String name, String interfaceName, int vrid, int priority,
+      int advertIntervalCentis, List<Vip> vips, boolean preempt, Duration preemptDelay,
+      boolean acceptMode, InetAddress primaryAddress, List<InetAddress> unicastPeers,
+      List<Track> tracks) {
+    this(name, interfaceName, vrid, priority, advertIntervalCentis, vips, preempt, preemptDelay,
+        acceptMode, primaryAddress, unicastPeers, tracks, true);
+  }
+
+  /** Whether received adverts must have TTL / hop limit 255: always in multicast mode. */
+  public boolean checksTtl() {
+    return unicastPeers.isEmpty() || unicastTtlCheck;
+  }
 
   /** A virtual address and its prefix length. */
   public record Vip(InetAddress address, int prefixLength) {
@@ -190,6 +209,7 @@ public record VrrpConfig(String name, String interfaceName, int vrid, int priori
     private InetAddress primary;
     private final List<InetAddress> peers = new ArrayList<>();
     private final List<Track> tracks = new ArrayList<>();
+    private boolean unicastTtlCheck = true;
 
     private Builder(String name) {
       this.name = name;
@@ -234,9 +254,12 @@ public record VrrpConfig(String name, String interfaceName, int vrid, int priori
 
     public Builder track(Track t) { tracks.add(t); return this; }
 
+    /** With unicast peers: whether adverts must still arrive with TTL / hop limit 255 (default on). */
+    public Builder unicastTtlCheck(boolean v) { unicastTtlCheck = v; return this; }
+
     public VrrpConfig build() {
       return new VrrpConfig(name, interfaceName, vrid, priority, intervalCentis, vips, preempt,
-          preemptDelay, acceptMode, primary, peers, tracks);
+          preemptDelay, acceptMode, primary, peers, tracks, unicastTtlCheck);
     }
   }
 

@@ -20,7 +20,22 @@ public final class VrrpCounters {
     MASTER_CONFLICT_WON,
     /** The VIP list of an accepted advert differs from ours (RFC 5798 says MAY log). */
     ADDRESS_LIST_MISMATCH,
-    BECAME_MASTER, BECAME_BACKUP, BECAME_FAULT
+    BECAME_MASTER, BECAME_BACKUP, BECAME_FAULT,
+    /**
+     * Sync group: this backup's Master_Down_Timer fired but another member still hears a master
+     * it defers to, so the group stays BACKUP (counted once per wait, not per interval).
+     */
+    SYNC_GROUP_WAIT,
+    /**
+     * An accepted advert (not priority 0) whose interval differs from ours: a misconfigured peer,
+     * or a forged advert with a long interval that stretches the backup's Master_Down_Interval.
+     */
+    INTERVAL_MISMATCH,
+    /**
+     * An accepted advert with priority 255 (address owner) whose source is none of our VIPs: no
+     * router is entitled to it, a forged advert taking the VIPs is what sends it.
+     */
+    OWNER_PRIORITY_NOT_OWNER
   }
 
   void drop(DropReason r) {

@@ -142,7 +142,7 @@ public final class VrrpInstance implements AutoCloseable {
         }
         VrrpConfig full = new VrrpConfig(c.name(), c.interfaceName(), c.vrid(), c.priority(),
             c.advertIntervalCentis(), c.vips(), c.preempt(), c.preemptDelay(), c.acceptMode(),
-            c.primaryAddress(), c.unicastPeers(), tracks);
+            c.primaryAddress(), c.unicastPeers(), tracks, c.unicastTtlCheck());
         List<byte[]> peers = new ArrayList<>();
         for (InetAddress p : c.unicastPeers()) {
           peers.add(p.getAddress());

@@ -59,6 +59,10 @@ public final class VrrpRouter {
   private long preemptAllowedAt;
   private int failedWeight;
   private int faults;
+  /** A member of a sync group of two or more: Master_Down_Timer only says it wants MASTER. */
+  private boolean groupMember;
+  /** As keepalived's wantstate: this backup's Master_Down_Timer fired, the group has not followed. */
+  private boolean wantsMaster;
 
   /** A router whose config names its primary address. */
   public VrrpRouter(VrrpConfig config) {
@@ -197,19 +201,29 @@ public final class VrrpRouter {
         adverTimer = now + interval; // stalled for over an interval: restart, do not burst
       }
     } else if (state == VrrpState.BACKUP && now - masterDownTimer >= 0) {
-      becomeMaster(now, out, "Master_Down_Timer fired");
+      if (groupMember) {
+        // the group goes MASTER only when every member wants to (VrrpSyncGroup); until a master
+        // is heard again this member waits without a timer: nothing to do, nothing to repeat
+        masterDownTimer = NEVER;
+        if (!wantsMaster) {
+          wantsMaster = true;
+          counters.count(Event.SYNC_GROUP_WAIT);
+        }
+      } else {
+        becomeMaster(now, out, "Master_Down_Timer fired");
+      }
     }
     return out;
   }
 
   /**
    * A received IPv4 or IPv6 packet (from its IP header). Anything that is not a valid advert for
-   * this VRID and family is counted under its {@link DropReason} and returns no action. In
-   * unicast mode the TTL need not be 255 (the sender must be a configured peer instead), as in
-   * keepalived.
+   * this VRID and family is counted under its {@link DropReason} and returns no action. The
+   * TTL / hop limit must be 255 unless the config has unicast peers and turns the check off
+   * ({@link VrrpConfig#checksTtl()}); in unicast mode the sender must be a configured peer.
    */
   public List<VrrpAction> onPacket(long now, byte[] buf, int off, int len) {
-    DropReason r = VrrpCodec.decode(buf, off, len, scratch, config.unicastPeers().isEmpty());
+    DropReason r = VrrpCodec.decode(buf, off, len, scratch, config.checksTtl());
     if (r != DropReason.NONE) {
       counters.drop(r);
       return List.of();
@@ -231,6 +245,14 @@ public final class VrrpRouter {
     if (!sameAddresses(a)) {
       counters.count(Event.ADDRESS_LIST_MISMATCH);
     }
+    // VRRPv3 has no authentication: what a forged advert would look like is counted (the
+    // pair's two boxes have the same interval, and neither owns the VIPs)
+    if (a.priority != 0 && a.intervalCentis != config.advertIntervalCentis()) {
+      counters.count(Event.INTERVAL_MISMATCH);
+    }
+    if (a.priority == VrrpConfig.OWNER_PRIORITY && !ownsAVip(a)) {
+      counters.count(Event.OWNER_PRIORITY_NOT_OWNER);
+    }
     List<VrrpAction> out = new ArrayList<>(4);
     int mine = effectivePriority();
     if (state == VrrpState.BACKUP) {
@@ -239,6 +261,7 @@ public final class VrrpRouter {
       } else if (!config.preempt() || a.priority >= mine || now - preemptAllowedAt < 0) {
         masterAdverCentis = a.intervalCentis;
         masterDownTimer = now + masterDownIntervalNanos();
+        wantsMaster = false; // this member hears a master it defers to: the group stays BACKUP
       } else {
         counters.count(Event.LOWER_PRIORITY_IGNORED);
       }
@@ -312,6 +335,19 @@ public final class VrrpRouter {
     return out;
   }
 
+  /**
+   * Whether this backup's Master_Down_Timer fired while its sync group held it (it hears no
+   * master it defers to); false in any other state.
+   */
+  public boolean wantsMaster() {
+    return state == VrrpState.BACKUP && wantsMaster;
+  }
+
+  /** Called once by a {@link VrrpSyncGroup} of two or more members. */
+  void joinGroup() {
+    groupMember = true;
+  }
+
   /** The sync group forces this member to MASTER (if backup). */
   List<VrrpAction> forceMaster(long now, String why) {
     List<VrrpAction> out = new ArrayList<>(4);
@@ -338,6 +374,16 @@ public final class VrrpRouter {
       return DropReason.NOT_RUNNING;
     }
     return DropReason.NONE;
+  }
+
+  /** Whether the advert's source is one of our VIPs: the only router entitled to priority 255. */
+  private boolean ownsAVip(VrrpAdvert a) {
+    for (int v = 0; v < vipBytes.length; v += alen) {
+      if (Arrays.equals(a.sourceBytes, 0, alen, vipBytes, v, v + alen)) {
+        return true;
+      }
+    }
+    return false;
   }
 
   private boolean sameAddresses(VrrpAdvert a) {
@@ -400,6 +446,7 @@ public final class VrrpRouter {
 
   private void transition(List<VrrpAction> out, VrrpState to, String why) {
     VrrpState from = state;
+    wantsMaster = false;
     state = to;
     if (from != to) {
       out.add(new StateChange(name, from, to, why));

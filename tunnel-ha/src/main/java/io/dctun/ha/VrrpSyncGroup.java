@@ -10,6 +10,15 @@ import java.util.List;
  * member enters FAULT every other member is held in FAULT until it recovers; when a member
  * becomes MASTER the other backups follow. Forced transitions do not propagate again.
  *
+ * <p>A backup group goes MASTER only when every member wants to: a member whose
+ * Master_Down_Timer fires only {@linkplain VrrpRouter#wantsMaster() wants} MASTER, and waits
+ * (no timer, no advert, no gratuitous ARP) while another member still hears a master it defers
+ * to. keepalived's sync groups do the same ("prefer backup state to avoid thrashing"). Without
+ * this, a pair whose public segment is split while the private one is not flaps: the backup's
+ * public instance times out and drags the group to MASTER, its private instance hears the real
+ * master and drags it back, and so on every Master_Down_Interval. The cases are tabled in
+ * tunnel-ha's README ("Sync groups and split segments").
+ *
  * <p>Sans I/O like {@link VrrpRouter}: every call returns the members' actions in order, each
  * tagged with its instance name. A single router is a group of one.
  *
@@ -23,6 +32,11 @@ public final class VrrpSyncGroup {
       throw new IllegalArgumentException("a sync group needs at least one instance");
     }
     this.members = List.copyOf(members);
+    if (this.members.size() > 1) {
+      for (VrrpRouter r : this.members) {
+        r.joinGroup();
+      }
+    }
   }
 
   public List<VrrpRouter> members() {
@@ -143,7 +157,25 @@ public final class VrrpSyncGroup {
         }
       }
     }
+    if (everyMemberWantsMaster()) {
+      for (VrrpRouter r : members) {
+        out.addAll(r.forceMaster(now, "sync group: no member hears a master it defers to"));
+      }
+    }
     return out;
+  }
+
+  /** Every member is MASTER or a backup whose Master_Down_Timer fired, and one is the latter. */
+  private boolean everyMemberWantsMaster() {
+    boolean any = false;
+    for (VrrpRouter r : members) {
+      if (r.wantsMaster()) {
+        any = true;
+      } else if (r.state() != VrrpState.MASTER) {
+        return false;
+      }
+    }
+    return any;
   }
 
   private static boolean ownFault(VrrpRouter r) {

@@ -236,6 +236,7 @@ class GatewayPairInMemoryTest {
     assertThat(a2.sync.isSending()).as("the new master streams to the old one").isTrue();
     // what the appliance's status file, `dctun status` and metrics read: the pair's own report
     assertThat(io.dctun.core.status.StatusText.of(a2.pair)).contains("ha.tunnel sending\n", "ha.takeovers 1\n",
-        "ha.releases 0\n", "ha.sync.timestamps-received 1\n", "ha.handshake.failed-as-master no\n");
+        "ha.releases 0\n", "ha.sync.timestamps-received 1\n", "ha.handshake.failed-as-master no\n",
+        "ha.sync.drop.REFLECTED 0\n", "ha.sync.drop.OVERSIZED 0\n", "ha.sync.drop.REPLAYED 0\n");
   }
 }

@@ -183,7 +183,8 @@ class KeepalivedInteropTest {
       report("keepalived takeover after dctun shutdown, unicast (prio 0, incl. JVM exit)", took,
           skewNanos(100, INTERVAL_CS));
       assertThat(took).isLessThan(masterDownNanos(100, INTERVAL_CS));
-      // and back: dctun at 100 accepts keepalived's unicast adverts and stays backup
+      // and back: dctun at 100 accepts keepalived's unicast adverts and stays backup (with its
+      // default TTL check on: keepalived sends IPv4 unicast adverts at TTL 255, so no drop)
       Spawned d2 = lab.startDctun(100, true, K_ADDR);
       lab.awaitDctun(d2, "BACKUP", 1, Duration.ofSeconds(5));
       Thread.sleep(2000);

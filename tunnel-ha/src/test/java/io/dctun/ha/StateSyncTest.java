@@ -70,7 +70,8 @@ class StateSyncTest {
 
       ms.setSending(true);
       long deadline = System.nanoTime() + DEADLINE_NANOS;
-      while (bs.flowsReceived() == 0 && System.nanoTime() < deadline) {
+      // the sender counts after send() returns, so the receiver may count first: wait for both
+      while ((bs.flowsReceived() == 0 || ms.flowsSent() == 0) && System.nanoTime() < deadline) {
         Thread.sleep(20);
       }
       assertThat(bs.flowsReceived()).isEqualTo(1);

@@ -218,10 +218,14 @@ class Vrrp6Test {
   }
 
   @Test
-  void unicastModeTakesHopLimit64AsKeepalivedSendsItMulticastModeDoesNot() {
+  void unicastModeTakesHopLimit64OnlyWithTheTtlCheckOffMulticastModeNever() {
     byte[] p = packet(LOW, 200, 20);
     p[7] = 64; // keepalived 2.2.7's unicast IPv6 adverts: the kernel's default hop limit
-    VrrpRouter unicast = new VrrpRouter(cfg(100).unicastPeer("fe80::1").build(), KEEPALIVED);
+    VrrpRouter checked = new VrrpRouter(cfg(100).unicastPeer("fe80::1").build(), KEEPALIVED);
+    checked.start(T0);
+    checked.onPacket(T0 + 1, p, 0, p.length);
+    assertThat(checked.counters().drops(DropReason.TTL_NOT_255)).as("the default keeps RFC 5798's check").isEqualTo(1);
+    VrrpRouter unicast = new VrrpRouter(cfg(100).unicastPeer("fe80::1").unicastTtlCheck(false).build(), KEEPALIVED);
     unicast.start(T0);
     unicast.onPacket(T0 + 1, p, 0, p.length);
     assertThat(unicast.counters().get(VrrpCounters.Event.ADVERTS_ACCEPTED)).isEqualTo(1);

@@ -9,7 +9,8 @@ import java.util.concurrent.CountDownLatch;
  *
  * <pre>VrrpMain IFNAME VRID PRIORITY INTERVAL_CS VIP/PREFIX[,VIP/PREFIX...] preempt|nopreempt [PEER[,PEER...]]</pre>
  *
- * With PEERs (unicast mode), adverts go to those addresses only and only theirs are accepted.
+ * With PEERs (unicast mode), adverts go to those addresses only and only theirs are accepted;
+ * TTL 255 is required of IPv4 adverts, not of IPv6 ones (keepalived sends those at hop limit 64).
  *
  * VIPs of both families make a sync group of two instances, "dctun" (IPv4) and "dctun-v6"; each
  * state change of any instance is also printed as {@code INSTANCE NAME STATE}.
@@ -33,6 +34,9 @@ public final class VrrpMain {
             b.unicastPeer(peer);
           }
         }
+        // keepalived 2.2.7 sends unicast IPv6 adverts at the kernel's default hop limit (64);
+        // its IPv4 unicast adverts keep TTL 255, so the check stays on there
+        b.unicastTtlCheck(family == 4);
       }
       boolean any = false;
       for (String vip : args[4].split(",")) {

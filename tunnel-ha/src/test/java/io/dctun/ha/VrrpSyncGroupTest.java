@@ -30,13 +30,20 @@ class VrrpSyncGroupTest {
   }
 
   @Test
-  void oneBecomingMasterTakesTheOthersAlong() {
+  void aMemberThatHearsNoMasterWaitsWhileAnotherStillHearsOne() {
     g.start(T0);
-    // only "public" hears a master; "private" would fire first, and takes "public" along
+    // only "public" hears a master; "private" fires first and wants MASTER, but the group waits
     g.onAdvert(T0 + 100 * MS, pub, new VrrpAdvert().set(PEER, 51, 200, 100, 0));
     List<VrrpAction> a = g.poll(g.nextDeadline());
+    assertThat(a).isEmpty();
+    assertThat(priv.wantsMaster()).isTrue();
+    assertThat(priv.state()).isEqualTo(VrrpState.BACKUP);
+    assertThat(pub.state()).isEqualTo(VrrpState.BACKUP);
+    // once "public" stops hearing it too, every member wants MASTER: the group goes, together
+    a = g.poll(g.nextDeadline());
     assertThat(a).contains(new VrrpAction.AddVips("public"), new VrrpAction.AddVips("private"));
     assertThat(pub.state()).isEqualTo(VrrpState.MASTER);
+    assertThat(priv.state()).isEqualTo(VrrpState.MASTER);
   }
 
   @Test

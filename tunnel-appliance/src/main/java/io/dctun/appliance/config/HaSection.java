@@ -32,7 +32,10 @@ import org.yaml.snakeyaml.nodes.NodeTuple;
  *     interface: eth0
  *     vrid: 51
  *     vip: 198.18.0.100/24
- *     unicast-peers: [198.18.0.12]   # optional; absent = multicast 224.0.0.18
+ *     unicast-peers: [198.18.0.12]   # optional; absent = multicast 224.0.0.18. Adverts go to
+ *                                    # and are accepted only from these (VRRPv3 has no auth)
+ *     unicast-ttl-check: true        # optional, default true, only with unicast-peers: adverts
+ *                                    # must still arrive with TTL 255; false for routed peers
  *   private:                     # the servers' next hop
  *     interface: eth1
  *     vrid: 52
@@ -59,7 +62,8 @@ public record HaSection(PairConfig pair, Map<String, String> notifyCommands) {
   static final Set<String> STATE_SYNC_FIELDS = Set.of("local", "peer", "bandwidth");
   static final Set<String> FIELDS = Set.of("priority", "advert-interval", "preempt", "preempt-delay", "public",
       "private", "track", "state-sync", "notify");
-  static final Set<String> SIDE_FIELDS = Set.of("interface", "vrid", "vip", "vip6", "unicast-peers");
+  static final Set<String> SIDE_FIELDS = Set.of("interface", "vrid", "vip", "vip6", "unicast-peers",
+      "unicast-ttl-check");
   static final Set<String> TRACK_FIELDS = Set.of("interfaces", "peer-handshake");
   static final Set<String> HANDSHAKE_FIELDS = Set.of("within", "weight");
 
@@ -349,10 +353,21 @@ public record HaSection(PairConfig pair, Map<String, String> notifyCommands) {
           peers.add(a4);
         }
       }
+      boolean ttlCheck = true;
+      v = value(s, "unicast-ttl-check");
+      if (v != null) {
+        Boolean b = bool(v, at + ".unicast-ttl-check");
+        if (b != null && value(s, "unicast-peers") == null) {
+          error(v, at + ".unicast-ttl-check", "only applies with unicast-peers (multicast adverts always "
+              + "need TTL 255)");
+        } else if (b != null) {
+          ttlCheck = b;
+        }
+      }
       if (count != before) {
         return null;
       }
-      return new Side(instanceName, ifName, vrid, vip, vip6, peers);
+      return new Side(instanceName, ifName, vrid, vip, vip6, peers, ttlCheck);
     }
 
     /** A VIP with its prefix length, of one family (4: vip, 6: vip6); null after an error. */

@@ -191,4 +191,25 @@ class HaSectionTest {
     assertThat(errors(base("listen-port: 51820") + v6InVip))
         .containsExactly("gw.yaml:20: ha.private.vip: 'fe80::52:1/64' is not an IPv4 address (an IPv6 one goes in vip6)");
   }
+
+  @Test
+  void unicastTtlCheckIsOnByDefaultCanBeTurnedOffAndNeedsUnicastPeers() throws Exception {
+    List<VrrpConfig> g = load(base("listen-port: 51820") + HA).ha().orElseThrow().pair().syncGroup();
+    assertThat(g.get(0).unicastTtlCheck()).isTrue();
+    assertThat(g.get(0).checksTtl()).isTrue();
+    String off = HA.replace("    unicast-peers: [198.18.0.12]\n",
+        "    unicast-peers: [198.18.0.12]\n    unicast-ttl-check: false\n");
+    g = load(base("listen-port: 51820") + off).ha().orElseThrow().pair().syncGroup();
+    assertThat(g.get(0).unicastTtlCheck()).isFalse();
+    assertThat(g.get(0).checksTtl()).isFalse();
+    assertThat(g.get(1).checksTtl()).as("the private side multicasts: always 255").isTrue();
+    String misplaced = HA.replace("    vip: 198.18.20.1/24\n",
+        "    vip: 198.18.20.1/24\n    unicast-ttl-check: false\n");   // line 21
+    assertThat(errors(base("listen-port: 51820") + misplaced)).containsExactly(
+        "gw.yaml:21: ha.private.unicast-ttl-check: only applies with unicast-peers (multicast adverts always "
+            + "need TTL 255)");
+    String notBool = off.replace("unicast-ttl-check: false", "unicast-ttl-check: sometimes");
+    assertThat(errors(base("listen-port: 51820") + notBool)).containsExactly(
+        "gw.yaml:17: ha.public.unicast-ttl-check: 'sometimes' is not true or false");
+  }
 }
