@@ -12,7 +12,6 @@ import java.security.KeyPair;
 import java.util.ArrayList;
 import java.util.List;
 import java.util.concurrent.Callable;
-import java.util.concurrent.CountDownLatch;
 import picocli.CommandLine;
 import picocli.CommandLine.Command;
 import picocli.CommandLine.Option;
@@ -32,7 +31,8 @@ final class ForwardCommand implements Callable<Integer> {
   @Option(names = {"-c", "--config"}, paramLabel = "FILE", description = "the forward configuration (YAML)")
   Path config;
 
-  @Option(names = "--status-file", paramLabel = "FILE", description = "rewrite a status snapshot here every second")
+  @Option(names = "--status-file", paramLabel = "FILE",
+      description = "rewrite a status snapshot here every second (removed on exit)")
   Path statusFile;
 
   @CommandLine.Spec CommandLine.Model.CommandSpec spec;
@@ -49,25 +49,33 @@ final class ForwardCommand implements Callable<Integer> {
       CheckCommand.printErrors(spec.commandLine().getErr(), e);
       return Main.EXIT_CONFIG;
     }
-    List<AutoCloseable> running = start(cfg);
-    CountDownLatch stopped = new CountDownLatch(1);
-    Runtime.getRuntime().addShutdownHook(new Thread(() -> {
-      closeAll(running);
-      stopped.countDown();
-    }, "dctun-forward-shutdown"));
-    Path status = statusFile == null ? null : main.resolve(statusFile);
-    while (!stopped.await(1, java.util.concurrent.TimeUnit.SECONDS)) {
-      if (status != null) {
-        StatusText t = new StatusText();
-        for (AutoCloseable c : running) {
-          ((io.dctun.core.status.StatusSource) c).report(t);
+    // One owner for the sides and the status file (GatewayProcess): the shutdown hook only asks,
+    // so a status write can never race the shutdown, and a SIGTERM during start still closes.
+    GatewayProcess p = new GatewayProcess("forward", statusFile == null ? null : main.resolve(statusFile));
+    Runtime.getRuntime().addShutdownHook(new Thread(p::stopFromSignal, "dctun-forward-shutdown"));
+    p.run(onFailure -> {
+      List<AutoCloseable> running = start(cfg);
+      return new GatewayProcess.Running() {
+        @Override
+        public String status() {
+          StatusText t = new StatusText();
+          for (AutoCloseable c : running) {
+            ((io.dctun.core.status.StatusSource) c).report(t);
+          }
+          return t.toString();
         }
-        java.nio.file.Path tmp = status.resolveSibling(status.getFileName() + ".tmp");
-        java.nio.file.Files.writeString(tmp, t.toString());
-        java.nio.file.Files.move(tmp, status, java.nio.file.StandardCopyOption.REPLACE_EXISTING,
-            java.nio.file.StandardCopyOption.ATOMIC_MOVE);
-      }
-    }
+
+        @Override
+        public String fatalFailure() {
+          return null; // the sides reconnect by themselves (ForwardInner's keeper)
+        }
+
+        @Override
+        public void close() {
+          closeAll(running);
+        }
+      };
+    });
     return Main.EXIT_OK;
   }
 

@@ -41,7 +41,7 @@ import org.slf4j.LoggerFactory;
  * protocol {@link Device} and the {@link Engine} between them. Built all-or-nothing: if any step
  * fails, what was already created is removed before the error is reported.
  */
-public final class Gateway implements AutoCloseable {
+public final class Gateway implements GatewayProcess.Running {
   private static final Logger LOG = LoggerFactory.getLogger(Gateway.class);
 
   private final GatewayConfig cfg;
@@ -57,14 +57,30 @@ public final class Gateway implements AutoCloseable {
   private volatile String uapiError = "not started";
   private volatile HostLocations mesh; // null unless a peer has role gateway or host
   private volatile io.dctun.appliance.metrics.MetricsEndpoint metrics; // null unless metrics: is set
+  private final Engine.FailureListener onFailure;
+  private boolean closed; // guarded by this
 
-  private Gateway(GatewayConfig cfg) {
+  private Gateway(GatewayConfig cfg, Engine.FailureListener onFailure) {
     this.cfg = cfg;
+    this.onFailure = onFailure;
   }
 
-  /** Creates the interface, binds the socket and starts moving packets. */
+  /**
+   * Creates the interface, binds the socket and starts moving packets. A fatal engine failure is
+   * only logged ({@link Engine#LOG_ONLY}) and shown in the status ({@code engine.failure}); {@code
+   * dctun up} uses {@link #start(GatewayConfig, Engine.FailureListener)} and shuts down.
+   */
   public static Gateway start(GatewayConfig cfg) throws IOException {
-    Gateway g = new Gateway(cfg);
+    return start(cfg, Engine.LOG_ONLY);
+  }
+
+  /**
+   * As {@link #start(GatewayConfig)}, telling {@code onFailure} when the engine can no longer move
+   * packets (the TUN interface was deleted, ...; see {@link Engine}). An interrupt of the calling
+   * thread during start may make it fail (then, as for any failure, nothing is left behind).
+   */
+  public static Gateway start(GatewayConfig cfg, Engine.FailureListener onFailure) throws IOException {
+    Gateway g = new Gateway(cfg, onFailure);
     try {
       g.open();
       return g;
@@ -141,7 +157,7 @@ public final class Gateway implements AutoCloseable {
     for (int i = 0; i < tun.queueCount(); i++) {
       queues.add(tun.queue(i));
     }
-    engine = new Engine(device, queues, transports, Clock.SYSTEM, null);
+    engine = new Engine(device, queues, transports, Clock.SYSTEM, null).onFailure(onFailure);
     engine.everyTick(firewall::tick); // flow expiry on the engine's timer thread: no thread of its own
     if (cfg.mesh().isPresent()) {
       // Route sharing: registered with the device before the engine moves a packet, so no
@@ -274,6 +290,10 @@ public final class Gateway implements AutoCloseable {
       t.counter("unroutable-sends", ts.unroutable());
     }
     t.counter("device-write-errors", writeErrors.get());
+    Engine e = engine;
+    if (e != null) {
+      e.report(t);
+    }
     device.report(t);
     for (Peer p : device.peers()) {
       // what wg set / syncconf changed shows here at once, as the device routes it
@@ -314,17 +334,36 @@ public final class Gateway implements AutoCloseable {
     return (h.contains(":") ? "[" + h + "]" : h) + ":" + a.getPort();
   }
 
-  /** Writes {@link #status()} to {@code file} atomically (write a temporary file, then rename). */
+  /**
+   * Writes {@link #status()} to {@code file} atomically, without following a symlink (see {@link
+   * StatusFile}).
+   */
   public void writeStatus(java.nio.file.Path file) throws IOException {
-    java.nio.file.Path tmp = file.resolveSibling(file.getFileName() + ".tmp");
-    java.nio.file.Files.writeString(tmp, status());
-    java.nio.file.Files.move(tmp, file, java.nio.file.StandardCopyOption.REPLACE_EXISTING,
-        java.nio.file.StandardCopyOption.ATOMIC_MOVE);
+    StatusFile.write(file, status());
   }
 
-  /** Stops traffic and removes the interface (and with it every address and route we added). */
+  /**
+   * Why this gateway can no longer do its job, or null: the engine failed (it stopped moving
+   * packets) or the VRRP thread of an HA pair died (this box no longer takes part in the pair).
+   */
+  @Override
+  public String fatalFailure() {
+    Engine e = engine;
+    String f = e != null ? e.failure() : null;
+    if (f != null) {
+      return f;
+    }
+    HaController h = ha;
+    return h != null ? h.failure() : null;
+  }
+
+  /** Stops traffic and removes the interface (and with it every address and route we added). Idempotent. */
   @Override
   public synchronized void close() {
+    if (closed) {
+      return;
+    }
+    closed = true;
     if (uapi != null) {
       uapi.close(); // first: no wg set while the rest goes down; removes the socket file
       uapi = null;
@@ -375,34 +414,18 @@ public final class Gateway implements AutoCloseable {
   }
 
   /**
-   * Runs a gateway until SIGINT/SIGTERM, then shuts it down cleanly. If {@code statusFile} is
-   * not null, the status snapshot is rewritten there every second (and removed at the end).
+   * Runs a gateway until SIGINT/SIGTERM, then shuts it down cleanly; see {@link GatewayProcess}.
+   * If {@code statusFile} is not null, the status snapshot is rewritten there every second (and
+   * removed at the end).
+   *
+   * @throws GatewayProcess.GatewayFailedException when the gateway failed while running (it is
+   *     down and cleaned up by then): {@code dctun up} exits 3
    */
   public static void runUntilStopped(GatewayConfig cfg, java.nio.file.Path statusFile) throws Exception {
-    Gateway g = start(cfg);
-    CountDownLatch stopped = new CountDownLatch(1);
-    Thread hook = new Thread(() -> {
-      LOG.info("stopping {}", cfg.interfaceName());
-      g.close();
-      if (statusFile != null) {
-        try {
-          java.nio.file.Files.deleteIfExists(statusFile);
-        } catch (IOException e) {
-          LOG.warn("removing {}: {}", statusFile, e.getMessage());
-        }
-      }
-      stopped.countDown();
-    }, "dctun-shutdown");
-    Runtime.getRuntime().addShutdownHook(hook);
-    while (!stopped.await(1, java.util.concurrent.TimeUnit.SECONDS)) {
-      if (statusFile != null) {
-        try {
-          g.writeStatus(statusFile);
-        } catch (IOException e) {
-          LOG.warn("writing status to {}: {}", statusFile, e.getMessage());
-        }
-      }
-    }
+    GatewayProcess p = new GatewayProcess(cfg.interfaceName(), statusFile);
+    // Before the first resource exists: a SIGTERM during start still cleans up.
+    Runtime.getRuntime().addShutdownHook(new Thread(p::stopFromSignal, "dctun-shutdown"));
+    p.run(onFailure -> start(cfg, onFailure));
   }
 
   /** The runner behind {@code dctun up}. */

@@ -65,14 +65,17 @@ public final class GatewayFirewall implements AutoCloseable, StatusSource {
   /** Builds and installs the firewall of {@code cfg} on {@code device} (none without a section). */
   public static GatewayFirewall attach(GatewayConfig cfg, Device device) {
     GatewayFirewall g = new GatewayFirewall(cfg, device);
-    if (g.firewall != null) {
-      OPEN.add(g);
-      installSignal();
-    }
+    // Also without a firewall: with no handler, the JVM's default for SIGHUP ends the process.
+    OPEN.add(g);
+    installSignal();
     return g;
   }
 
-  /** SIGHUP reloads the rules of every open firewall; once per process, where the JVM allows it. */
+  /**
+   * SIGHUP reloads the rules of every open firewall (a gateway without one logs that there is
+   * nothing to reload); once per process, where the JVM allows it. {@code -Ddctun.noSighup=true}
+   * leaves SIGHUP alone (an embedder with a handler of its own).
+   */
   private static synchronized void installSignal() {
     if (signalInstalled || Boolean.getBoolean("dctun.noSighup")) {
       return;
@@ -81,6 +84,9 @@ public final class GatewayFirewall implements AutoCloseable, StatusSource {
       // Under nohup SIGHUP arrives ignored, and the JVM would then never call our handler.
       io.dctun.tun.Signals.restoreDefault(io.dctun.tun.Signals.SIGHUP);
       sun.misc.Signal.handle(new sun.misc.Signal("HUP"), s -> {
+        if (OPEN.isEmpty()) {
+          LOG.info("SIGHUP: no gateway is running; nothing to reload");
+        }
         for (GatewayFirewall g : OPEN) {
           g.reload();
         }
@@ -120,7 +126,8 @@ public final class GatewayFirewall implements AutoCloseable, StatusSource {
    */
   public synchronized boolean reload() {
     if (firewall == null) {
-      LOG.warn("{}: reload: this gateway runs without a firewall section; restart to add one", ifName);
+      LOG.warn("{}: SIGHUP: nothing to reload: this gateway runs without a firewall section (restart to add "
+          + "one); it keeps running", ifName);
       return false;
     }
     GatewayConfig next;

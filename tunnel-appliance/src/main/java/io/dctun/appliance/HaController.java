@@ -108,6 +108,16 @@ public final class HaController implements AutoCloseable {
     return StatusText.of(gateway);
   }
 
+  /**
+   * Why this box no longer takes part in the pair, or null: its VRRP thread died (it released the
+   * VIPs on the way out, so the twin has them, but this box would never take them back).
+   */
+  public String failure() {
+    io.dctun.ha.VrrpInstance v = gateway.vrrpInstance();
+    Throwable t = v != null ? v.failure() : null;
+    return t == null ? null : "VRRP thread died: " + t;
+  }
+
   /** Reports the pair into {@code s} (the gateway's status and metrics). */
   public void report(io.dctun.core.status.StatusSink s) {
     gateway.report(s);

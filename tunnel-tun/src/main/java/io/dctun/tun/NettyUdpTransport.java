@@ -228,6 +228,15 @@ public final class NettyUdpTransport implements UdpTransport {
     public void exceptionCaught(ChannelHandlerContext ctx, Throwable cause) {
       LOG.warn("UDP: {}", cause.toString());
     }
+
+    @Override
+    public void channelInactive(ChannelHandlerContext ctx) {
+      // Netty closes a datagram channel whose read failed for good: nothing arrives any more.
+      if (!closing) {
+        LOG.error("UDP socket closed under the transport; the tunnel stops receiving");
+        receiver.failed(new java.io.IOException("UDP socket " + bound + " closed under the transport"));
+      }
+    }
   }
 
   @Override
@@ -302,8 +311,11 @@ public final class NettyUdpTransport implements UdpTransport {
     return epoll ? "epoll" : "netty-nio";
   }
 
+  private volatile boolean closing;
+
   @Override
   public void close() {
+    closing = true;
     try {
       channel.close().await(2, TimeUnit.SECONDS);
     } catch (InterruptedException e) {

@@ -99,6 +99,11 @@ final class HaSites implements AutoCloseable {
 
   /** A pair at site B; at site A a pair too if {@code pairAtA}, else one gateway. */
   HaSites(boolean pairAtA) {
+    this(pairAtA, "");
+  }
+
+  /** As above, every namespace's label starting with {@code prefix} (an engineer's or a test's own). */
+  HaSites(boolean pairAtA, String prefix) {
     this.pairAtA = pairAtA;
     try {
       dir = Files.createTempDirectory("dctun-ha-" + topology.id());
@@ -109,11 +114,11 @@ final class HaSites implements AutoCloseable {
           }
         }
       });
-      wan = topology.namespace("wan");
-      srvA = topology.namespace("srvA");
-      srvB = topology.namespace("srvB");
-      gwB1 = topology.namespace("gwB1");
-      gwB2 = topology.namespace("gwB2");
+      wan = topology.namespace(prefix + "wan");
+      srvA = topology.namespace(prefix + "srvA");
+      srvB = topology.namespace(prefix + "srvB");
+      gwB1 = topology.namespace(prefix + "gwB1");
+      gwB2 = topology.namespace(prefix + "gwB2");
       wanBridge = topology.bridge(wan);
       wan.addAddress(wanBridge, WAN_PROBE + "/24");
       lanBridge = topology.bridge(srvB);
@@ -121,8 +126,8 @@ final class HaSites implements AutoCloseable {
       List<NetNs> gateways = new ArrayList<>();
       if (pairAtA) {
         gwA = null;
-        gwA1 = topology.namespace("gwA1");
-        gwA2 = topology.namespace("gwA2");
+        gwA1 = topology.namespace(prefix + "gwA1");
+        gwA2 = topology.namespace(prefix + "gwA2");
         lanBridgeA = topology.bridge(srvA);
         srvA.addAddress(lanBridgeA, Sites.SRV_A + "/24");
         wanA1 = wanLink(gwA1, WAN_A1);
@@ -131,7 +136,7 @@ final class HaSites implements AutoCloseable {
         lanA2 = lanLink(srvA, lanBridgeA, gwA2, "198.18.10.3");
         gateways.addAll(List.of(gwA1, gwA2));
       } else {
-        gwA = topology.namespace("gwA");
+        gwA = topology.namespace(prefix + "gwA");
         gwA1 = null;
         gwA2 = null;
         lanBridgeA = null;

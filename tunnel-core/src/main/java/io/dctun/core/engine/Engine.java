@@ -4,6 +4,8 @@ import io.dctun.core.Clock;
 import io.dctun.core.device.PacketDevice;
 import io.dctun.core.session.Device;
 import io.dctun.core.session.Output;
+import io.dctun.core.status.StatusSink;
+import io.dctun.core.status.StatusSource;
 import io.dctun.core.transport.Endpoint;
 import io.dctun.core.transport.Transport;
 import io.dctun.core.transport.Transports;
@@ -18,6 +20,7 @@ import java.util.concurrent.ScheduledExecutorService;
 import java.util.concurrent.ScheduledFuture;
 import java.util.concurrent.TimeUnit;
 import java.util.concurrent.atomic.AtomicLong;
+import java.util.concurrent.atomic.AtomicReference;
 import org.slf4j.Logger;
 import org.slf4j.LoggerFactory;
 
@@ -38,8 +41,33 @@ import org.slf4j.LoggerFactory;
  * Each TUN thread owns its buffers for its whole life and processes a batch in order, so a
  * peer's packets leave in the order they were read. The protocol path allocates nothing per
  * packet; the cipher and the JDK's datagram API do (see benchmarks/README.md).
+ *
+ * <p><b>Failures.</b> No thread of the engine dies silently. Per thread:
+ * <ul>
+ *   <li>A RuntimeException while handling one packet (a bug, on the outbound path, the inbound
+ *       path or in a filter) is counted, logged at a bounded rate ({@link ErrorBudget}), and the
+ *       next packet is handled. {@link #MAX_ERRORS_IN_A_ROW} of them with no success in between
+ *       mean the path is broken, not unlucky: fatal.
+ *   <li>A RuntimeException from the packet device's read itself is counted the same way, and the
+ *       thread backs off (up to {@link #MAX_BACKOFF_MILLIS}) before the next read.
+ *   <li>An IOException from the packet device's read (the interface was deleted, the fd went bad),
+ *       the device reporting end-of-stream while the engine runs, or a transport that reports it
+ *       can no longer receive ({@link Transport.Receiver#failed}): fatal at once. Nothing the
+ *       engine could do would bring the device back.
+ *   <li>A tick in which the device's timers or a tick task throw is counted; {@link
+ *       #MAX_TICKS_FAILED_IN_A_ROW} such ticks in a row (5 s) are fatal.
+ *   <li>An Error (StackOverflowError, LinkageError, ...) on any engine thread: fatal.
+ *       OutOfMemoryError is the JVM's business: run with {@code -XX:+ExitOnOutOfMemoryError}
+ *       (the {@code dctun} launcher does).
+ * </ul>
+ * Fatal means: the {@link FailureListener} set with {@link #onFailure} is called once, on the
+ * failing thread, and {@link #failure()} says why from then on. <b>The library's default
+ * listener only logs</b> at ERROR: an embedder decides what a dead engine means for its process
+ * (the appliance shuts the whole gateway down and exits non-zero, so an HA twin takes over). The
+ * engine itself never calls {@code System.exit}, and keeps its other threads running until
+ * {@link #close()}.
  */
-public final class Engine implements AutoCloseable {
+public final class Engine implements AutoCloseable, StatusSource {
   private static final Logger LOG = LoggerFactory.getLogger(Engine.class);
   /** Room in front of the inner packet for the transport header. */
   public static final int HEADROOM = WireFormat.TRANSPORT_HEADER_LENGTH;
@@ -55,6 +83,39 @@ public final class Engine implements AutoCloseable {
   private final List<LongConsumer> tickTasks = new CopyOnWriteArrayList<>();
   private ScheduledFuture<?> ticks;
   private volatile boolean running;
+
+  /** Per-packet errors in a row, with no packet handled in between, that are fatal. */
+  public static final int MAX_ERRORS_IN_A_ROW = 100;
+  /** Ticks in a row in which something threw (5 s of them) that are fatal. */
+  public static final int MAX_TICKS_FAILED_IN_A_ROW = 50;
+  /** The longest pause of a TUN thread after its device's read threw a RuntimeException. */
+  public static final long MAX_BACKOFF_MILLIS = 10;
+
+  /**
+   * Told when the engine cannot go on (see the class comment for what is fatal). Called at most
+   * once per engine, on the failing thread: it must not block for long, and must not call
+   * {@link #close()} on that thread (hand the shutdown to another thread).
+   */
+  @FunctionalInterface
+  public interface FailureListener {
+    /**
+     * @param thread the failing thread's name ("dctun-tun-0", "dctun-timers", "transport epoll")
+     * @param reason what failed, in words, for logs and status; contains no secrets
+     * @param cause the exception, or null
+     */
+    void engineFailed(String thread, String reason, Throwable cause);
+  }
+
+  /** The default: log the failure at ERROR; nothing else. */
+  public static final FailureListener LOG_ONLY = (thread, reason, cause) ->
+      LOG.error("FATAL: {}: {}; this engine no longer moves packets (no failure listener acts on it)", thread, reason);
+
+  private volatile FailureListener failureListener = LOG_ONLY;
+  private final AtomicReference<String> failure = new AtomicReference<>();
+  private final List<ErrorBudget> outboundBudgets = new CopyOnWriteArrayList<>();
+  private final List<ErrorBudget> inboundBudgets = new CopyOnWriteArrayList<>();
+  private final ErrorBudget tickBudget = new ErrorBudget("timers (device tick and tick tasks)",
+      MAX_TICKS_FAILED_IN_A_ROW, LOG);
 
   /**
    * An engine with its own timer thread.
@@ -136,10 +197,28 @@ public final class Engine implements AutoCloseable {
       threads.add(start("dctun-tun-" + i, () -> tunLoop(q)));
     }
     for (Transport t : transports.list()) {
+      String name = "transport " + t.kind();
+      ErrorBudget budget = new ErrorBudget("inbound path of " + name, MAX_ERRORS_IN_A_ROW, LOG);
+      inboundBudgets.add(budget);
       t.start(new Transport.Receiver() {
         @Override
         public void onPacket(byte[] buf, int off, int len, Endpoint from) {
-          device.inbound(buf, off, len, from, clock.nanoTime());
+          long now = clock.nanoTime();
+          try {
+            device.inbound(buf, off, len, from, now);
+            budget.ok();
+          } catch (RuntimeException e) {
+            if (budget.failed(e, now)) {
+              fatal(name, MAX_ERRORS_IN_A_ROW + " inbound packets in a row failed, the last with " + e, e);
+            }
+          }
+        }
+
+        @Override
+        public void failed(Throwable cause) {
+          if (running) {
+            fatal(name, "cannot receive any more: " + cause, cause);
+          }
         }
       });
     }
@@ -159,48 +238,160 @@ public final class Engine implements AutoCloseable {
   public static final int BATCH = 32;
 
   private void tunLoop(PacketDevice q) {
-    int mtu = device.mtu();
-    byte[][] bufs = new byte[BATCH][HEADROOM + mtu + 64];
-    int[] lengths = new int[BATCH];
-    transports.beginBatch();
+    String name = Thread.currentThread().getName();
+    ErrorBudget budget = new ErrorBudget("outbound path of " + name + " (" + q.name() + ")", MAX_ERRORS_IN_A_ROW, LOG);
+    outboundBudgets.add(budget);
     try {
+      int mtu = device.mtu();
+      byte[][] bufs = new byte[BATCH][HEADROOM + mtu + 64];
+      int[] lengths = new int[BATCH];
+      transports.beginBatch();
       while (running) {
-        int count = q.readBatch(bufs, HEADROOM, lengths);
+        int count;
+        try {
+          count = q.readBatch(bufs, HEADROOM, lengths);
+        } catch (IOException e) {
+          if (running) {
+            fatal(name, "reading packet device " + q.name() + " failed: " + e.getMessage(), e);
+          }
+          return;
+        } catch (RuntimeException e) {
+          if (!running) {
+            return;
+          }
+          if (budget.failed(e, clock.nanoTime())) {
+            fatal(name, MAX_ERRORS_IN_A_ROW + " reads of " + q.name() + " in a row failed, the last with " + e, e);
+            return;
+          }
+          if (!backOff(budget.inARow())) {
+            return;
+          }
+          continue;
+        }
         if (count < 0) {
-          break;
+          if (running) {
+            fatal(name, "packet device " + q.name() + " was closed under the running engine", null);
+          }
+          return;
         }
         long now = clock.nanoTime();
         for (int i = 0; i < count; i++) {
           if (lengths[i] > 0) {
-            device.outbound(bufs[i], HEADROOM, lengths[i], now);
+            try {
+              device.outbound(bufs[i], HEADROOM, lengths[i], now);
+              budget.ok();
+            } catch (RuntimeException e) {
+              if (budget.failed(e, now)) {
+                fatal(name, MAX_ERRORS_IN_A_ROW + " outbound packets in a row failed, the last with " + e, e);
+                return;
+              }
+            }
           }
         }
-        transports.flush();
+        try {
+          transports.flush();
+        } catch (RuntimeException e) {
+          if (budget.failed(e, now)) {
+            fatal(name, MAX_ERRORS_IN_A_ROW + " outbound packets in a row failed, the last with " + e, e);
+            return;
+          }
+        }
       }
-    } catch (IOException e) {
-      if (running) {
-        LOG.error("packet device read failed; the tunnel stops sending: {}", e.getMessage());
-      }
+    } catch (Error e) {
+      fatal(name, "outbound thread died: " + e, e);
+      throw e;
+    }
+  }
+
+  /** Sleeps {@code inARow} ms, at most {@link #MAX_BACKOFF_MILLIS}; false if interrupted (closing). */
+  private static boolean backOff(int inARow) {
+    try {
+      Thread.sleep(Math.min(MAX_BACKOFF_MILLIS, Math.max(1, inARow)));
+      return true;
+    } catch (InterruptedException e) {
+      Thread.currentThread().interrupt();
+      return false;
+    }
+  }
+
+  /** Records the first failure and tells the listener; later ones are only logged. */
+  private void fatal(String thread, String reason, Throwable cause) {
+    if (!failure.compareAndSet(null, thread + ": " + reason)) {
+      LOG.error("{}: {} (after the engine had already failed)", thread, reason);
+      return;
+    }
+    try {
+      failureListener.engineFailed(thread, reason, cause);
     } catch (RuntimeException e) {
-      LOG.error("bug on the outbound path", e);
+      LOG.error("the failure listener threw", e);
     }
   }
 
   /**
-   * Fires the device's due timers at the clock's time and sends what they produced. The
-   * scheduler calls it every {@link #TICK_NANOS}; a manually ticked engine's owner calls it.
+   * Sets what is told when the engine cannot go on; {@link #LOG_ONLY} by default. Set it before
+   * {@link #start()}.
+   */
+  public Engine onFailure(FailureListener listener) {
+    this.failureListener = java.util.Objects.requireNonNull(listener, "listener");
+    return this;
+  }
+
+  /** Why the engine stopped moving packets ("dctun-tun-0: reading ... failed: ..."), or null. */
+  public String failure() {
+    return failure.get();
+  }
+
+  /** Errors counted on the outbound path (all TUN threads), the inbound path and in ticks. */
+  public long outboundErrors() {
+    return outboundBudgets.stream().mapToLong(ErrorBudget::total).sum();
+  }
+
+  public long inboundErrors() {
+    return inboundBudgets.stream().mapToLong(ErrorBudget::total).sum();
+  }
+
+  public long tickErrors() {
+    return tickBudget.total();
+  }
+
+  /** {@code engine.outbound-errors}, {@code engine.inbound-errors}, {@code engine.tick-errors}, {@code engine.failure}. */
+  @Override
+  public void report(StatusSink sink) {
+    StatusSink s = sink.section("engine");
+    s.counter("outbound-errors", outboundErrors());
+    s.counter("inbound-errors", inboundErrors());
+    s.counter("tick-errors", tickErrors());
+    String f = failure.get();
+    s.text("failure", f == null ? "none" : f);
+  }
+
+  /**
+   * Fires the device's due timers at the clock's time and sends what they produced, then runs the
+   * tick tasks. The scheduler calls it every {@link #TICK_NANOS}; a manually ticked engine's owner
+   * calls it. A RuntimeException from the timers or a task is counted, not thrown (class comment).
    */
   public void tick() {
     long now = clock.nanoTime();
-    transports.beginBatch();
-    device.tick(now);
-    transports.flush();
+    RuntimeException failed = null;
+    try {
+      transports.beginBatch();
+      device.tick(now);
+      transports.flush();
+    } catch (RuntimeException e) {
+      failed = e; // the tick tasks and the next tick still run
+    }
     for (LongConsumer t : tickTasks) {
       try {
         t.accept(now);
       } catch (RuntimeException e) {
-        LOG.error("bug in a tick task {}", t, e); // the others and the next tick still run
+        failed = e; // the others and the next tick still run
       }
+    }
+    if (failed == null) {
+      tickBudget.ok();
+    } else if (tickBudget.failed(failed, now)) {
+      fatal(Thread.currentThread().getName(), MAX_TICKS_FAILED_IN_A_ROW + " ticks in a row failed, the last with "
+          + failed, failed);
     }
   }
 
@@ -218,9 +409,10 @@ public final class Engine implements AutoCloseable {
       return;
     }
     try {
-      tick();
-    } catch (RuntimeException e) {
-      LOG.error("bug in timers", e); // the next tick still runs: a scheduled task that throws would not
+      tick(); // counts its own RuntimeExceptions: a scheduled task that throws is never run again
+    } catch (Error e) {
+      fatal(Thread.currentThread().getName(), "timers died: " + e, e);
+      throw e;
     }
   }
 

@@ -148,6 +148,10 @@ public final class NioTcpTransport implements Transport {
       try {
         selector.select(1000);
       } catch (IOException | ClosedSelectorException e) {
+        if (running) {
+          LOG.error("TCP transport: select failed; it stops receiving: {}", e.toString());
+          receiver.failed(e);
+        }
         break;
       }
       if (!running) {

@@ -95,7 +95,10 @@ public final class NioUdpTransport implements UdpTransport {
       } catch (ClosedChannelException e) {
         return;
       } catch (IOException e) {
-        LOG.error("UDP receive failed; the tunnel stops receiving: {}", e.getMessage());
+        if (channel.isOpen()) {
+          LOG.error("UDP receive failed; the tunnel stops receiving: {}", e.getMessage());
+          receiver.failed(e);
+        }
         return;
       }
       last = UdpTransport.endpoint(last, from);

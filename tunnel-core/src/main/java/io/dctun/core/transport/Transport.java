@@ -31,6 +31,13 @@ public interface Transport extends Closeable {
 
     /** The receive batch is over: what was sent in reply may be flushed. */
     default void endOfBatch() {}
+
+    /**
+     * The transport can no longer receive anything (its socket failed or was closed under it) and
+     * will not call {@link #onPacket} again. Not called when {@link Transport#close()} stopped it.
+     * The engine treats it as fatal (see {@code Engine}).
+     */
+    default void failed(Throwable cause) {}
   }
 
   /** Starts delivering messages to {@code receiver}. Called once. */

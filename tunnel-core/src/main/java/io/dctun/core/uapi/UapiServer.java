@@ -180,6 +180,8 @@ public final class UapiServer implements AutoCloseable, StatusSource {
     }
   }
 
+  private volatile String stopped;
+
   private void run() {
     ByteBuffer in = ByteBuffer.allocate(16 * 1024);
     List<Client> clients = new ArrayList<>();
@@ -225,10 +227,16 @@ public final class UapiServer implements AutoCloseable, StatusSource {
       }
     } catch (ClosedSelectorException | IOException e) {
       if (running) {
-        log.error("uapi: server stopped", e);
+        stopped = "stopped: " + e;
+        log.error("uapi: server stopped; wg no longer sees this interface (the tunnel is not affected)", e);
       }
-    } catch (RuntimeException e) {
-      log.error("uapi: bug in the UAPI server, it stopped", e);
+    } catch (RuntimeException | Error e) {
+      stopped = "stopped by a bug: " + e;
+      log.error("uapi: bug in the UAPI server, it stopped; wg no longer sees this interface (the tunnel is not "
+          + "affected)", e);
+      if (e instanceof Error err) {
+        throw err;
+      }
     } finally {
       for (Client c : clients) {
         closeQuietly(c.channel);
@@ -324,9 +332,20 @@ public final class UapiServer implements AutoCloseable, StatusSource {
     }
   }
 
+  /**
+   * Why the server thread ended while the server was open, or null. Not fatal to a gateway: the
+   * tunnel does not need it (the management side is not worth a failover), but the status says so.
+   */
+  public String stopped() {
+    return stopped;
+  }
+
+  /** {@code socket}, the connection counters, {@code state} (serving, or why it stopped), then the API's own. */
   @Override
   public void report(StatusSink s) {
     s.text("socket", socketPath.toString());
+    String st = stopped;
+    s.text("state", st == null ? "serving" : st);
     s.counter("connections", accepted.get());
     s.counter("connections-refused", refused.get());
     s.counter("timeouts", timedOut.get());
