@@ -145,3 +145,11 @@ e6 = struct.pack('!BB16sQI', 16, 128, bytes.fromhex('20010db80000000000000000000
 write(mesh, 'hello', struct.pack('!BQQ', 1, 7, 6))
 write(mesh, 'announce', struct.pack('!BQH', 2, 7, 2) + e4 + e6)
 write(mesh, 'withdraw', struct.pack('!BQH', 3, 7, 1) + e4)
+
+# --- UAPI set=1 bodies (the device starts with UapiTest.SET_AB's peers A and B)
+uapi = os.path.join(root, 'tunnel-core/src/test/resources/io/dctun/core/uapi/UapiSetFuzzTestInputs/aFailedSetChangesNothing')
+A = '7203d2791e0215efea7954d714f75d435e824621f5ee89e8e382e8242c577747'
+C = 'e6690922bf7cd3dfb4cbbf30932d1c57fe46a59528f8b1f2670711a36224ce54'
+write(uapi, 'add-peer', f'public_key={C}\nendpoint=198.18.228.2:51820\npersistent_keepalive_interval=25\nallowed_ip=198.18.229.0/24\n'.encode())
+write(uapi, 'change-and-fail', f'public_key={A}\nreplace_allowed_ips=true\nallowed_ip=198.18.230.0/24\npublic_key={C}\nallowed_ip=198.18.230.0/24\nendpoint=nonsense\n'.encode())
+write(uapi, 'remove', f'replace_peers=true\npublic_key={A}\nremove=true\n'.encode())
