@@ -265,7 +265,10 @@ public record HaSection(PairConfig pair, Map<String, String> notifyCommands) {
         return null;
       }
       int colon = t.lastIndexOf(':');
-      if (colon < 1 || !t.substring(0, colon).matches("[0-9.]+")) {
+      // A strict dotted quad: InetAddress.getByName would take 1.2.3 for 1.2.0.3 and send
+      // 999.1.1.1 to the resolver.
+      InetAddress a = colon < 1 ? null : literal(t.substring(0, colon));
+      if (!(a instanceof Inet4Address)) {
         error(n, field, "'" + t + "' is not IPv4-ADDRESS:PORT");
         return null;
       }
@@ -275,8 +278,8 @@ public record HaSection(PairConfig pair, Map<String, String> notifyCommands) {
           error(n, field, "port " + port + " is not in 1..65535");
           return null;
         }
-        return new java.net.InetSocketAddress(java.net.InetAddress.getByName(t.substring(0, colon)), port);
-      } catch (NumberFormatException | java.net.UnknownHostException e) {
+        return new java.net.InetSocketAddress(a, port);
+      } catch (NumberFormatException e) {
         error(n, field, "'" + t + "' is not IPv4-ADDRESS:PORT");
         return null;
       }

@@ -117,6 +117,15 @@ class HaSectionTest {
   }
 
   @Test
+  void stateSyncAddressesAreStrictLiteralsNeverResolved() throws Exception {
+    // InetAddress.getByName took 198.18.3 for 198.18.0.3 and sent 999.18.20.3 to the resolver.
+    String extra = "  state-sync: {local: 198.18.3:51900, peer: 999.18.20.3:51900}\n"; // 24
+    assertThat(errors(base("listen-port: 51820") + HA + extra)).containsExactly(
+        "gw.yaml:24: ha.state-sync.local: '198.18.3:51900' is not IPv4-ADDRESS:PORT",
+        "gw.yaml:24: ha.state-sync.peer: '999.18.20.3:51900' is not IPv4-ADDRESS:PORT");
+  }
+
+  @Test
   void noSectionNoHa() throws Exception {
     assertThat(load(base("listen-port: 51820")).ha()).isEmpty();
   }
