@@ -6,10 +6,12 @@ import java.nio.channels.FileChannel;
 import java.nio.charset.StandardCharsets;
 import java.nio.file.AtomicMoveNotSupportedException;
 import java.nio.file.Files;
+import java.nio.file.LinkOption;
 import java.nio.file.NoSuchFileException;
 import java.nio.file.Path;
 import java.nio.file.StandardCopyOption;
 import java.nio.file.StandardOpenOption;
+import java.nio.file.attribute.BasicFileAttributes;
 import java.nio.file.attribute.FileAttribute;
 import java.nio.file.attribute.PosixFileAttributeView;
 import java.nio.file.attribute.PosixFilePermission;
@@ -17,6 +19,7 @@ import java.nio.file.attribute.PosixFilePermissions;
 import java.util.ArrayList;
 import java.util.Arrays;
 import java.util.List;
+import java.util.Objects;
 import java.util.Set;
 
 /**
@@ -90,7 +93,40 @@ public final class KeyFiles {
    * @throws KeyFileException naming the file, what is too open, the octal mode and the fix
    */
   public static void checkPermissions(Path file) throws KeyFileException {
-    PosixFileAttributeView view = Files.getFileAttributeView(file, PosixFileAttributeView.class);
+    Path real;
+    try {
+      real = file.toRealPath();
+    } catch (NoSuchFileException e) {
+      throw new KeyFileException(file, "does not exist");
+    } catch (IOException e) {
+      throw new KeyFileException(file, "cannot be read: " + e.getMessage());
+    }
+    checkPermissions(file, real);
+  }
+
+  /** The file's identity (device and inode where the platform has them), not following links. */
+  private static Object identity(Path file, Path real) throws KeyFileException {
+    BasicFileAttributes a;
+    try {
+      a = Files.readAttributes(real, BasicFileAttributes.class, LinkOption.NOFOLLOW_LINKS);
+    } catch (NoSuchFileException e) {
+      throw new KeyFileException(file, "does not exist");
+    } catch (IOException e) {
+      throw new KeyFileException(file, "cannot be read: " + e.getMessage());
+    }
+    if (a.isSymbolicLink()) {
+      throw new KeyFileException(file, "became a symbolic link after it was checked; not followed");
+    }
+    if (!a.isRegularFile()) {
+      throw new KeyFileException(file, "is not a regular file");
+    }
+    return a.fileKey() != null ? a.fileKey() : a.lastModifiedTime();
+  }
+
+  /** {@link #checkPermissions(Path)} of {@code real}, errors naming {@code file}; never follows a link. */
+  private static void checkPermissions(Path file, Path real) throws KeyFileException {
+    PosixFileAttributeView view =
+        Files.getFileAttributeView(real, PosixFileAttributeView.class, LinkOption.NOFOLLOW_LINKS);
     if (view == null) {
       return; // no POSIX modes on this file system: nothing to check
     }
@@ -122,16 +158,34 @@ public final class KeyFiles {
     throw new KeyFileException(file, why.toString());
   }
 
+  /** Runs between the checks and the open; tests swap files there. Null in production. */
+  static volatile Runnable betweenCheckAndOpen;
+
+  /**
+   * The checks and the read concern one file: the path is resolved once (a symlinked key file,
+   * as Kubernetes mounts secrets, is fine), the resolved file is checked without following links,
+   * opened with O_NOFOLLOW (a symlink swapped in after the check is refused, never followed), and
+   * its identity (device and inode) must be the same after the read as at the check, so a file
+   * swapped in by rename is refused too. What this cannot see: a swap and a swap back inside the
+   * read, which needs write access to the key's directory (and then the key is lost anyway).
+   */
   private static String readKeyText(Path file) throws KeyFileException {
-    if (!Files.exists(file)) {
+    Path real;
+    try {
+      real = file.toRealPath();
+    } catch (NoSuchFileException e) {
       throw new KeyFileException(file, "does not exist");
+    } catch (IOException e) {
+      throw new KeyFileException(file, "cannot be read: " + e.getMessage());
     }
-    if (!Files.isRegularFile(file)) {
-      throw new KeyFileException(file, "is not a regular file");
+    Object identity = identity(file, real);
+    checkPermissions(file, real);
+    Runnable hook = betweenCheckAndOpen;
+    if (hook != null) {
+      hook.run();
     }
-    checkPermissions(file);
     byte[] bytes;
-    try (FileChannel ch = FileChannel.open(file, StandardOpenOption.READ)) {
+    try (FileChannel ch = FileChannel.open(real, StandardOpenOption.READ, LinkOption.NOFOLLOW_LINKS)) {
       ByteBuffer buf = ByteBuffer.allocate(MAX_FILE_BYTES + 1);
       while (buf.hasRemaining() && ch.read(buf) >= 0) {
         // keep reading until full or end of file
@@ -141,9 +195,16 @@ public final class KeyFiles {
       }
       bytes = Arrays.copyOf(buf.array(), buf.position());
       Arrays.fill(buf.array(), (byte) 0);
+      if (!Objects.equals(identity, identity(file, real))) {
+        Arrays.fill(bytes, (byte) 0);
+        throw new KeyFileException(file, "was replaced while it was being read; not used");
+      }
     } catch (KeyFileException e) {
       throw e;
     } catch (IOException e) {
+      if (Files.isSymbolicLink(real)) { // O_NOFOLLOW's ELOOP
+        throw new KeyFileException(file, "became a symbolic link after it was checked; not followed");
+      }
       throw new KeyFileException(file, "cannot be read: " + e.getMessage());
     }
     try {

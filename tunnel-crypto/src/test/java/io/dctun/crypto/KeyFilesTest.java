@@ -7,7 +7,9 @@ import java.io.IOException;
 import java.nio.charset.StandardCharsets;
 import java.nio.file.Files;
 import java.nio.file.Path;
+import java.nio.file.StandardCopyOption;
 import java.nio.file.attribute.PosixFilePermissions;
+import org.junit.jupiter.api.AfterEach;
 import org.junit.jupiter.api.Test;
 import org.junit.jupiter.api.io.TempDir;
 
@@ -119,5 +121,66 @@ class KeyFilesTest {
   @Test
   void refusesDirectory() {
     assertThatThrownBy(() -> KeyFiles.readPrivateKey(dir)).hasMessage(dir + " is not a regular file");
+  }
+
+  @AfterEach
+  void noHook() {
+    KeyFiles.betweenCheckAndOpen = null;
+  }
+
+  @Test
+  void aSymlinkedKeyFileIsReadThroughItsTarget() throws IOException {
+    // Kubernetes mounts secrets this way: key -> ..data/key, both links.
+    PrivateKey key = PrivateKey.generate();
+    Path real = dir.resolve("real.key");
+    KeyFiles.writePrivateKey(real, key);
+    Path link = Files.createSymbolicLink(dir.resolve("gw.key"), real);
+    assertThat(KeyFiles.readPrivateKey(link).publicKey()).isEqualTo(key.publicKey());
+    Files.setPosixFilePermissions(real, PosixFilePermissions.fromString("rw-r--r--"));
+    assertThatThrownBy(() -> KeyFiles.readPrivateKey(link)).hasMessageContaining("readable by group and others");
+  }
+
+  @Test
+  void aSymlinkSwappedInAfterTheCheckIsNotFollowed() throws IOException {
+    PrivateKey good = PrivateKey.generate();
+    PrivateKey planted = PrivateKey.generate();
+    Path f = dir.resolve("gw.key");
+    KeyFiles.writePrivateKey(f, good);
+    Path elsewhere = dir.resolve("planted.key");
+    KeyFiles.writePrivateKey(elsewhere, planted);
+    Files.setPosixFilePermissions(elsewhere, PosixFilePermissions.fromString("rw-rw-rw-"));
+    KeyFiles.betweenCheckAndOpen = () -> swap(f, () -> Files.createSymbolicLink(f.resolveSibling("swap"), elsewhere));
+    assertThatThrownBy(() -> KeyFiles.readPrivateKey(f))
+        .isInstanceOf(KeyFiles.KeyFileException.class)
+        .hasMessage(f + " became a symbolic link after it was checked; not followed");
+  }
+
+  @Test
+  void aFileRenamedInAfterTheCheckIsRefused() throws IOException {
+    Path f = dir.resolve("gw.key");
+    KeyFiles.writePrivateKey(f, PrivateKey.generate());
+    PrivateKey planted = PrivateKey.generate();
+    KeyFiles.betweenCheckAndOpen = () -> swap(f, () -> {
+      Path p = f.resolveSibling("swap");
+      Files.writeString(p, planted.toBase64() + "\n");
+      Files.setPosixFilePermissions(p, PosixFilePermissions.fromString("rw-rw-rw-"));
+      return p;
+    });
+    assertThatThrownBy(() -> KeyFiles.readPrivateKey(f))
+        .isInstanceOf(KeyFiles.KeyFileException.class)
+        .hasMessage(f + " was replaced while it was being read; not used");
+  }
+
+  interface Make {
+    Path make() throws IOException;
+  }
+
+  /** Replaces {@code f} by rename with what {@code make} creates beside it. */
+  private static void swap(Path f, Make make) {
+    try {
+      Files.move(make.make(), f, StandardCopyOption.REPLACE_EXISTING, StandardCopyOption.ATOMIC_MOVE);
+    } catch (IOException e) {
+      throw new java.io.UncheckedIOException(e);
+    }
   }
 }
