@@ -45,6 +45,13 @@ final class BcTransportCipher implements TransportCipher {
   }
 
   @Override
+  public void destroy() {
+    java.util.Arrays.fill(key.getKey(), (byte) 0); // KeyParameter hands out its own array
+    // Overwrites the engine's expanded key and Poly1305 key with ones from an all-zero key.
+    aead.init(true, new ParametersWithIV(new KeyParameter(new byte[32]), new byte[12]));
+  }
+
+  @Override
   public String implementation() {
     return "bouncycastle";
   }

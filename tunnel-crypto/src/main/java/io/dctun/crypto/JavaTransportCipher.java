@@ -26,14 +26,14 @@ final class JavaTransportCipher implements TransportCipher {
   private static final int C2 = 0x79622d32;
   private static final int C3 = 0x6b206574;
 
-  private final int k0;
-  private final int k1;
-  private final int k2;
-  private final int k3;
-  private final int k4;
-  private final int k5;
-  private final int k6;
-  private final int k7;
+  private int k0;
+  private int k1;
+  private int k2;
+  private int k3;
+  private int k4;
+  private int k5;
+  private int k6;
+  private int k7;
   private final boolean encrypt;
   /** One keystream block (block 0 gives the Poly1305 key) and the computed tag. */
   private final int[] block = new int[16];
@@ -99,6 +99,16 @@ final class JavaTransportCipher implements TransportCipher {
     }
     xor(counter, buf, off, n);
     return n;
+  }
+
+  @Override
+  public void destroy() {
+    k0 = k1 = k2 = k3 = k4 = k5 = k6 = k7 = 0;
+    r0 = r1 = r2 = r3 = r4 = r1x5 = r2x5 = r3x5 = r4x5 = 0;
+    h0 = h1 = h2 = h3 = h4 = 0;
+    s0 = s1 = s2 = s3 = 0;
+    java.util.Arrays.fill(block, 0);
+    java.util.Arrays.fill(tag, (byte) 0);
   }
 
   @Override

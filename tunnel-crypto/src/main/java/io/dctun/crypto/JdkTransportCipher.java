@@ -13,7 +13,7 @@ import javax.crypto.spec.SecretKeySpec;
  */
 final class JdkTransportCipher implements TransportCipher {
   private final Cipher cipher;
-  private final SecretKeySpec key;
+  private SecretKeySpec key;
   private final int mode;
   private final byte[] nonce = new byte[12];
   private long lastCounter;
@@ -67,6 +67,19 @@ final class JdkTransportCipher implements TransportCipher {
       return -1;
     } catch (GeneralSecurityException e) {
       return -1;
+    }
+  }
+
+  @Override
+  public void destroy() {
+    // SecretKeySpec cannot be destroyed and the provider keeps copies of its own: the best the
+    // JDK API allows is to drop every reference (re-initialised with an all-zero key).
+    key = new SecretKeySpec(new byte[32], "ChaCha20");
+    try {
+      Nonces.put(nonce, ~lastCounter - 1);
+      cipher.init(Cipher.DECRYPT_MODE, key, new IvParameterSpec(nonce));
+    } catch (GeneralSecurityException e) {
+      // nothing more can be done; the instance is never used again
     }
   }
 

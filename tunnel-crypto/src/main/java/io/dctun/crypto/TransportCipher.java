@@ -23,6 +23,14 @@ public interface TransportCipher {
   /** Opens in place. Returns the plaintext length, or -1 if the tag does not verify (the buffer is then garbage). */
   int open(long counter, byte[] buf, int off, int len);
 
+  /**
+   * Zeroes the key material this object holds (the key and what was derived from it), for a
+   * keypair that rotated out. Neither operation may be called afterwards; the caller ensures it
+   * (the data path's {@code Keypair} refuses under the same lock). What a JDK provider copied
+   * internally is out of reach: it is dropped (re-initialised with a zero key), not zeroed.
+   */
+  void destroy();
+
   /** Which implementation this is, for logs and benchmarks. */
   String implementation();
 }

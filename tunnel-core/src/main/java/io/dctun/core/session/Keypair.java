@@ -20,6 +20,8 @@ public final class Keypair {
   private final int localIndex;
   private final int remoteIndex;
   final Peer peer;
+  private boolean destroyed; // guarded by sealer
+  private boolean openerDestroyed; // guarded by opener
 
   Keypair(Peer peer, SessionKeys keys, long createdNanos, Aead.Impl impl) {
     this.peer = peer;
@@ -68,15 +70,38 @@ public final class Keypair {
     return Long.compareUnsigned(c, Timers.REJECT_AFTER_MESSAGES) >= 0 ? -1 : c;
   }
 
+  /** Seals in place; -1 if this keypair was {@linkplain #destroy destroyed} (nothing is written). */
   int seal(long counter, byte[] buf, int off, int len) {
     synchronized (sealer) {
+      if (destroyed) {
+        return -1;
+      }
       return sealer.seal(counter, buf, off, len);
+    }
+  }
+
+  /**
+   * Zeroes both directions' keys. Called when the keypair leaves its slot (rotation, expiry, the
+   * peer's removal); a thread that still holds it sees -1 from {@link #seal} and {@link #open}, so
+   * nothing is ever sealed under a zeroed key.
+   */
+  void destroy() {
+    synchronized (sealer) {
+      destroyed = true;
+      sealer.destroy();
+    }
+    synchronized (opener) {
+      openerDestroyed = true;
+      opener.destroy();
     }
   }
 
   /** Opens in place and checks the counter; -1 if the tag fails, -2 if the counter is replayed. */
   int open(long counter, byte[] buf, int off, int len) {
     synchronized (opener) {
+      if (openerDestroyed) {
+        return -1;
+      }
       if (!replay.isFresh(counter)) {
         return -2;
       }

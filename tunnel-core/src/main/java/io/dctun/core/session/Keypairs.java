@@ -45,11 +45,11 @@ final class Keypairs {
    */
   void installCurrent(Keypair kp) {
     if (previous != null) {
-      index.release(previous.localIndex());
+      retire(previous);
     }
     if (next != null) {
       if (current != null) {
-        index.release(current.localIndex());
+        retire(current);
       }
       previous = next;
       next = null;
@@ -63,7 +63,7 @@ final class Keypairs {
   void installNext(Keypair kp) {
     Keypair old = next;
     if (old != null) {
-      index.release(old.localIndex());
+      retire(old);
     }
     next = kp;
   }
@@ -74,7 +74,7 @@ final class Keypairs {
       return false;
     }
     if (previous != null) {
-      index.release(previous.localIndex());
+      retire(previous);
     }
     previous = current;
     current = kp;
@@ -85,11 +85,11 @@ final class Keypairs {
   /** Drops previous and next once they may no longer receive. */
   void expire(long now) {
     if (previous != null && !previous.canReceive(now)) {
-      index.release(previous.localIndex());
+      retire(previous);
       previous = null;
     }
     if (next != null && !next.canReceive(now)) {
-      index.release(next.localIndex());
+      retire(next);
       next = null;
     }
   }
@@ -98,11 +98,17 @@ final class Keypairs {
   void wipe() {
     for (Keypair k : new Keypair[] {previous, current, next}) {
       if (k != null) {
-        index.release(k.localIndex());
+        retire(k);
       }
     }
     previous = null;
     current = null;
     next = null;
+  }
+
+  /** A keypair leaves its slot: its receiver index is free again and its keys are zeroed. */
+  private void retire(Keypair k) {
+    index.release(k.localIndex());
+    k.destroy();
   }
 }

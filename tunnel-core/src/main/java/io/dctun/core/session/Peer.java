@@ -246,6 +246,11 @@ public final class Peer {
     putIntLE(buf, h + TRANSPORT_RECEIVER, kp.remoteIndex());
     putLongLE(buf, h + TRANSPORT_COUNTER, counter);
     int sealed = kp.seal(counter, buf, off, padded);
+    if (sealed < 0) {
+      // the keypair rotated out (and was zeroed) between choosing it and sealing
+      device.drops().drop(DropReason.KEYPAIR_EXPIRED, now, config.name());
+      return;
+    }
     // The send and receive paths run on different threads and both touch these fields: write
     // only on change (or once per millisecond), so the cache line is not bounced per packet.
     timers.sent(now);
