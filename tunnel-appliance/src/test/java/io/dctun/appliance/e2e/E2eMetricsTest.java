@@ -13,7 +13,8 @@ import org.junit.jupiter.api.Test;
 /**
  * {@code dctun up} with {@code metrics:} serves Prometheus text that a scraper in the gateway's
  * namespace reads: the WireGuard exporters' per-peer names with the bytes the tunnel carried, and
- * dctun's drop counters. Without {@code metrics:}, nothing listens.
+ * dctun's drop counters, and neither they nor the status file nor the log hold a private key.
+ * Without {@code metrics:}, nothing listens.
  */
 class E2eMetricsTest {
   static final int METRICS_PORT = 9586;
@@ -51,6 +52,19 @@ class E2eMetricsTest {
       assertThat(Double.parseDouble(rxLine.replaceAll(".*} ", ""))).as("bytes received from site B").isGreaterThanOrEqualTo(rx);
       assertThat(text).contains("wireguard_latest_handshake_seconds{", "friendly_name=\"siteB\"",
           "dctun_drop_total{reason=\"NO_ROUTE\"}", "dctun_peer_tx_bytes_total{peer=\"siteB\"}");
+
+      // No secret anywhere an operator or a scraper looks: metrics, status file, log.
+      for (PrivateKey k : List.of(ka, kb)) {
+        String b64 = k.toBase64();
+        String hex = java.util.HexFormat.of().formatHex(java.util.Base64.getDecoder().decode(b64));
+        for (Sites.Gw g : List.of(a, b)) {
+          String status = java.nio.file.Files.readString(g.status);
+          String log = g.process.output();
+          for (String[] place : new String[][] {{"metrics", text}, {"status of " + g.label, status}, {"log of " + g.label, log}}) {
+            assertThat(place[1]).as("a private key in the %s", place[0]).doesNotContain(b64).doesNotContainIgnoringCase(hex);
+          }
+        }
+      }
 
       ExecResult none = scrape(b, WAN_B);
       assertThat(none.ok()).as("gwB has no metrics: section, so nothing answers").isFalse();
