@@ -3,8 +3,6 @@ package io.dctun.appliance;
 import java.io.IOException;
 import java.nio.charset.StandardCharsets;
 import java.util.Map;
-import java.util.concurrent.ExecutorService;
-import java.util.concurrent.Executors;
 import java.util.concurrent.TimeUnit;
 import org.slf4j.Logger;
 import org.slf4j.LoggerFactory;
@@ -15,17 +13,41 @@ import org.slf4j.LoggerFactory;
  * FAULT), {@code DCTUN_HA_INSTANCE} and {@code DCTUN_HA_INTERFACE} in the environment. Commands
  * run one at a time, in the order the changes happened, on their own thread (a slow script never
  * delays VRRP), each killed after {@link #TIMEOUT_SECONDS}; exit codes and output are logged.
+ *
+ * <p>At most {@link #QUEUE} commands wait behind the running one. A pair that flaps faster than
+ * its scripts run would otherwise queue without bound; when the queue is full the oldest waiting
+ * command is dropped (the newer state is the one that matters), counted in {@link #dropped()}
+ * and logged at most once per {@link #LOG_INTERVAL_NANOS}.
  */
 final class HaNotify implements AutoCloseable {
   private static final Logger LOG = LoggerFactory.getLogger(HaNotify.class);
   static final long TIMEOUT_SECONDS = 30;
 
   private final Map<String, String> commands;
-  private final ExecutorService runner = Executors.newSingleThreadExecutor(r -> {
-    Thread t = new Thread(r, "dctun-ha-notify");
-    t.setDaemon(true);
-    return t;
-  });
+  static final int QUEUE = 8;
+  static final long LOG_INTERVAL_NANOS = 10_000_000_000L;
+
+  private final java.util.concurrent.atomic.AtomicLong dropped = new java.util.concurrent.atomic.AtomicLong();
+  private final java.util.concurrent.atomic.AtomicLong lastDropLog = new java.util.concurrent.atomic.AtomicLong(Long.MIN_VALUE);
+  private final java.util.concurrent.ThreadPoolExecutor runner = new java.util.concurrent.ThreadPoolExecutor(
+      1, 1, 0, TimeUnit.SECONDS, new java.util.concurrent.ArrayBlockingQueue<>(QUEUE), r -> {
+        Thread t = new Thread(r, "dctun-ha-notify");
+        t.setDaemon(true);
+        return t;
+      }, (task, pool) -> {
+        if (pool.isShutdown()) {
+          return; // closing: a change after close runs nothing
+        }
+        pool.getQueue().poll();
+        dropped.incrementAndGet();
+        long now = System.nanoTime();
+        long last = lastDropLog.get();
+        if ((last == Long.MIN_VALUE || now - last >= LOG_INTERVAL_NANOS) && lastDropLog.compareAndSet(last, now)) {
+          LOG.warn("HA notify: {} commands waiting already; the oldest was dropped ({} dropped so far)", QUEUE,
+              dropped.get());
+        }
+        pool.execute(task);
+      });
 
   HaNotify(Map<String, String> commands) {
     this.commands = Map.copyOf(commands);
@@ -38,6 +60,11 @@ final class HaNotify implements AutoCloseable {
       return;
     }
     runner.execute(() -> run(cmd, state, instance, ifname));
+  }
+
+  /** Commands dropped because {@link #QUEUE} were already waiting. */
+  long dropped() {
+    return dropped.get();
   }
 
   /** Runs one command to completion (bounded); returns its exit code, or -1. Package-private for tests. */
