@@ -98,6 +98,25 @@ public final class Device implements StatusSource {
     return mtu;
   }
 
+  /**
+   * The largest message a device of MTU {@code mtu} sends or accepts: a transport message holding
+   * a full-size inner packet. Padding never goes past the MTU (whitepaper 5.4.6), so it is
+   *
+   * <pre>
+   *   16 (type, receiver, counter) + mtu (inner packet, padded) + 16 (Poly1305 tag)
+   * </pre>
+   *
+   * larger than any handshake message. Every carrier's receive slot must hold this much.
+   */
+  public static int maxMessageLength(int mtu) {
+    return TRANSPORT_HEADER_LENGTH + mtu + 16;
+  }
+
+  /** {@link #maxMessageLength(int)} of this device's MTU. */
+  public int maxMessageLength() {
+    return maxMessageLength(mtu);
+  }
+
   public DropCounters drops() {
     return drops;
   }
