@@ -382,7 +382,7 @@ public final class Device implements StatusSource {
    * drop counter's line at most once every ten seconds); the caller then carries on with the next
    * packet or peer. A message of ours never holds a secret, so the exception's may be logged.
    */
-  private void peerFailed(Peer p, String where, RuntimeException e, long now) {
+  void peerFailed(Peer p, String where, RuntimeException e, long now) {
     drops.drop(DropReason.PEER_FAILED, now, p.name() + " " + where + ": " + e);
     long last = lastFailureLog.get();
     if ((last == Long.MIN_VALUE || now - last >= FAILURE_LOG_INTERVAL_NANOS) && lastFailureLog.compareAndSet(last, now)) {

@@ -135,6 +135,19 @@ class PeerIsolationTest {
   }
 
   @Test
+  void aControlSendThatThrowsIsReportedAndCountedNotThrown() {
+    h.addPeer(h.peer(keyA.publicKey()).config().withDctun(true));
+    h.addPeer(h.peer(keyB.publicKey()).config().withDctun(true));
+    netH.poisoned = true;
+    byte[] payload = {1, 2, 3};
+    assertThat(h.control().send(keyB.publicKey(), 77, payload, 0, payload.length, clock.now))
+        .isEqualTo(io.dctun.core.control.ControlSend.FAILED);
+    assertThat(h.control().send(keyA.publicKey(), 77, payload, 0, payload.length, clock.now))
+        .isEqualTo(io.dctun.core.control.ControlSend.SENT);
+    assertThat(h.drops().count(DropReason.PEER_FAILED)).isEqualTo(1);
+  }
+
+  @Test
   void aLowOrderPeerKeyIsRefusedAndNothingOfItApplied() {
     String[] lowOrder = {
       "0000000000000000000000000000000000000000000000000000000000000000",
