@@ -101,6 +101,23 @@ class MainTest {
   }
 
   @Test
+  void checkRefusesALowOrderPeerKeyByLineWithoutPrintingIt() throws Exception {
+    KeyFiles.writePrivateKey(dir.resolve("gw.key"), PrivateKey.generate());
+    String zero = "AAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAA=";
+    Files.writeString(dir.resolve("gw.yaml"), String.join("\n",
+        "private-key-file: gw.key",
+        "listen-port: 51820",
+        "peers:",
+        "  - name: dc2",
+        "    public-key: " + zero,
+        "    allowed-ips: [198.18.10.0/24]",
+        ""));
+    assertThat(run("", "check", "-c", dir.resolve("gw.yaml").toString())).isEqualTo(1);
+    assertThat(err.toString()).contains(dir.resolve("gw.yaml") + ":5: peers[0].public-key: is a low-order point", "1 error")
+        .doesNotContain(zero);
+  }
+
+  @Test
   void upValidatesThenReportsTheUnwiredDataPlane() throws Exception {
     KeyFiles.writePrivateKey(dir.resolve("gw.key"), PrivateKey.generate());
     Files.writeString(dir.resolve("gw.yaml"), "private-key-file: gw.key\n");
@@ -168,6 +185,17 @@ class MainTest {
     assertThat(out.toString()).contains("private-key-file: " + dir.resolve("wg1.key"), "interface: wg1");
     assertThat(err.toString()).contains("wrote the private key to " + dir.resolve("wg1.key"));
     assertThat(Files.exists(dir.resolve("wg1.key"))).isTrue();
+  }
+
+  @Test
+  void importRefusesALowOrderPeerKeyByLineWithoutPrintingIt() throws Exception {
+    String zero = "AAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAA=";
+    Files.writeString(dir.resolve("wg0.conf"), "[Interface]\nPrivateKey = " + PrivateKey.generate().toBase64()
+        + "\n[Peer]\nPublicKey = " + zero + "\nAllowedIPs = 10.0.0.0/24\n");
+    assertThat(run("", "import-wg", "wg0.conf")).isEqualTo(1);
+    assertThat(err.toString()).contains("wg0.conf:4: PublicKey: is a low-order point").doesNotContain(zero)
+        .doesNotContain("has no PublicKey");
+    assertThat(Files.exists(dir.resolve("wg0.key"))).isFalse();
   }
 
   @Test

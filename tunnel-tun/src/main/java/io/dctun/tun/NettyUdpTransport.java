@@ -52,7 +52,16 @@ import org.slf4j.LoggerFactory;
 public final class NettyUdpTransport implements UdpTransport {
   private static final Logger LOG = LoggerFactory.getLogger(NettyUdpTransport.class);
   public static final int RECV_BATCH = 32;
-  private static final int MAX_DATAGRAM = 2048;
+  /**
+   * The MTU the default receive slots are sized for: jumbo frames, the largest the appliance's
+   * configuration accepts. A slot of 2 KiB, as before, cut every message of an MTU above ~2000
+   * short, and it then failed to decrypt.
+   */
+  public static final int DEFAULT_SLOT_MTU = 9000;
+  /** The default receive slot: the largest message of a device with {@link #DEFAULT_SLOT_MTU}. */
+  public static final int DEFAULT_MAX_DATAGRAM = io.dctun.core.session.Device.maxMessageLength(DEFAULT_SLOT_MTU);
+  /** What one UDP datagram can hold at most (65535 less the IPv4 and UDP headers). */
+  private static final int UDP_MAX_PAYLOAD = 65_507;
 
   private final EventLoopGroup group;
   private final Channel channel;
@@ -64,12 +73,14 @@ public final class NettyUdpTransport implements UdpTransport {
   private volatile long lastErrorLog = Long.MIN_VALUE;
 
   private final InetAddress bound;
+  private final int maxDatagram;
 
-  private NettyUdpTransport(EventLoopGroup group, Channel channel, boolean epoll, InetAddress bound) {
+  private NettyUdpTransport(EventLoopGroup group, Channel channel, boolean epoll, InetAddress bound, int maxDatagram) {
     this.group = group;
     this.channel = channel;
     this.epoll = epoll;
     this.bound = bound;
+    this.maxDatagram = maxDatagram;
   }
 
   /** True if the native epoll transport loads on this machine. */
@@ -91,6 +102,21 @@ public final class NettyUdpTransport implements UdpTransport {
    * address while this box is the backup. Needs the native epoll transport.
    */
   public static NettyUdpTransport bind(InetAddress address, int port, boolean freebind) throws IOException {
+    return bind(address, port, freebind, DEFAULT_MAX_DATAGRAM);
+  }
+
+  /**
+   * As {@link #bind(InetAddress, int, boolean)}, with receive slots of {@code maxDatagram} bytes:
+   * {@link io.dctun.core.session.Device#maxMessageLength()} of the device it carries for (the
+   * default suits every MTU up to {@link #DEFAULT_SLOT_MTU}). Allocated once per read of {@link
+   * #RECV_BATCH} datagrams from Netty's pool, never per packet.
+   */
+  public static NettyUdpTransport bind(InetAddress address, int port, boolean freebind, int maxDatagram)
+      throws IOException {
+    if (maxDatagram < io.dctun.crypto.WireFormat.INITIATION_LENGTH || maxDatagram > UDP_MAX_PAYLOAD) {
+      throw new IllegalArgumentException("receive slot must be " + io.dctun.crypto.WireFormat.INITIATION_LENGTH + ".."
+          + UDP_MAX_PAYLOAD + " bytes, got " + maxDatagram);
+    }
     boolean epoll = Epoll.isAvailable();
     if (freebind && !epoll) {
       throw new IOException("IP_FREEBIND needs Netty's native epoll transport, which is unavailable: "
@@ -118,8 +144,8 @@ public final class NettyUdpTransport implements UdpTransport {
         });
     if (epoll) {
       // With a payload size set, epoll reads with recvmmsg: as many datagrams per call as fit.
-      b.option(EpollChannelOption.MAX_DATAGRAM_PAYLOAD_SIZE, MAX_DATAGRAM)
-          .option(ChannelOption.RCVBUF_ALLOCATOR, new FixedRecvByteBufAllocator(MAX_DATAGRAM * RECV_BATCH));
+      b.option(EpollChannelOption.MAX_DATAGRAM_PAYLOAD_SIZE, maxDatagram)
+          .option(ChannelOption.RCVBUF_ALLOCATOR, new FixedRecvByteBufAllocator(maxDatagram * RECV_BATCH));
     } else {
       b.option(ChannelOption.RCVBUF_ALLOCATOR, new FixedRecvByteBufAllocator(65536));
     }
@@ -129,7 +155,7 @@ public final class NettyUdpTransport implements UdpTransport {
     InetSocketAddress local = new InetSocketAddress(address, port);
     try {
       Channel ch = b.bind(local).sync().channel();
-      return new NettyUdpTransport(group, ch, epoll, address);
+      return new NettyUdpTransport(group, ch, epoll, address, epoll ? maxDatagram : 65536);
     } catch (Exception e) {
       group.shutdownGracefully(0, 1, TimeUnit.SECONDS);
       throw new IOException("cannot bind UDP " + (address == null ? "*" : address.getHostAddress()) + ":" + port
@@ -312,6 +338,12 @@ public final class NettyUdpTransport implements UdpTransport {
   }
 
   private volatile boolean closing;
+
+  /** The receive slot: a longer datagram is cut short by {@code recvmmsg}. */
+  @Override
+  public int maxMessageLength() {
+    return Math.min(maxDatagram, UDP_MAX_PAYLOAD);
+  }
 
   @Override
   public void close() {

@@ -520,13 +520,20 @@ public final class ConfigLoader {
         String s = scalar(n, at + ".public-key");
         if (s != null) {
           try {
-            pub = PublicKey.fromBase64(s);
-            Integer first = keys.putIfAbsent(pub, line(n));
-            if (first != null) {
-              error(n, at + ".public-key", "is the same key as the peer at line " + first);
-            }
-            if (own != null && pub.equals(own.publicKey())) {
-              error(n, at + ".public-key", "is this gateway's own public key");
+            PublicKey k = PublicKey.fromBase64(s);
+            if (k.isLowOrder()) {
+              // The key is not repeated: the line names it.
+              error(n, at + ".public-key", "is a low-order point of Curve25519 (X25519 with it gives no shared secret,"
+                  + " so no handshake could ever complete): not a real public key; use the peer's 'wg pubkey' output");
+            } else {
+              pub = k;
+              Integer first = keys.putIfAbsent(pub, line(n));
+              if (first != null) {
+                error(n, at + ".public-key", "is the same key as the peer at line " + first);
+              }
+              if (own != null && pub.equals(own.publicKey())) {
+                error(n, at + ".public-key", "is this gateway's own public key");
+              }
             }
           } catch (IllegalArgumentException e) {
             error(n, at + ".public-key", e.getMessage());

@@ -224,9 +224,15 @@ public final class WgQuickImporter {
   private void peer(Parsed p, ParsedPeer peer, int ln, String key, String k, String value) {
     try {
       switch (k) {
-        case "publickey":
-          peer.publicKey = PublicKey.fromBase64(value);
+        case "publickey": {
+          PublicKey pub = PublicKey.fromBase64(value);
+          if (pub.isLowOrder()) {
+            throw new IllegalArgumentException("is a low-order point of Curve25519 (X25519 with it gives no shared"
+                + " secret, so no handshake could ever complete): not a real public key");
+          }
+          peer.publicKey = pub;
           break;
+        }
         case "presharedkey":
           peer.presharedKey = PresharedKey.fromBase64(value);
           break;

@@ -104,6 +104,50 @@ class ConfigLoaderTest {
         });
   }
 
+  /** All zeros, 1, an order-8 point, p - 1, and p + 1 with the top bit set: every one unusable. */
+  static final String[] LOW_ORDER_KEYS = {
+    "AAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAA=",
+    "AQAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAA=",
+    java.util.Base64.getEncoder().encodeToString(java.util.HexFormat.of().parseHex(
+        "e0eb7a7c3b41b8ae1656e3faf19fc46ada098deb9c32b1fd866205165f49b800")),
+    java.util.Base64.getEncoder().encodeToString(java.util.HexFormat.of().parseHex(
+        "ecffffffffffffffffffffffffffffffffffffffffffffffffffffffffffff7f")),
+    java.util.Base64.getEncoder().encodeToString(java.util.HexFormat.of().parseHex(
+        "eeffffffffffffffffffffffffffffffffffffffffffffffffffffffffffffff")),
+  };
+
+  @Test
+  void refusesALowOrderPeerKeyWithLineAndWithoutRepeatingIt() throws IOException {
+    for (String bad : LOW_ORDER_KEYS) {
+      assertThat(errors(valid().replace(peer2, bad)))
+          .as(bad).singleElement().satisfies(e -> {
+            assertThat(e.line()).isEqualTo(13);
+            assertThat(e.field()).isEqualTo("peers[1].public-key");
+            assertThat(e.message()).contains("low-order point").doesNotContain(bad);
+            assertThat(e.toString()).doesNotContain(bad);
+          });
+    }
+  }
+
+  @Test
+  void aLowOrderPeerKeyDoesNotHideTheOtherErrorsOfItsPeer() throws IOException {
+    List<ConfigError> es = errors(valid().replace(peer2, LOW_ORDER_KEYS[0]).replace("10.30.0.0/16", "10.300.0.0/16"));
+    assertThat(es).extracting(ConfigError::line).containsExactly(13, 16);
+  }
+
+  @Test
+  void mtuUpToTheLargestEveryCarrierTakesIsAcceptedAndAboveItRefusedWithLine() throws Exception {
+    Path f = dir.resolve("gw.yaml");
+    Files.writeString(f, valid().replace("listen-port: 51820", "listen-port: 51820\nmtu: 9000"));
+    assertThat(ConfigLoader.load(f).mtu()).isEqualTo(9000);
+    assertThat(errors(valid().replace("listen-port: 51820", "listen-port: 51820\nmtu: 9001")))
+        .singleElement().satisfies(e -> {
+          assertThat(e.line()).isEqualTo(4);
+          assertThat(e.field()).isEqualTo("mtu");
+          assertThat(e.message()).contains("9001 is outside 1280-9000");
+        });
+  }
+
   @Test
   void reportsBadCidrWithLine() throws IOException {
     assertThat(errors(valid().replace("10.30.0.0/16", "10.300.0.0/16")))

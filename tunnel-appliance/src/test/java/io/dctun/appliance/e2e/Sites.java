@@ -63,7 +63,12 @@ final class Sites implements AutoCloseable {
   /** gwA's and gwB's ends of the WAN veth. */
   final String wanIfA;
   final String wanIfB;
+  /** The LAN links: srvA (end A) to gwA (end B), srvB to gwB. */
+  final Topology.Veth lanA;
+  final Topology.Veth lanB;
   final Path dir;
+  /** The {@code mtu:} of the gateways started from now on. */
+  int mtu = 1420;
 
   /** Skips unless root, namespaces, TUN, ping, sysctl and socat are all available. */
   static void assumeRequirements() {
@@ -77,7 +82,12 @@ final class Sites implements AutoCloseable {
   }
 
   Sites() {
-    topology = new Topology();
+    this(new Topology());
+  }
+
+  /** The two sites on {@code topology}'s names (a team's prefix, say). */
+  Sites(Topology topology) {
+    this.topology = topology;
     try {
       dir = Files.createTempDirectory("dctun-e2e-" + topology.id());
       topology.own(() -> deleteRecursively(dir));
@@ -85,8 +95,8 @@ final class Sites implements AutoCloseable {
       srvA = topology.namespace("srvA");
       gwB = topology.namespace("gwB");
       srvB = topology.namespace("srvB");
-      topology.veth(srvA, SRV_A + "/24", gwA, "198.18.10.1/24");
-      topology.veth(srvB, SRV_B + "/24", gwB, "198.18.20.1/24");
+      lanA = topology.veth(srvA, SRV_A + "/24", gwA, "198.18.10.1/24");
+      lanB = topology.veth(srvB, SRV_B + "/24", gwB, "198.18.20.1/24");
       Topology.Veth wan = topology.veth(gwA, WAN_A + "/24", gwB, WAN_B + "/24");
       wanIfA = wan.ifA();
       wanIfB = wan.ifB();
@@ -273,7 +283,7 @@ final class Sites implements AutoCloseable {
         y.append("listen-port: ").append(listenPort).append('\n');
       }
       y.append("addresses: [").append(address).append("]\n");
-      y.append("mtu: 1420\n");
+      y.append("mtu: ").append(mtu).append('\n');
       y.append("peers:\n");
       for (PeerSpec p : peers) {
         y.append("  - name: ").append(p.name()).append('\n');

@@ -13,5 +13,7 @@ public enum ControlSend {
   /** The peer has no endpoint to send to (it only dials in, and has not yet). */
   NO_ENDPOINT,
   /** Header plus payload would not fit in one inner packet of the device's MTU. */
-  TOO_BIG
+  TOO_BIG,
+  /** The peer's send threw; counted as the device's {@code PEER_FAILED} drop, and the caller's other sends go on. */
+  FAILED
 }

@@ -139,6 +139,17 @@ public final class Engine implements AutoCloseable, StatusSource {
 
   private Engine(Device device, List<PacketDevice> queues, Transports transports, Clock clock,
       ScheduledExecutorService scheduler, boolean ownScheduler) {
+    for (Transport t : transports.list()) {
+      if (t.maxMessageLength() < device.maxMessageLength()) {
+        if (ownScheduler) {
+          scheduler.shutdownNow();
+        }
+        throw new IllegalArgumentException("transport " + t.kind() + " receives messages of at most "
+            + t.maxMessageLength() + " bytes, but an MTU of " + device.mtu() + " needs "
+            + device.maxMessageLength() + " (MTU + 32 bytes of WireGuard framing): lower the MTU or give it"
+            + " larger receive buffers");
+      }
+    }
     this.device = device;
     this.queues = List.copyOf(queues);
     this.transports = transports;

@@ -68,7 +68,13 @@ public final class ControlChannel {
     byte[] buf = new byte[TRANSPORT_HEADER_LENGTH + ControlFrame.HEADER_LENGTH + len + 32];
     int frame = ControlFrame.writeHeader(buf, TRANSPORT_HEADER_LENGTH, type, len);
     System.arraycopy(payload, off, buf, TRANSPORT_HEADER_LENGTH + ControlFrame.HEADER_LENGTH, len);
-    ControlSend r = p.sendControl(buf, TRANSPORT_HEADER_LENGTH, frame, now);
+    ControlSend r;
+    try {
+      r = p.sendControl(buf, TRANSPORT_HEADER_LENGTH, frame, now);
+    } catch (RuntimeException e) {
+      device.peerFailed(p, "control send", e, now); // a caller sending to every gateway goes on to the next
+      return ControlSend.FAILED;
+    }
     if (r == ControlSend.SENT || r == ControlSend.QUEUED) {
       sent.incrementAndGet();
     }

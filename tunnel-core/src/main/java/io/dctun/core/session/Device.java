@@ -40,6 +40,11 @@ import java.util.concurrent.atomic.AtomicLong;
  *
  * Thread-safety: all public methods may be called from any thread; several threads may run
  * {@link #outbound} and {@link #inbound} at once. Configuration changes are copy-on-write.
+ *
+ * <p>No peer can stop the others: {@link #outbound}, {@link #inbound} and {@link #tick} never
+ * throw because of one peer. Whatever one peer's work throws is counted ({@link
+ * DropReason#PEER_FAILED}), logged at a bounded rate, and costs only that packet or that peer's
+ * timer step; the rest of the caller's batch, and every other peer, go on.
  */
 public final class Device implements StatusSource {
   private final LocalIdentity identity;
@@ -63,6 +68,9 @@ public final class Device implements StatusSource {
   private final AtomicLong handshakesInBucket = new AtomicLong();
   private volatile int underLoadThreshold = 1000;
   private volatile boolean forceUnderLoad;
+  /** When a peer's failure was last logged with its stack trace (at most once a minute). */
+  private final AtomicLong lastFailureLog = new AtomicLong(Long.MIN_VALUE);
+  private static final long FAILURE_LOG_INTERVAL_NANOS = 60_000_000_000L;
 
   public Device(PrivateKey key, int mtu, Output output, Clock clock) {
     this(key, mtu, output, clock, null);
@@ -88,6 +96,25 @@ public final class Device implements StatusSource {
 
   public int mtu() {
     return mtu;
+  }
+
+  /**
+   * The largest message a device of MTU {@code mtu} sends or accepts: a transport message holding
+   * a full-size inner packet. Padding never goes past the MTU (whitepaper 5.4.6), so it is
+   *
+   * <pre>
+   *   16 (type, receiver, counter) + mtu (inner packet, padded) + 16 (Poly1305 tag)
+   * </pre>
+   *
+   * larger than any handshake message. Every carrier's receive slot must hold this much.
+   */
+  public static int maxMessageLength(int mtu) {
+    return TRANSPORT_HEADER_LENGTH + mtu + 16;
+  }
+
+  /** {@link #maxMessageLength(int)} of this device's MTU. */
+  public int maxMessageLength() {
+    return maxMessageLength(mtu);
   }
 
   public DropCounters drops() {
@@ -212,6 +239,11 @@ public final class Device implements StatusSource {
     if (c.publicKey().equals(identity.publicKey())) {
       throw new IllegalArgumentException("peer " + c.name() + " has this device's own public key");
     }
+    if (c.publicKey().isLowOrder()) {
+      throw new IllegalArgumentException("peer " + c.name() + ": its public key (fingerprint " + c.publicKey().fingerprint()
+          + ") is a low-order point of Curve25519, with which X25519 gives no shared secret; no handshake could"
+          + " ever complete (refused)");
+    }
     Peer existing = peers.get(c.publicKey());
     Peer p = existing != null ? existing : new Peer(this, c);
     List<Prefix> before = existing != null && !existing.config().roaming() ? existing.config().allowedIps() : List.of();
@@ -330,15 +362,34 @@ public final class Device implements StatusSource {
       drops.drop(DropReason.NO_ROUTE, now, "outbound");
       return;
     }
-    int verdict = filter.filterOutbound(p.publicKey(), buf, off, len, now);
-    if (verdict != PacketFilter.ACCEPT) {
-      drops.drop(DropReason.FILTERED, now, "outbound");
-      if (verdict > 0) {
-        output.deliverToDevice(buf, off, verdict); // reject reply written in place
+    try {
+      int verdict = filter.filterOutbound(p.publicKey(), buf, off, len, now);
+      if (verdict != PacketFilter.ACCEPT) {
+        drops.drop(DropReason.FILTERED, now, "outbound");
+        if (verdict > 0) {
+          output.deliverToDevice(buf, off, verdict); // reject reply written in place
+        }
+        return;
       }
-      return;
+      p.send(buf, off, len, now);
+    } catch (RuntimeException e) {
+      peerFailed(p, "outbound", e, now);
     }
-    p.send(buf, off, len, now);
+  }
+
+  /**
+   * Counts what one peer's work threw and logs it (its stack trace at most once a minute, the
+   * drop counter's line at most once every ten seconds); the caller then carries on with the next
+   * packet or peer. A message of ours never holds a secret, so the exception's may be logged.
+   */
+  void peerFailed(Peer p, String where, RuntimeException e, long now) {
+    drops.drop(DropReason.PEER_FAILED, now, p.name() + " " + where + ": " + e);
+    long last = lastFailureLog.get();
+    if ((last == Long.MIN_VALUE || now - last >= FAILURE_LOG_INTERVAL_NANOS) && lastFailureLog.compareAndSet(last, now)) {
+      org.slf4j.LoggerFactory.getLogger(Device.class).error(
+          "peer {}: {} threw; that packet is dropped and other peers go on ({} such failures in all)",
+          p.name(), where, drops.count(DropReason.PEER_FAILED), e);
+    }
   }
 
   /**
@@ -422,7 +473,11 @@ public final class Device implements StatusSource {
           drops.drop(DropReason.UNKNOWN_RECEIVER_INDEX, now, from);
           return;
         }
-        kp.peer.receiveTransport(kp, buf, off, len, from, now);
+        try {
+          kp.peer.receiveTransport(kp, buf, off, len, from, now);
+        } catch (RuntimeException e) {
+          peerFailed(kp.peer, "inbound", e, now);
+        }
         return;
       case TYPE_INITIATION:
       case TYPE_RESPONSE:
@@ -452,7 +507,11 @@ public final class Device implements StatusSource {
         drops.drop(DropReason.UNEXPECTED_HANDSHAKE, now, from);
         return;
       }
-      p.consumeCookieReply(msg, now);
+      try {
+        p.consumeCookieReply(msg, now);
+      } catch (RuntimeException e) {
+        peerFailed(p, "cookie reply", e, now);
+      }
       return;
     }
     if (!cookieChecker.checkMac1(msg, 0, len)) {
@@ -475,14 +534,22 @@ public final class Device implements StatusSource {
         drops.drop(DropReason.UNKNOWN_PEER, now, from);
         return;
       }
-      p.consumeInitiation(init, from, now);
+      try {
+        p.consumeInitiation(init, from, now);
+      } catch (RuntimeException e) {
+        peerFailed(p, "initiation", e, now);
+      }
     } else {
       Peer p = index.pendingPeer(getIntLE(msg, RESP_RECEIVER));
       if (p == null) {
         drops.drop(DropReason.UNEXPECTED_HANDSHAKE, now, from);
         return;
       }
-      p.consumeResponse(msg, from, now);
+      try {
+        p.consumeResponse(msg, from, now);
+      } catch (RuntimeException e) {
+        peerFailed(p, "response", e, now);
+      }
     }
   }
 
@@ -504,7 +571,11 @@ public final class Device implements StatusSource {
   /** Fires due timers of every peer. Call it every 100 ms or so. */
   public void tick(long now) {
     for (Peer p : peers.values()) {
-      p.tick(now);
+      try {
+        p.tick(now);
+      } catch (RuntimeException e) {
+        peerFailed(p, "timers", e, now); // the next peer's timers, and this one's next tick, still run
+      }
     }
     routes.expire(now); // learned routes whose lease ran out
   }
@@ -512,7 +583,15 @@ public final class Device implements StatusSource {
   /** Starts a handshake with every peer at once (for example after an HA takeover). */
   public void initiateAll(long now) {
     for (Peer p : peers.values()) {
-      p.initiate(now, true);
+      initiateSafely(p, now, true);
+    }
+  }
+
+  private void initiateSafely(Peer p, long now, boolean force) {
+    try {
+      p.initiate(now, force);
+    } catch (RuntimeException e) {
+      peerFailed(p, "initiation", e, now);
     }
   }
 
@@ -523,7 +602,7 @@ public final class Device implements StatusSource {
   public void initiateNow(PublicKey key, long now) {
     Peer p = peers.get(key);
     if (p != null) {
-      p.initiate(now, true);
+      initiateSafely(p, now, true);
     }
   }
 
@@ -531,7 +610,7 @@ public final class Device implements StatusSource {
   public void initiate(PublicKey key, long now) {
     Peer p = peers.get(key);
     if (p != null) {
-      p.initiate(now, false);
+      initiateSafely(p, now, false);
     }
   }
 

@@ -51,7 +51,12 @@ public enum DropReason {
   /** A packet from one dctun gateway for another: between gateways a packet is forwarded at most once. */
   FORWARD_LOOP,
   /** A packet to forward whose TTL or hop limit ran out. */
-  TTL_EXCEEDED;
+  TTL_EXCEEDED,
+  /**
+   * One peer's work threw (a bug, or a state no check foresaw): that packet or that peer's timer
+   * step is dropped, and every other peer's packets and timers go on as before.
+   */
+  PEER_FAILED;
 
   private static final DropReason[] VALUES = values();
 

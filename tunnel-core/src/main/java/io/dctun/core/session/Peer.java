@@ -355,7 +355,16 @@ public final class Peer {
       device.index().release(handshake.pendingLocalIndex());
     }
     int idx = device.index().reserve(this);
-    byte[] msg = handshake.createInitiation(idx, device.clock().wallClockNanos());
+    byte[] msg;
+    try {
+      msg = handshake.createInitiation(idx, device.clock().wallClockNanos());
+    } catch (RuntimeException e) {
+      // Nothing may stay reserved for an initiation that was never built: the index table is
+      // shared by every peer. The earlier pending index (if any) is released above, so forget it.
+      device.index().release(idx);
+      handshake.clearPending();
+      throw e;
+    }
     cookies.addMacs(msg, now);
     lastInitiationSent = now;
     retransmitAt = now + Timers.REKEY_TIMEOUT + device.jitter();

@@ -60,4 +60,15 @@ public interface Transport extends Closeable {
 
   /** A short name for logs and status: "nio", "epoll", "memory", ... */
   String kind();
+
+  /**
+   * The largest message this transport receives whole (a longer one is cut short or dropped).
+   * An engine refuses a transport whose limit is below its device's {@link
+   * io.dctun.core.session.Device#maxMessageLength() largest message}: a large MTU would otherwise
+   * fail only when large packets came, as decryption errors. The default suits a carrier that
+   * reads into 64 KiB buffers.
+   */
+  default int maxMessageLength() {
+    return StreamFraming.MAX_MESSAGE;
+  }
 }

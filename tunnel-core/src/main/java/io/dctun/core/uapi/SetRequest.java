@@ -23,7 +23,8 @@ import java.util.Set;
  * {@code remove}, {@code preshared_key}, {@code endpoint}, {@code persistent_keepalive_interval},
  * {@code replace_allowed_ips}, {@code allowed_ip} ({@code -} in front removes), {@code
  * protocol_version}; a peer with the device's own key is a "dummy" whose lines are checked and
- * ignored; the first bad line ends the request with its errno.
+ * ignored; the first bad line ends the request with its errno. A {@code public_key} of low order
+ * ({@link PublicKey#isLowOrder()}) is such a bad line (-EINVAL), whatever follows it.
  *
  * <p>One difference, on purpose: nothing is applied while reading. wireguard-go applies each line
  * as it reads it, so a request that fails at line 40 leaves lines 1-39 in force; here the whole
@@ -204,6 +205,12 @@ final class SetRequest {
       throw fail(UapiErrno.INVALID, "failed to get peer by public key: not 64 hex digits");
     }
     PublicKey key = PublicKey.of(k);
+    if (key.isLowOrder()) {
+      // wireguard-go takes such a peer and can never reach it; a device here refuses it, and
+      // so does this request, before anything of it is applied. The key is not repeated.
+      throw fail(UapiErrno.INVALID, "failed to set public key: it is a low-order point of Curve25519 (fingerprint "
+          + key.fingerprint() + "), with which X25519 gives no shared secret");
+    }
     dummy = key.equals(privateKey.publicKey());
     created = false;
     if (dummy) {

@@ -28,6 +28,8 @@ public final class Topology implements AutoCloseable {
     }
 
     private final String id = NetNs.randomId(5);
+    /** What every name starts with: null for the shared default ({@code dt-} namespaces), or a team's prefix. */
+    private final String prefix;
     private final AtomicInteger counter = new AtomicInteger();
     private final List<NetNs> namespaces = new ArrayList<>();
     private final List<String> rootLinks = new ArrayList<>();
@@ -36,6 +38,20 @@ public final class Topology implements AutoCloseable {
     private boolean closed;
 
     public Topology() {
+        this.prefix = null;
+        Cleanup.register(this);
+    }
+
+    /**
+     * A topology whose namespace and interface names all start with {@code prefix} (2 lower-case letters
+     * or digits), e.g. {@code km-gwA-x3k9a} and {@code kmvax3k9a1}: for tests that must keep to a name
+     * space of their own.
+     */
+    public Topology(String prefix) {
+        if (!prefix.matches("[a-z0-9]{2}")) {
+            throw new IllegalArgumentException("a topology prefix is 2 lower-case letters or digits, got " + prefix);
+        }
+        this.prefix = prefix;
         Cleanup.register(this);
     }
 
@@ -52,7 +68,7 @@ public final class Topology implements AutoCloseable {
     /** Creates and tracks a namespace named {@code dt-<label>-<id>}. */
     public synchronized NetNs namespace(String label) {
         ensureOpen();
-        NetNs ns = NetNs.createNamed("dt-" + label + "-" + id);
+        NetNs ns = NetNs.createNamed((prefix == null ? "dt" : prefix) + "-" + label + "-" + id);
         namespaces.add(ns);
         return ns;
     }
@@ -62,7 +78,8 @@ public final class Topology implements AutoCloseable {
      * a counter, e.g. {@code wgk3x9a1}. At most 15 characters.
      */
     public String ifName(String label) {
-        String l = label.length() > 4 ? label.substring(0, 4) : label;
+        String l = prefix == null ? (label.length() > 4 ? label.substring(0, 4) : label)
+            : prefix + (label.length() > 2 ? label.substring(0, 2) : label);
         String n = l + id + counter.incrementAndGet();
         if (n.length() > 15 || !n.matches("[A-Za-z0-9_-]+")) {
             throw new IllegalArgumentException("bad interface name " + n);

@@ -206,6 +206,30 @@ class UapiTest {
   }
 
   @Test
+  void aLowOrderPublicKeyIsRefusedWithEinvalAndNothingOfTheRequestApplied() {
+    talk(SET_AB);
+    String before = uapi.get();
+    String[] lowOrder = {
+      ZERO_HEX,
+      "01" + "0".repeat(62),
+      "5f9c95bca3508c24b1d0b1559c83ef5b04445cc4581c8e86d8224eddd09f1157",
+      "ee" + "f".repeat(60) + "7f",
+      "00" + "0".repeat(60) + "80",
+    };
+    for (String bad : lowOrder) {
+      // a good change to A first, then the bad peer: neither may be applied
+      String reply = talk("set=1\npublic_key=" + A_HEX + "\nallowed_ip=198.18.240.0/24\npublic_key=" + bad
+          + "\nallowed_ip=198.18.241.0/24\n\n");
+      assertThat(reply).as(bad).isEqualTo("errno=-22\n\n");
+      assertThat(device.peer(pub(bad))).isNull();
+      assertThat(routeOf("198.18.240.1")).as("the good line before it is not applied").isNotSameAs(peer(A_HEX));
+      assertThat(routeOf("198.18.241.1")).isNull();
+      assertThat(uapi.get()).isEqualTo(before);
+    }
+    assertThat(talk("set=1\npublic_key=" + ZERO_HEX + "\nremove=true\n\n")).isEqualTo("errno=-22\n\n");
+  }
+
+  @Test
   void aGetWithATrailingByteIsRefusedAndTheNextOperationStillAnswered() {
     talk(SET_AB);
     String reply = talk("get=1\nxget=1\n\n");

@@ -135,6 +135,16 @@ class UapiWgToolTest {
   }
 
   @Test
+  void wgSetOfALowOrderPeerKeyFailsWithInvalidArgumentAndChangesNothing() {
+    String before = ok(wg("showconf", ifname));
+    ExecResult r = wg("set", ifname, "peer", "AAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAA=", "allowed-ips", "198.18.226.0/24");
+    assertThat(r.ok()).as(r.describe()).isFalse();
+    assertThat(r.stderr()).contains("Invalid argument");
+    assertThat(ok(wg("showconf", ifname))).isEqualTo(before);
+    assertThat(a.peers()).hasSize(1);
+  }
+
+  @Test
   void wgShowShowconfSetAndSyncconfDriveARunningDevice() throws Exception {
     // the socket as wg finds it: root's, 0600
     assertThat(PosixFilePermissions.toString(Files.getPosixFilePermissions(sock))).isEqualTo("rw-------");
