@@ -44,7 +44,10 @@ import java.util.concurrent.atomic.AtomicLong;
  * <p>No peer can stop the others: {@link #outbound}, {@link #inbound} and {@link #tick} never
  * throw because of one peer. Whatever one peer's work throws is counted ({@link
  * DropReason#PEER_FAILED}), logged at a bounded rate, and costs only that packet or that peer's
- * timer step; the rest of the caller's batch, and every other peer, go on.
+ * timer step; the rest of the caller's batch, and every other peer, go on. The packet filter is
+ * the device's, not a peer's: what it throws reaches the caller unchanged, so the engine counts it
+ * and, when every packet fails, ends the gateway (a broken firewall must fail over, not quietly
+ * drop everything on a gateway that still looks healthy).
  */
 public final class Device implements StatusSource {
   private final LocalIdentity identity;
@@ -363,7 +366,7 @@ public final class Device implements StatusSource {
       return;
     }
     try {
-      int verdict = filter.filterOutbound(p.publicKey(), buf, off, len, now);
+      int verdict = filterOutbound(p, buf, off, len, now);
       if (verdict != PacketFilter.ACCEPT) {
         drops.drop(DropReason.FILTERED, now, "outbound");
         if (verdict > 0) {
@@ -372,8 +375,37 @@ public final class Device implements StatusSource {
         return;
       }
       p.send(buf, off, len, now);
+    } catch (FilterFailure e) {
+      throw e.bug;
     } catch (RuntimeException e) {
       peerFailed(p, "outbound", e, now);
+    }
+  }
+
+  /** What the packet filter threw, carried past the per-peer catch blocks to the caller. */
+  private static final class FilterFailure extends RuntimeException {
+    private static final long serialVersionUID = 1L;
+    final RuntimeException bug;
+
+    FilterFailure(RuntimeException bug) {
+      super(null, null, false, false);
+      this.bug = bug;
+    }
+  }
+
+  private int filterOutbound(Peer p, byte[] buf, int off, int len, long now) {
+    try {
+      return filter.filterOutbound(p.publicKey(), buf, off, len, now);
+    } catch (RuntimeException e) {
+      throw new FilterFailure(e);
+    }
+  }
+
+  private int filterInbound(Peer p, byte[] buf, int off, int len, long now) {
+    try {
+      return filter.filterInbound(p.publicKey(), buf, off, len, now);
+    } catch (RuntimeException e) {
+      throw new FilterFailure(e);
     }
   }
 
@@ -398,7 +430,7 @@ public final class Device implements StatusSource {
    * passing traffic to the gateway a host is connected to).
    */
   void deliverInbound(Peer p, byte[] buf, int off, int len, long now) {
-    int verdict = filter.filterInbound(p.publicKey(), buf, off, len, now);
+    int verdict = filterInbound(p, buf, off, len, now);
     if (verdict != PacketFilter.ACCEPT) {
       drops.drop(DropReason.FILTERED, now, "inbound");
       if (verdict > 0) {
@@ -434,7 +466,7 @@ public final class Device implements StatusSource {
       drops.drop(DropReason.TTL_EXCEEDED, now, from.name() + " -> " + to.name());
       return;
     }
-    int verdict = filter.filterOutbound(to.publicKey(), buf, off, len, now);
+    int verdict = filterOutbound(to, buf, off, len, now);
     if (verdict != PacketFilter.ACCEPT) {
       drops.drop(DropReason.FILTERED, now, "forward");
       return;
@@ -475,6 +507,8 @@ public final class Device implements StatusSource {
         }
         try {
           kp.peer.receiveTransport(kp, buf, off, len, from, now);
+        } catch (FilterFailure e) {
+          throw e.bug;
         } catch (RuntimeException e) {
           peerFailed(kp.peer, "inbound", e, now);
         }
