@@ -346,6 +346,7 @@ public final class GatewayPair implements AutoCloseable, StatusSource {
       y.counter("timestamps-received", sync.timestampsReceived());
       y.counter("bad-mac", sync.drops(SyncDrop.BAD_MAC));
       y.counter("stale", sync.drops(SyncDrop.REPLAYED) + sync.drops(SyncDrop.CLOCK_SKEW));
+      y.counter("receive-errors", sync.receiveErrors());
       StatusSink d = y.section("drop");
       for (SyncDrop r : SyncDrop.values()) {
         d.counter(r.name(), sync.drops(r));

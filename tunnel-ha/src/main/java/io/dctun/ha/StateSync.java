@@ -136,20 +136,60 @@ public final class StateSync implements AutoCloseable {
     }
   }
 
+  /** At most one log line per this interval for each kind of receive failure. */
+  static final long LOG_INTERVAL_NANOS = 10_000_000_000L;
+  private final java.util.concurrent.atomic.AtomicLong receiveErrors = new java.util.concurrent.atomic.AtomicLong();
+  private long lastIoLog = Long.MIN_VALUE;
+  private long lastBugLog = Long.MIN_VALUE;
+
+  /**
+   * Receives until closed. A socket error is counted, logged at most every 10 s, and retried
+   * after a backoff that grows from 10 ms to 1 s (no spinning on a socket that keeps failing); a
+   * bug on one datagram is counted and logged the same way, and the next datagram is taken: the
+   * thread only ends with the channel.
+   */
   private void receiveLoop() {
     ByteBuffer b = ByteBuffer.allocate(SyncCodec.MAX_DATAGRAM + 1); // longer: truncated, refused as OVERSIZED
+    long backoffMillis = 0;
     while (running) {
       try {
         b.clear();
         channel.receive(b);
+        backoffMillis = 0;
       } catch (ClosedChannelException e) {
         return;
       } catch (IOException e) {
-        LOG.warn("state sync receive failed: {}", e.getMessage());
+        receiveErrors.incrementAndGet();
+        long now = System.nanoTime();
+        if (lastIoLog == Long.MIN_VALUE || now - lastIoLog >= LOG_INTERVAL_NANOS) {
+          lastIoLog = now;
+          LOG.warn("state sync receive failed ({} errors so far), retrying: {}", receiveErrors.get(), e.getMessage());
+        }
+        backoffMillis = Math.min(1_000, Math.max(10, backoffMillis * 2));
+        try {
+          Thread.sleep(backoffMillis);
+        } catch (InterruptedException ie) {
+          return;
+        }
         continue;
       }
-      accept(b.array(), b.position());
+      try {
+        accept(b.array(), b.position());
+      } catch (RuntimeException e) {
+        receiveErrors.incrementAndGet();
+        long now = System.nanoTime();
+        if (lastBugLog == Long.MIN_VALUE || now - lastBugLog >= LOG_INTERVAL_NANOS) {
+          lastBugLog = now;
+          LOG.error("state sync: a datagram could not be applied ({} errors so far); the next one is taken",
+              receiveErrors.get(), e);
+        }
+      }
     }
+  }
+
+  /** Receive failures counted by the receiving thread (socket errors and datagrams it could not apply). */
+  public long receiveErrors() {
+    return receiveErrors.get();
   }
 
   /** Verifies and applies one datagram now; package-private for tests. */

@@ -53,6 +53,33 @@ class StateSyncTest {
   }
 
   @Test
+  void aBugOnOneDatagramIsCountedAndTheReceiverTakesTheNext() throws Exception {
+    byte[] key = PrivateKey.generate().deriveSecret("dctun ha state sync v1");
+    InetAddress lo = InetAddress.getLoopbackAddress();
+    java.util.concurrent.atomic.AtomicBoolean broken = new java.util.concurrent.atomic.AtomicBoolean(true);
+    // The backup's clock throws once on its receiving thread: a bug while applying one datagram.
+    java.util.function.LongSupplier clock = () -> {
+      if (Thread.currentThread().getName().equals("dctun-sync-rx") && broken.getAndSet(false)) {
+        throw new IllegalStateException("a bug while applying one datagram");
+      }
+      return System.nanoTime();
+    };
+    try (StateSync bs = StateSync.start(new InetSocketAddress(lo, 0), new InetSocketAddress(lo, 9), key, null,
+            100_000, clock);
+        StateSync ms = StateSync.start(new InetSocketAddress(lo, 0), bs.localAddress(), key, null, 100_000,
+            System::nanoTime)) {
+      ms.setHealthSource(() -> new TunnelHealth(1, 2, false));
+      ms.setSending(true); // health once a second
+      long deadline = System.nanoTime() + DEADLINE_NANOS;
+      while ((bs.receiveErrors() == 0 || bs.healthReceived() == 0) && System.nanoTime() < deadline) {
+        Thread.sleep(20);
+      }
+      assertThat(bs.receiveErrors()).as("the bug is counted").isEqualTo(1);
+      assertThat(bs.healthReceived()).as("and the receiving thread goes on to the next datagram").isPositive();
+    }
+  }
+
+  @Test
   void establishedFlowReachesTheBackupAndForgeriesDoNot() throws Exception {
     PrivateKey shared = PrivateKey.generate();
     byte[] key = shared.deriveSecret("dctun ha state sync v1");
