@@ -138,7 +138,6 @@ public final class StateSync implements AutoCloseable {
 
   /** At most one log line per this interval for each kind of receive failure. */
   static final long LOG_INTERVAL_NANOS = 10_000_000_000L;
-  private final java.util.concurrent.atomic.AtomicLong receiveErrors = new java.util.concurrent.atomic.AtomicLong();
   private long lastIoLog = Long.MIN_VALUE;
   private long lastBugLog = Long.MIN_VALUE;
 
@@ -159,11 +158,11 @@ public final class StateSync implements AutoCloseable {
       } catch (ClosedChannelException e) {
         return;
       } catch (IOException e) {
-        receiveErrors.incrementAndGet();
+        session.countReceiveError();
         long now = System.nanoTime();
         if (lastIoLog == Long.MIN_VALUE || now - lastIoLog >= LOG_INTERVAL_NANOS) {
           lastIoLog = now;
-          LOG.warn("state sync receive failed ({} errors so far), retrying: {}", receiveErrors.get(), e.getMessage());
+          LOG.warn("state sync receive failed ({} errors so far), retrying: {}", session.receiveErrors(), e.getMessage());
         }
         backoffMillis = Math.min(1_000, Math.max(10, backoffMillis * 2));
         try {
@@ -176,12 +175,12 @@ public final class StateSync implements AutoCloseable {
       try {
         accept(b.array(), b.position());
       } catch (RuntimeException e) {
-        receiveErrors.incrementAndGet();
+        session.countReceiveError();
         long now = System.nanoTime();
         if (lastBugLog == Long.MIN_VALUE || now - lastBugLog >= LOG_INTERVAL_NANOS) {
           lastBugLog = now;
           LOG.error("state sync: a datagram could not be applied ({} errors so far); the next one is taken",
-              receiveErrors.get(), e);
+              session.receiveErrors(), e);
         }
       }
     }
@@ -189,7 +188,7 @@ public final class StateSync implements AutoCloseable {
 
   /** Receive failures counted by the receiving thread (socket errors and datagrams it could not apply). */
   public long receiveErrors() {
-    return receiveErrors.get();
+    return session.receiveErrors();
   }
 
   /** Verifies and applies one datagram now; package-private for tests. */

@@ -99,6 +99,7 @@ public final class SyncSession {
   private final AtomicLong timestampsReceived = new AtomicLong();
   private final AtomicLong healthSent = new AtomicLong();
   private final AtomicLong healthReceived = new AtomicLong();
+  private final AtomicLong receiveErrors = new AtomicLong();
 
   /**
    * @param key32 the pair's sync key, e.g. {@code privateKey.deriveSecret("dctun ha state sync v1")}
@@ -327,6 +328,16 @@ public final class SyncSession {
   }
 
   // ------------------------------------------------------------------ counters
+
+  /** Counts a failure of the driver's receiving thread (a socket error, or a datagram it could not apply). */
+  public void countReceiveError() {
+    receiveErrors.incrementAndGet();
+  }
+
+  /** Receive failures the driver counted ({@link #countReceiveError}). */
+  public long receiveErrors() {
+    return receiveErrors.get();
+  }
 
   /** The twin's last health report, or null if none has arrived. */
   public TwinReport twinHealth() {
