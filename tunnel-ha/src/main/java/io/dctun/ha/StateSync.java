@@ -136,16 +136,17 @@ public final class StateSync implements AutoCloseable {
     }
   }
 
-  /** At most one log line per this interval for each kind of receive failure. */
-  static final long LOG_INTERVAL_NANOS = 10_000_000_000L;
-  private long lastIoLog = Long.MIN_VALUE;
-  private long lastBugLog = Long.MIN_VALUE;
+  /** Socket errors and datagrams that could not be applied: counted, logged at most every 10 s, never fatal. */
+  private final io.dctun.core.engine.ErrorBudget socketErrors =
+      new io.dctun.core.engine.ErrorBudget("state sync receive (socket)", Integer.MAX_VALUE, LOG);
+  private final io.dctun.core.engine.ErrorBudget datagramErrors =
+      new io.dctun.core.engine.ErrorBudget("state sync receive (applying a datagram)", Integer.MAX_VALUE, LOG);
 
   /**
-   * Receives until closed. A socket error is counted, logged at most every 10 s, and retried
-   * after a backoff that grows from 10 ms to 1 s (no spinning on a socket that keeps failing); a
-   * bug on one datagram is counted and logged the same way, and the next datagram is taken: the
-   * thread only ends with the channel.
+   * Receives until closed. A socket error is counted, logged at most every 10 s (the engine's
+   * {@link io.dctun.core.engine.ErrorBudget}), and retried after a backoff that grows from 10 ms to
+   * 1 s (no spinning on a socket that keeps failing); a bug on one datagram is counted and logged
+   * the same way, and the next datagram is taken: the thread only ends with the channel.
    */
   private void receiveLoop() {
     ByteBuffer b = ByteBuffer.allocate(SyncCodec.MAX_DATAGRAM + 1); // longer: truncated, refused as OVERSIZED
@@ -155,15 +156,12 @@ public final class StateSync implements AutoCloseable {
         b.clear();
         channel.receive(b);
         backoffMillis = 0;
+        socketErrors.ok();
       } catch (ClosedChannelException e) {
         return;
       } catch (IOException e) {
-        session.countReceiveError();
-        long now = System.nanoTime();
-        if (lastIoLog == Long.MIN_VALUE || now - lastIoLog >= LOG_INTERVAL_NANOS) {
-          lastIoLog = now;
-          LOG.warn("state sync receive failed ({} errors so far), retrying: {}", session.receiveErrors(), e.getMessage());
-        }
+        session.countReceiveError(); // the pair's status reads the session
+        socketErrors.failed(e, System.nanoTime());
         backoffMillis = Math.min(1_000, Math.max(10, backoffMillis * 2));
         try {
           Thread.sleep(backoffMillis);
@@ -174,14 +172,10 @@ public final class StateSync implements AutoCloseable {
       }
       try {
         accept(b.array(), b.position());
+        datagramErrors.ok();
       } catch (RuntimeException e) {
         session.countReceiveError();
-        long now = System.nanoTime();
-        if (lastBugLog == Long.MIN_VALUE || now - lastBugLog >= LOG_INTERVAL_NANOS) {
-          lastBugLog = now;
-          LOG.error("state sync: a datagram could not be applied ({} errors so far); the next one is taken",
-              session.receiveErrors(), e);
-        }
+        datagramErrors.failed(e, System.nanoTime());
       }
     }
   }
