@@ -384,10 +384,9 @@ public final class Engine implements AutoCloseable, StatusSource {
   public void tick() {
     long now = clock.nanoTime();
     RuntimeException failed = null;
+    transports.beginBatch();
     try {
-      transports.beginBatch();
       device.tick(now);
-      transports.flush();
     } catch (RuntimeException e) {
       failed = e; // the tick tasks and the next tick still run
     }
@@ -397,6 +396,11 @@ public final class Engine implements AutoCloseable, StatusSource {
       } catch (RuntimeException e) {
         failed = e; // the others and the next tick still run
       }
+    }
+    try {
+      transports.flush(); // what the tick tasks sent (mesh announcements) leaves in this tick, not the next
+    } catch (RuntimeException e) {
+      failed = e;
     }
     if (failed == null) {
       tickBudget.ok();

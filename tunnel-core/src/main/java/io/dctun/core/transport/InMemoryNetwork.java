@@ -35,6 +35,8 @@ public final class InMemoryNetwork {
 
   private final Map<InetSocketAddress, MemoryTransport> bound = new ConcurrentHashMap<>();
   private final AtomicLong unreachable = new AtomicLong();
+  /** Datagrams queued or being handled, and not yet through their receiver's end of batch. */
+  private final AtomicLong inFlight = new AtomicLong();
 
   /** Binds a transport to {@code local}; refuses an address that is taken, as a socket would. */
   public MemoryTransport bind(InetSocketAddress local) {
@@ -59,6 +61,24 @@ public final class InMemoryNetwork {
   /** Datagrams sent to an address no transport holds. */
   public long unreachable() {
     return unreachable.get();
+  }
+
+  /**
+   * Waits until no datagram is queued or in a receiver's hands anywhere on this network, so that a
+   * test moving a manual clock can tick only once everything sent before has been handled. A
+   * receiver's answers are sent at its end of batch, before its datagrams stop counting, so quiet
+   * means the whole exchange has settled. Sends still held in some thread's unflushed batch are
+   * not seen. Returns false if it did not settle within {@code timeout}.
+   */
+  public boolean awaitQuiet(java.time.Duration timeout) throws InterruptedException {
+    long deadline = System.nanoTime() + timeout.toNanos();
+    while (inFlight.get() != 0) {
+      if (System.nanoTime() - deadline > 0) {
+        return false;
+      }
+      Thread.sleep(1);
+    }
+    return true;
   }
 
   private void deliver(UdpEndpoint to, byte[] data, UdpEndpoint from) {
@@ -118,7 +138,9 @@ public final class InMemoryNetwork {
         } catch (InterruptedException e) {
           return;
         }
+        int n = 0;
         while (d != null) {
+          n++;
           System.arraycopy(d.data, 0, buf, 0, d.data.length);
           received.incrementAndGet();
           try {
@@ -129,7 +151,11 @@ public final class InMemoryNetwork {
           handled.incrementAndGet();
           d = queue.poll();
         }
-        receiver.endOfBatch();
+        try {
+          receiver.endOfBatch();
+        } finally {
+          net.inFlight.addAndGet(-n);
+        }
       }
     }
 
@@ -138,7 +164,9 @@ public final class InMemoryNetwork {
         lostWhileDown.incrementAndGet();
         return;
       }
+      net.inFlight.incrementAndGet();
       if (!queue.offer(new Datagram(null, data, from))) {
+        net.inFlight.decrementAndGet();
         queueDrops.incrementAndGet();
       }
     }
@@ -261,7 +289,9 @@ public final class InMemoryNetwork {
           Thread.currentThread().interrupt();
         }
       }
-      queue.clear();
+      List<Datagram> left = new ArrayList<>();
+      queue.drainTo(left);
+      net.inFlight.addAndGet(-left.size()); // lost with the socket, no longer in flight
     }
 
     @Override

@@ -176,9 +176,14 @@ class MeshAgentTest {
     assertThat(g2.device.forwarded()).as("gateway 2 forwarded it").isPositive();
 
     // Lease refreshes keep it there; nothing ever bounced between gateways.
+    // Each second is ticked only once the last one's messages have all been handled: the
+    // engines' receive threads would otherwise lag the clock and see leases the refreshes renewed
+    // as expired (the race that once failed this test in CI).
     for (int i = 0; i < 30; i++) {
       clock.advanceSeconds(1);
       tickAll();
+      assertThat(net.awaitQuiet(WAIT)).as("the network settles after second %d", i).isTrue();
+      assertThat(g3.agent.owner(HOST)).as("gateway 3's route after second %d\n%s", i, diag()).isEqualTo(g2.pub());
     }
     assertThat(g3.agent.owner(HOST)).isEqualTo(g2.pub());
     for (Node g : gws) {
