@@ -14,7 +14,9 @@
 # WARMUP=S sets the unmeasured warm-up per direction (default 2 s).
 # TUNNELS="none dctun dctun-nio dctun-java wireguard-go openvpn" selects and orders the tunnels
 # measured (dctun-nio: dctun with the plain JDK DatagramChannel instead of Netty/epoll;
-# dctun-java: dctun with its own allocation-free ChaCha20-Poly1305, -Ddctun.aead=java).
+# dctun-java: dctun with its own allocation-free ChaCha20-Poly1305, -Ddctun.aead=java;
+# dctun-x: dctun with the JVM options in DCTUN_X_OPTS, to measure one setting against the default;
+# dctun@OPT,OPT: dctun with those JVM options, e.g. dctun@-Ddctun.udp.receiveBufferBytes=262144).
 # Only 198.18.0.0/15 addresses are used, only inside namespaces this script creates, and
 # everything is removed on exit, also on failure.
 set -euo pipefail
@@ -105,7 +107,7 @@ peers:
 EOF
   x $NS_GA env DCTUN_JAVA_OPTS="${1:-}" "$root/dctun" up -c "$work/a.yaml" >"$work/dctun-a.log" 2>&1 & PIDS+=($!)
   x $NS_GB env DCTUN_JAVA_OPTS="${1:-}" "$root/dctun" up -c "$work/b.yaml" >"$work/dctun-b.log" 2>&1 & PIDS+=($!)
-  wait_link $NS_GA dbt0; wait_link $NS_GB dbt0
+  wait_link $NS_GA dbt0 up; wait_link $NS_GB dbt0 up
 }
 
 start_wggo() {
@@ -143,11 +145,12 @@ start_openvpn() {
   x $NS_GB openvpn "${common[@]}" --dev dbo${id} --tls-client --cert "$work/b.crt" --key "$work/b.ovpn.key" \
     --local 198.18.200.2 --lport 1194 --remote 198.18.200.1 --rport 1194 --ifconfig 198.19.202.2 198.19.202.1 \
     >"$work/ovpn-b.log" 2>&1 & PIDS+=($!)
-  wait_link $NS_GA dbo${id}; wait_link $NS_GB dbo${id}
+  wait_link $NS_GA dbo${id} up; wait_link $NS_GB dbo${id} up
 }
 
 wait_link() {
-  for _ in $(seq 300); do x "$1" ip link show "$2" >/dev/null 2>&1 && return 0; sleep 0.1; done
+  # With "up": up, not only there (a route through a link that is still down is refused).
+  for _ in $(seq 300); do x "$1" ip link show "$2" ${3:-} 2>/dev/null | grep -q . && return 0; sleep 0.1; done
   echo "timed out waiting for $2 in $1" >&2; return 1
 }
 
@@ -194,22 +197,30 @@ ready() { # wait until srvA reaches srvB through whatever is up
   return 1
 }
 
-measure() { # name -> appends "name round fwd rev rtt cpu" to results
-  local name=$1 round=$2 fwd rev rtt c0 c1 hz
+measure() { # name -> appends "name round fwd rev rtt cpu loaded-rtt retransmits" to results
+  local name=$1 round=$2 fwd rev rtt c0 c1 hz lrtt retr
   ready
   # Warm-up, both directions, not measured: lets the JVM compile its hot paths (and treats
   # every tunnel the same).
   x $NS_SA iperf3 -c 198.18.220.10 -t "${WARMUP:-2}" >/dev/null
   x $NS_SA iperf3 -c 198.18.220.10 -t "${WARMUP:-2}" -R >/dev/null
   c0=$(cpu_ticks)
-  fwd=$(x $NS_SA iperf3 -c 198.18.220.10 -t "$SECS" -J | gbps)
+  # While the forward stream runs, ping the same path from its second second on: the RTT a
+  # packet sees behind a full TCP stream is what the tunnel's queues add (bufferbloat).
+  ( sleep 1; x $NS_SA ping -c $(( (SECS - 2) * 20 )) -i 0.05 -q 198.18.220.10 | awk -F/ '/rtt/ {print $5}' >"$work/lrtt" ) &
+  local pinger=$!
+  x $NS_SA iperf3 -c 198.18.220.10 -t "$SECS" -J >"$work/fwd.json"
+  wait $pinger || true
+  fwd=$(gbps <"$work/fwd.json")
+  retr=$(python3 -c 'import json,sys; print(json.load(sys.stdin)["end"]["sum_sent"].get("retransmits", 0))' <"$work/fwd.json")
+  lrtt=$(cat "$work/lrtt"); lrtt=${lrtt:-nan}
   rev=$(x $NS_SA iperf3 -c 198.18.220.10 -t "$SECS" -R -J | gbps)
   c1=$(cpu_ticks)
   hz=$(getconf CLK_TCK)
   rtt=$(x $NS_SA ping -c 20 -i 0.05 -q 198.18.220.10 | awk -F/ '/rtt/ {print $5}')
-  printf '%s %s %.3f %.3f %.3f %.2f\n' "$name" "$round" "$fwd" "$rev" "$rtt" "$(echo "($c1 - $c0) / $hz" | bc -l)" >>"$work/results"
-  printf '  %-10s round %s: %6.3f Gbit/s A->B, %6.3f Gbit/s B->A, rtt %s ms, tunnel cpu %.1f s\n' \
-    "$name" "$round" "$fwd" "$rev" "$rtt" "$(echo "($c1 - $c0) / $hz" | bc -l)"
+  printf '%s %s %.3f %.3f %.3f %.2f %s %s\n' "$name" "$round" "$fwd" "$rev" "$rtt" "$(echo "($c1 - $c0) / $hz" | bc -l)" "$lrtt" "$retr" >>"$work/results"
+  printf '  %-10s round %s: %6.3f Gbit/s A->B, %6.3f Gbit/s B->A, rtt %s ms (%s ms under load, %s retransmits), tunnel cpu %.1f s\n' \
+    "$name" "$round" "$fwd" "$rev" "$rtt" "$lrtt" "$retr" "$(echo "($c1 - $c0) / $hz" | bc -l)"
 }
 
 command -v python3 >/dev/null || { echo "needs python3 (to read iperf3 -J)" >&2; exit 2; }
@@ -225,6 +236,8 @@ for round in $(seq "$ROUNDS"); do
       dctun) start_dctun; gw_route dbt0 dbt0 ;;
       dctun-nio) start_dctun -Ddctun.udp=nio; gw_route dbt0 dbt0 ;;
       dctun-java) start_dctun -Ddctun.aead=java; gw_route dbt0 dbt0 ;;
+      dctun-x) start_dctun "${DCTUN_X_OPTS:?dctun-x needs DCTUN_X_OPTS, the JVM options it differs by}"; gw_route dbt0 dbt0 ;;
+      dctun@*) start_dctun "$(tr , ' ' <<<"${t#dctun@}")"; gw_route dbt0 dbt0 ;;
       wireguard-go) start_wggo; gw_route dbwa${id} dbwb${id} ;;
       openvpn) start_openvpn; gw_route dbo${id} dbo${id} ;;
     esac
@@ -237,20 +250,23 @@ python3 - "$work/results" <<'EOF'
 import statistics, sys
 rows = [l.split() for l in open(sys.argv[1])]
 by = {}
-for name, rnd, fwd, rev, rtt, cpu in rows:
-    by.setdefault(name, []).append((float(fwd), float(rev), float(rtt), float(cpu)))
+for name, rnd, fwd, rev, rtt, cpu, lrtt, retr in rows:
+    by.setdefault(name, []).append((float(fwd), float(rev), float(rtt), float(cpu), float(lrtt), float(retr)))
 med = {n: [statistics.median(c) for c in zip(*v)] for n, v in by.items()}
 print()
-print("| tunnel | A->B Gbit/s | B->A Gbit/s | ping RTT ms | tunnel CPU s | CPU s per Gbit |")
-print("|---|---|---|---|---|---|")
-for n in ["none", "dctun", "dctun-nio", "dctun-java", "wireguard-go", "openvpn"]:
+print("| tunnel | A->B Gbit/s | B->A Gbit/s | ping RTT ms | RTT under A->B load ms | A->B retransmits | tunnel CPU s | CPU s per Gbit |")
+print("|---|---|---|---|---|---|---|---|")
+order = ["none", "dctun", "dctun-nio", "dctun-java", "dctun-x", "wireguard-go", "openvpn"]
+for n in order + sorted(set(med) - set(order)):
     if n in med:
-        f, r, rtt, cpu = med[n]
+        f, r, rtt, cpu, lrtt, retr = med[n]
         per = cpu / ((f + r) / 2) if f + r > 0 and n != "none" else float("nan")
-        print(f"| {n} | {f:.3f} | {r:.3f} | {rtt:.3f} | {cpu:.1f} | {per:.1f} |")
+        print(f"| {n} | {f:.3f} | {r:.3f} | {rtt:.3f} | {lrtt:.2f} | {retr:.0f} | {cpu:.1f} | {per:.1f} |")
 print()
 for other in ["wireguard-go", "openvpn"]:
-    if "dctun" in med and other in med:
-        d, o = med["dctun"], med[other]
-        print(f"dctun/{other}: throughput A->B {d[0]/o[0]:.2f}, B->A {d[1]/o[1]:.2f}, RTT {d[2]/o[2]:.2f} (lower is better)")
+    for mine in ["dctun", "dctun-x"]:
+        if mine in med and other in med:
+            d, o = med[mine], med[other]
+            print(f"{mine}/{other}: throughput A->B {d[0]/o[0]:.2f}, B->A {d[1]/o[1]:.2f}, RTT {d[2]/o[2]:.2f}, "
+                  f"RTT under load {d[4]/o[4]:.2f} (lower is better)")
 EOF

@@ -280,11 +280,13 @@ public final class Gateway implements GatewayProcess.Running {
       t.text("listen", "closed");
     }
     t.counter("udp-send-errors", udp.sendErrors());
+    t.counter("udp-send-queue-drops", udp.queueDrops());
     io.dctun.core.transport.Transports ts = transports;
     if (ts != null) {
       for (io.dctun.core.transport.Transport tr : ts.list()) {
         if (tr != udp) {
           t.section("transport").section(tr.kind()).counter("send-errors", tr.sendErrors());
+          t.section("transport").section(tr.kind()).counter("send-queue-drops", tr.queueDrops());
         }
       }
       t.counter("unroutable-sends", ts.unroutable());

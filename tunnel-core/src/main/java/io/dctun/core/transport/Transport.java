@@ -58,6 +58,15 @@ public interface Transport extends Closeable {
   /** Messages that could not be sent. */
   long sendErrors();
 
+  /**
+   * Messages dropped because the transport's send queue was full. Every queue a transport keeps is
+   * bounded; a full one drops (so TCP inside the tunnel sees the loss) rather than delaying every
+   * packet behind it. Zero for a transport that sends in the caller's thread.
+   */
+  default long queueDrops() {
+    return 0;
+  }
+
   /** A short name for logs and status: "nio", "epoll", "memory", ... */
   String kind();
 
