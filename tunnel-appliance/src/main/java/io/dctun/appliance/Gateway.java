@@ -287,6 +287,13 @@ public final class Gateway implements GatewayProcess.Running {
         if (tr != udp) {
           t.section("transport").section(tr.kind()).counter("send-errors", tr.sendErrors());
           t.section("transport").section(tr.kind()).counter("send-queue-drops", tr.queueDrops());
+          io.dctun.core.transport.StreamCounters sc = tr instanceof io.dctun.core.transport.NioTcpTransport n ? n.counters()
+              : tr instanceof io.dctun.tun.NettyTlsTransport l ? l.counters() : null;
+          if (sc != null) {
+            t.section("transport").section(tr.kind()).counter("connections-opened", sc.connectionsOpened());
+            t.section("transport").section(tr.kind()).counter("connections-refused", sc.connectionsRefused());
+            t.section("transport").section(tr.kind()).counter("framing-errors", sc.framingErrors());
+          }
         }
       }
       t.counter("unroutable-sends", ts.unroutable());

@@ -121,6 +121,7 @@ public final class HaController implements AutoCloseable {
   /** Reports the pair into {@code s} (the gateway's status and metrics). */
   public void report(io.dctun.core.status.StatusSink s) {
     gateway.report(s);
+    s.section("ha").counter("notify-dropped", notify.dropped());
   }
 
   /** Leaves the pair: priority-0 advert (the backup takes over at once), VIPs removed, tunnel muted. */

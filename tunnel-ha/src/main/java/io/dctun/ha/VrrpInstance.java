@@ -16,7 +16,6 @@ import java.nio.ByteOrder;
 import java.util.ArrayList;
 import java.util.List;
 import java.util.Objects;
-import java.util.concurrent.ConcurrentLinkedQueue;
 import java.util.concurrent.CountDownLatch;
 import java.util.concurrent.TimeUnit;
 import org.slf4j.Logger;
@@ -60,7 +59,8 @@ public final class VrrpInstance implements AutoCloseable {
   private final VrrpListener listener;
   private final LinkConfig link;
   private final int[] wakePipe;
-  private final ConcurrentLinkedQueue<Runnable> commands = new ConcurrentLinkedQueue<>();
+  /** What other threads asked for and the I/O thread has not applied yet (bounded, see there). */
+  private final CommandInbox commands = new CommandInbox();
   private final CountDownLatch stopped = new CountDownLatch(1);
   private final Thread thread;
   private final byte[] rxBuf = new byte[VrrpCodec.IPV6_HEADER + 4096];
@@ -244,7 +244,7 @@ public final class VrrpInstance implements AutoCloseable {
 
   /** Reports a tracked condition (e.g. "tunnel peer handshake within N s"); applied on the I/O thread. */
   public void setCondition(String condition, boolean healthy) {
-    commands.add(() -> act(group.setCondition(System.nanoTime(), condition, healthy)));
+    commands.condition(condition, healthy); // the latest report of a level wins
     wake();
   }
 
@@ -255,7 +255,13 @@ public final class VrrpInstance implements AutoCloseable {
    * that burst. Applied on the I/O thread; a no-op for members that are not MASTER.
    */
   public void announce() {
-    commands.add(() -> {
+    commands.announce();
+    wake();
+  }
+
+  /** Applies what other threads asked for: on the I/O thread only. */
+  private void runCommands() {
+    commands.drain((c, healthy) -> act(group.setCondition(System.nanoTime(), c, healthy)), () -> {
       for (Member m : members) {
         if (m.state == VrrpState.MASTER) {
           for (int k = 0; k < GARP_REPEAT; k++) {
@@ -268,7 +274,6 @@ public final class VrrpInstance implements AutoCloseable {
         }
       }
     });
-    wake();
   }
 
   /**
@@ -317,10 +322,7 @@ public final class VrrpInstance implements AutoCloseable {
       }
       act(group.start(now));
       while (running) {
-        Runnable c;
-        while ((c = commands.poll()) != null) {
-          c.run();
-        }
+        runCommands();
         now = System.nanoTime();
         for (Member m : members) {
           checkLink(m, now, false);
@@ -364,10 +366,7 @@ public final class VrrpInstance implements AutoCloseable {
           }
         }
       }
-      Runnable c;
-      while ((c = commands.poll()) != null) {
-        c.run();
-      }
+      runCommands();
       act(group.shutdown(System.nanoTime()));
     } catch (Throwable t) {
       failure = t;

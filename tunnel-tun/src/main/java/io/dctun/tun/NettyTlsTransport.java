@@ -71,6 +71,18 @@ public final class NettyTlsTransport implements Transport {
   /** Dials under way: their connect future, and the bytes waiting for it. */
   private final Map<Channel, Pending> connecting = new ConcurrentHashMap<>();
   private final StreamCounters counters = new StreamCounters();
+  private volatile int maxConnections = StreamCounters.MAX_CONNECTIONS;
+
+  /** For tests: a lower bound than {@link StreamCounters#MAX_CONNECTIONS}. */
+  void maxConnections(int n) {
+    maxConnections = n;
+  }
+
+  /** Messages dropped because their connection's send buffer was full. */
+  @Override
+  public long queueDrops() {
+    return counters.queueFullDrops();
+  }
   private volatile Receiver receiver;
   private final SslContext serverTls;
 
@@ -159,6 +171,11 @@ public final class NettyTlsTransport implements Transport {
     @Override
     public void channelActive(ChannelHandlerContext ctx) {
       if (endpoint == null) {
+        if (conns.size() >= maxConnections) {
+          ctx.close();
+          counters.refused(LOG, "TLS", maxConnections);
+          return;
+        }
         endpoint = StreamEndpoint.tls((InetSocketAddress) ctx.channel().remoteAddress());
         Channel old = conns.put(endpoint, ctx.channel());
         if (old != null && old != ctx.channel()) {

@@ -139,4 +139,46 @@ class NettyTlsTransportTest {
     }
     assertThat(server.device.drops().total()).as("nothing reached the protocol").isZero();
   }
+
+  /**
+   * An attacker who reaches the listener cannot open connections without limit: past the bound,
+   * each new one is closed at once and counted, and a closed one frees its place.
+   */
+  @Test
+  void connectionsBeyondTheBoundAreClosedAtOnceAndCounted() throws Exception {
+    Node server = new Node("srv", true);
+    server.tls.maxConnections(3);
+    server.start();
+    int port = server.tls.localAddress().getPort();
+    List<Socket> held = new ArrayList<>();
+    try {
+      for (int i = 0; i < 3; i++) {
+        held.add(new Socket(LO, port));
+        int n = i + 1;
+        assertThat(await(() -> server.tls.connections() == n)).as("connection %d held", n).isTrue();
+      }
+      for (int i = 0; i < 5; i++) {
+        try (Socket extra = new Socket(LO, port)) {
+          extra.setSoTimeout((int) WAIT.toMillis());
+          int r;
+          do {
+            r = extra.getInputStream().read(); // closed by the transport (TLS may say why first)
+          } while (r >= 0);
+        } catch (java.net.SocketException reset) {
+          // closed with a reset: refused as well
+        }
+      }
+      assertThat(await(() -> server.tls.counters().connectionsRefused() == 5)).as("refused and counted").isTrue();
+      assertThat(server.tls.connections()).isEqualTo(3);
+      held.remove(0).close();
+      assertThat(await(() -> server.tls.connections() == 2)).as("a closed connection frees its place").isTrue();
+      held.add(new Socket(LO, port));
+      assertThat(await(() -> server.tls.connections() == 3)).isTrue();
+      assertThat(server.tls.counters().connectionsRefused()).isEqualTo(5);
+    } finally {
+      for (Socket s : held) {
+        s.close();
+      }
+    }
+  }
 }

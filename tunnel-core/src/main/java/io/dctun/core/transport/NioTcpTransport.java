@@ -93,6 +93,18 @@ public final class NioTcpTransport implements Transport {
   }
 
   private final DialBackoff backoff;
+  private volatile int maxConnections = StreamCounters.MAX_CONNECTIONS;
+
+  /** For tests: a lower bound than {@link StreamCounters#MAX_CONNECTIONS}. */
+  void maxConnections(int n) {
+    maxConnections = n;
+  }
+
+  /** Messages dropped because their connection's bounded send buffer was full. */
+  @Override
+  public long queueDrops() {
+    return counters.queueFullDrops();
+  }
 
   private NioTcpTransport(Selector selector, ServerSocketChannel server, java.util.function.LongSupplier nanoTime) {
     this.selector = selector;
@@ -199,6 +211,11 @@ public final class NioTcpTransport implements Transport {
     try {
       SocketChannel ch = server.accept();
       if (ch == null) {
+        return;
+      }
+      if (conns.size() >= maxConnections) {
+        ch.close();
+        counters.refused(LOG, "TCP", maxConnections);
         return;
       }
       ch.configureBlocking(false);

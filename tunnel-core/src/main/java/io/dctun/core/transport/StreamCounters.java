@@ -13,6 +13,15 @@ public final class StreamCounters {
   private final AtomicLong queueFull = new AtomicLong();
   private final AtomicLong framingErrors = new AtomicLong();
   private final AtomicLong opened = new AtomicLong();
+  private final AtomicLong refused = new AtomicLong();
+  private volatile long lastRefusedLog = Long.MIN_VALUE;
+
+  /**
+   * The most connections a stream transport holds at once (dialled and accepted): each costs
+   * buffers (about 100 KiB with TLS), so an attacker who can reach the listener must not be able
+   * to open them without limit. Far above what a gateway's TCP-fallback peers need.
+   */
+  public static final int MAX_CONNECTIONS = 1024;
 
   /** A message that could not be sent (no connection, a dial in backoff, a bad length). */
   public void sendFailed() {
@@ -28,6 +37,24 @@ public final class StreamCounters {
   /** A stream closed because it was not length-prefixed WireGuard messages. */
   public void framingError() {
     framingErrors.incrementAndGet();
+  }
+
+  /**
+   * An incoming connection closed at once because {@code limit} (normally {@link
+   * #MAX_CONNECTIONS}) were open; logs at most every 10 s (the rate is the attacker's).
+   */
+  public void refused(org.slf4j.Logger log, String kind, int limit) {
+    long n = refused.incrementAndGet();
+    long now = System.nanoTime();
+    if (lastRefusedLog == Long.MIN_VALUE || now - lastRefusedLog > 10_000_000_000L) {
+      lastRefusedLog = now;
+      log.warn("{}: {} connections open, refusing more ({} refused in all)", kind, limit, n);
+    }
+  }
+
+  /** Incoming connections refused because the transport held {@link #MAX_CONNECTIONS}. */
+  public long connectionsRefused() {
+    return refused.get();
   }
 
   /** A connection dialled or accepted. */

@@ -177,4 +177,46 @@ class NioTcpTransportTest {
       assertThat(tcp.counters().connectionsOpened()).as("dialled again once the backoff passed").isEqualTo(opened + 1);
     }
   }
+
+  /**
+   * An attacker who reaches the listener cannot open connections without limit: past the bound,
+   * each new one is closed at once and counted, and a closed one frees its place.
+   */
+  @Test
+  void connectionsBeyondTheBoundAreClosedAtOnceAndCounted() throws Exception {
+    Node server = new Node("srv", true);
+    server.tcp.maxConnections(3);
+    server.start();
+    int port = server.tcp.localAddress().getPort();
+    List<Socket> held = new ArrayList<>();
+    try {
+      for (int i = 0; i < 3; i++) {
+        held.add(new Socket(LO, port));
+        int n = i + 1;
+        assertThat(await(() -> server.tcp.connections() == n)).as("connection %d held", n).isTrue();
+      }
+      for (int i = 0; i < 5; i++) {
+        try (Socket extra = new Socket(LO, port)) {
+          extra.setSoTimeout((int) WAIT.toMillis());
+          int r;
+          do {
+            r = extra.getInputStream().read(); // closed by the transport (TLS may say why first)
+          } while (r >= 0);
+        } catch (java.net.SocketException reset) {
+          // closed with a reset: refused as well
+        }
+      }
+      assertThat(await(() -> server.tcp.counters().connectionsRefused() == 5)).as("refused and counted").isTrue();
+      assertThat(server.tcp.connections()).isEqualTo(3);
+      held.remove(0).close();
+      assertThat(await(() -> server.tcp.connections() == 2)).as("a closed connection frees its place").isTrue();
+      held.add(new Socket(LO, port));
+      assertThat(await(() -> server.tcp.connections() == 3)).isTrue();
+      assertThat(server.tcp.counters().connectionsRefused()).isEqualTo(5);
+    } finally {
+      for (Socket s : held) {
+        s.close();
+      }
+    }
+  }
 }
