@@ -381,13 +381,17 @@ public final class Gateway implements GatewayProcess.Running {
       metrics.close();
       metrics = null;
     }
-    // The agent stops with the engine's tick; other gateways keep this box's host claims until
-    // the host connects elsewhere (a newer handshake wins at once) or the lease lapses (etcd: the
-    // lease is revoked on close, so they go at once).
+    // A gateway that stops withdraws its hosts at once (mesh: withdrawals while the transports
+    // still send; etcd: the lease is revoked on close), so the others route them elsewhere now,
+    // not when the lease lapses. Not in an HA pair: there the twin takes over this box's key
+    // and its claims, and a withdrawal would make the others drop routes the twin still serves.
     HostLocations m = mesh;
     mesh = null;
     if (m != null) {
       try {
+        if (ha == null) {
+          m.leave();
+        }
         m.close();
       } catch (Exception e) {
         LOG.warn("closing route sharing: {}", e.toString());

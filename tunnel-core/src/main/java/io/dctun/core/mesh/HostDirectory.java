@@ -176,6 +176,30 @@ public final class HostDirectory<G extends Comparable<G>> implements StatusSourc
     decide(host);
   }
 
+  /**
+   * This gateway stops (an orderly shutdown): every host connected here is withdrawn everywhere
+   * at once, in messages of at most {@link #MAX_ENTRIES_PER_MESSAGE} entries, so the other
+   * gateways stop routing to it now rather than when its leases lapse. A host still up
+   * reconnects elsewhere and is announced from there. Returns how many hosts were withdrawn.
+   */
+  public int leave(long now) {
+    List<Prefix> hosts = new ArrayList<>(local.keySet());
+    List<Entry> batch = new ArrayList<>();
+    for (Map.Entry<Prefix, Long> e : local.entrySet()) {
+      batch.add(new Entry(e.getKey(), e.getValue(), 0));
+      if (batch.size() == MAX_ENTRIES_PER_MESSAGE) {
+        broadcast(new Withdraw(incarnation, List.copyOf(batch)));
+        batch.clear();
+      }
+    }
+    if (!batch.isEmpty()) {
+      broadcast(new Withdraw(incarnation, List.copyOf(batch)));
+    }
+    local.clear();
+    hosts.forEach(this::decide);
+    return hosts.size();
+  }
+
   // ------------------------------------------------------------------ messages
 
   /** A message from gateway {@code from}. Returns false if it was ignored (counted). */

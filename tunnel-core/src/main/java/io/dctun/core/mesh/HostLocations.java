@@ -18,6 +18,14 @@ public interface HostLocations extends StatusSource, AutoCloseable {
   /** Drive with the engine's tick ({@code engine.everyTick(locations::tick)}). */
   void tick(long now);
 
+  /**
+   * This gateway stops for good (not an HA failover, where the twin takes its claims over):
+   * withdraws its hosts everywhere now instead of letting the other gateways wait out the lease.
+   * Call before {@link #close}, while the transports still send. The etcd store's close revokes
+   * its lease, which does the same; the gossip sends withdrawals.
+   */
+  default void leave() {}
+
   /** Stops sharing (the etcd store revokes its lease); the gossip has nothing to stop. */
   @Override
   default void close() {}

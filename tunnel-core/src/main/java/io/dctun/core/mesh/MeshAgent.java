@@ -127,6 +127,11 @@ public final class MeshAgent implements StatusSource {
     }
   }
 
+  /** Withdraws every host connected here, everywhere, now (see {@link HostDirectory#leave}). */
+  public synchronized int leave() {
+    return directory.leave(now);
+  }
+
   /** Drive with the engine's tick ({@code engine.everyTick(agent::tick)}). */
   public synchronized void tick(long now) {
     this.now = now;

@@ -52,6 +52,11 @@ public sealed interface RouteSharing {
       public void report(StatusSink s) {
         agent.report(s);
       }
+
+      @Override
+      public void leave() {
+        agent.leave();
+      }
     };
   }
 }

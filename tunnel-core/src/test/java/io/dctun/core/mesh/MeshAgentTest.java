@@ -192,6 +192,49 @@ class MeshAgentTest {
     }
   }
 
+  /**
+   * A gateway that stops withdraws its hosts at once: the others stop routing to it without
+   * waiting out the 15 s lease (the clock does not move), and the host reconnecting elsewhere
+   * is routed there.
+   */
+  @Test
+  void aGatewayThatLeavesWithdrawsItsHostsAtOnce() throws Exception {
+    Node g1 = new Node("g1", 1);
+    Node g2 = new Node("g2", 2);
+    Node host = new Node("host", 9);
+    Node[] gws = {g1, g2};
+    String[] sites = {"198.18.10.0/24", "198.18.30.0/24"};
+    for (int i = 0; i < 2; i++) {
+      Node other = gws[1 - i];
+      gws[i].device.addPeer(PeerConfig.of(other.pub(), other.ep, sites[1 - i]).withName("g" + (2 - i)).withDctun(true));
+      gws[i].device.addPeer(PeerConfig.of(host.pub(), (UdpEndpoint) null, HOST_IP + "/32").withName("host").withRoaming(true));
+      gws[i].agent = new MeshAgent(gws[i].device, 100 + i, HostDirectory.DEFAULT_LEASE_MILLIS, clock.nanoTime());
+      gws[i].engine.everyTick(gws[i].agent::tick);
+    }
+    host.device.addPeer(PeerConfig.of(g2.pub(), g2.ep, "198.18.30.0/24").withName("g2"));
+    nodes.forEach(n -> n.engine.start());
+    assertThat(host.tun.inject(ping(HOST_IP, SERVER_IP, 1))).isTrue();
+    assertThat(g2.tun.takeWritten(WAIT)).as("the host's packet at gateway 2\n%s", diag()).isNotNull();
+    awaitOwner(g1, g2.pub());
+
+    // g2 stops for good: from a thread of its own, as the gateway's shutdown runs
+    Thread stop = new Thread(() -> assertThat(g2.agent.leave()).as("hosts withdrawn").isEqualTo(1));
+    stop.start();
+    stop.join(WAIT.toMillis());
+    assertThat(net.awaitQuiet(WAIT)).isTrue();
+    assertThat(g1.agent.owner(HOST)).as("gateway 1 stopped routing the host to gateway 2, at once").isNull();
+    assertThat(g2.agent.owner(HOST)).isNull();
+
+    // the host reconnects to gateway 1 (a newer initiation): routed there, by both
+    clock.advanceSeconds(1);
+    host.device.removePeer(g2.pub());
+    host.device.addPeer(PeerConfig.of(g1.pub(), g1.ep, "198.18.30.0/24").withName("g1"));
+    assertThat(host.tun.inject(ping(HOST_IP, SERVER_IP, 2))).isTrue();
+    assertThat(g2.tun.takeWritten(WAIT)).as("the host's packet, through gateway 1 to the server behind 2").isNotNull();
+    awaitOwner(g1, g1.pub());
+    awaitOwner(g2, g1.pub());
+  }
+
   static byte[] ttlMinusOne(byte[] p) {
     byte[] c = p.clone();
     io.dctun.core.packet.IpPacket.decrementTtl(c, 0);
