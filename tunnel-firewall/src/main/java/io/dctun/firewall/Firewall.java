@@ -64,7 +64,7 @@ import org.slf4j.LoggerFactory;
  * peer over its share loses only new connections, and the other peers lose nothing. The share
  * counts every flow, answered or not, so neither a flood of half-open flows nor of answered ones
  * takes more than it. Packets of flows already tracked never pay for any of this: only creating
- * and removing a flow updates a peer's count (one atomic add).
+ * and removing a flow updates a peer's count (one atomic update).
  *
  * <p>Hot reload: {@link #install} swaps the rule set with one volatile write and bumps the
  * version; flows admitted under an older version are re-checked on their next packet (lazily, in

@@ -125,7 +125,7 @@ final class FlowTable {
     /**
      * The key's slot: its existing one, or a free one claimed for it (key written, state word
      * still 0 for the caller to fill), making room first if the key's peer holds {@code
-     * peerLimit} flows (see {@link #makeRoomForPeer}) or the segment is full. {@link #PEER_FULL}
+     * peerLimit} flows (one of its own, see {@link #peerVictim}) or the segment is full. {@link #PEER_FULL}
      * or {@link #TABLE_FULL} if no room can be made.
      */
     int findOrClaim(long h, long k0, long k1, long k2, long k3, long m, long now, int peerLimit) {
@@ -135,10 +135,18 @@ final class FlowTable {
       }
       AtomicIntegerArray pf = peerFlows;
       int pb = peerBucket(m, pf.length());
-      if (pf.get(pb) >= peerLimit && !makeRoomForPeer(pb, now)) {
-        return PEER_FULL;
+      // The count is taken before the slot (another segment's thread may be claiming for the
+      // same peer), so two threads never both take the last place of a share.
+      if (!reserve(pf, pb, peerLimit)) {
+        int v = peerVictim(pb, now);
+        if (v < 0) {
+          return PEER_FULL;
+        }
+        pf.incrementAndGet(pb); // the new flow takes the victim's place in the count...
+        removeAt(v); // ...which this gives back
       }
       if (count >= limit && !makeRoom(now)) {
+        pf.decrementAndGet(pb);
         return TABLE_FULL;
       }
       i = (int) h & mask;
@@ -152,14 +160,26 @@ final class FlowTable {
       key[b + 2] = k2;
       key[b + 3] = k3;
       key[b + 4] = m;
-      pf.incrementAndGet(pb);
       return i;
+    }
+
+    /** Counts one more flow for peer bucket {@code pb} if it holds fewer than {@code max}. */
+    private static boolean reserve(AtomicIntegerArray pf, int pb, int max) {
+      while (true) {
+        int c = pf.get(pb);
+        if (c >= max) {
+          return false;
+        }
+        if (pf.compareAndSet(pb, c, c + 1)) {
+          return true;
+        }
+      }
     }
 
     /**
      * What {@link #findOrClaim} would return for the key at {@code now} (a slot, here 0, or
      * {@link #PEER_FULL} or {@link #TABLE_FULL}), changing nothing: a slot exactly when the key
-     * is there, or its peer is under its limit or has a flow here {@link #makeRoomForPeer} would
+     * is there, or its peer is under its limit or has a flow here {@link #peerVictim} would
      * free, and then the segment has room or {@link #makeRoom} would free one (an expired flow
      * in the scan window, or an unassured flow anywhere).
      */
@@ -219,15 +239,6 @@ final class FlowTable {
       return victim;
     }
 
-    /** Frees one of the peer's own flows in this segment ({@link #peerVictim}); false if none. */
-    private boolean makeRoomForPeer(int pb, long now) {
-      int i = peerVictim(pb, now);
-      if (i < 0) {
-        return false;
-      }
-      removeAt(i);
-      return true;
-    }
 
     void removeAt(int i) {
       AtomicIntegerArray pf = peerFlows;
