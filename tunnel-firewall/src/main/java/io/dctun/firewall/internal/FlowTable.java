@@ -34,9 +34,11 @@ import java.util.concurrent.atomic.AtomicIntegerArray;
  * from or went to), and the table counts the flows of each peer. A new flow of a peer that
  * already holds {@code peerLimit} flows first replaces one of that peer's own flows in the new
  * flow's segment (an expired one, else its oldest unassured one: the same early drop, confined to
- * the peer); if the peer has none there, the new flow is refused ({@link #PEER_FULL}). A peer's
- * assured flows are never evicted for its own new ones, and never for another peer's beyond the
- * rule above: the peer that went over its share is the one that loses, and only new flows.
+ * the peer); if the peer has none there, the new flow is refused ({@link #PEER_FULL}). Assured
+ * flows are still never evicted, for anyone; a full segment still evicts any peer's oldest
+ * unassured flow, as above. So the peer at its share is the one that loses, and only new flows.
+ * The count is reserved (compare-and-set) before the slot is claimed, so two threads claiming in
+ * two segments never both take a share's last place.
  *
  * <pre>
  * peerFlows: one AtomicIntegerArray, shared by all segments, indexed by the key's peer field:
