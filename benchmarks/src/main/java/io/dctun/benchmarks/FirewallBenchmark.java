@@ -34,6 +34,10 @@ import org.openjdk.jmh.annotations.Warmup;
  *   <li>{@code classify}: parse + peer lookup + compiled first match (the classifier alone);
  *   <li>{@code established}: the full {@code filterInbound} of a tracked flow (parse + connection
  *       table lookup under its stripe lock + TCP state update + rule counters).
+ *   <li>{@code newFlow}: a connection opened and reset, per packet: a SYN on the tuple of a
+ *       closed flow (the flow is removed, the SYN classified and a new flow inserted) and then
+ *       its RST (the flow closes). The cost of creating and removing flows (and of counting
+ *       them per peer, issue 13), which {@code established} never pays.
  * </ul>
  *
  * Run: {@code java -jar benchmarks/target/benchmarks.jar FirewallBenchmark -prof gc}.
@@ -57,6 +61,8 @@ public class FirewallBenchmark {
   PublicKey[] packetPeer = new PublicKey[PACKETS];
   byte[][] flowPackets = new byte[PACKETS][];
   PublicKey[] flowPeer = new PublicKey[PACKETS];
+  byte[][] openPackets = new byte[PACKETS][];
+  byte[][] resetPackets = new byte[PACKETS][];
 
   static String src(int i) {
     return "10." + ((i / 256) % 256) + "." + (i % 256) + ".7";
@@ -107,6 +113,13 @@ public class FirewallBenchmark {
       }
       flowPackets[n] = ack;
       flowPeer[n] = peer;
+      // Open-and-reset flows: same peer and rule, another client port, reset once.
+      openPackets[n] = pad(Packets.tcp(src(a), 50000 + n, dst(a), port(a), 0x02));
+      resetPackets[n] = pad(Packets.tcp(src(a), 50000 + n, dst(a), port(a), 0x04));
+      if (fw.filterInbound(peer, openPackets[n], 16, openPackets[n].length - 48, 0) != 0
+          || fw.filterInbound(peer, resetPackets[n], 16, resetPackets[n].length - 48, 0) != 0) {
+        throw new IllegalStateException("flow " + n + " not opened and reset");
+      }
     }
   }
 
@@ -135,6 +148,20 @@ public class FirewallBenchmark {
     for (int n = 0; n < PACKETS; n++) {
       byte[] p = flowPackets[n];
       acc += fw.filterInbound(flowPeer[n], p, 16, p.length - 48, 1);
+    }
+    return acc;
+  }
+
+  /** Two packets per flow (SYN reopening a closed flow, then RST): ops are packets. */
+  @Benchmark
+  @OperationsPerInvocation(2 * PACKETS)
+  public int newFlow() {
+    int acc = 0;
+    for (int n = 0; n < PACKETS; n++) {
+      byte[] s = openPackets[n];
+      acc += fw.filterInbound(flowPeer[n], s, 16, s.length - 48, 1);
+      byte[] r = resetPackets[n];
+      acc += fw.filterInbound(flowPeer[n], r, 16, r.length - 48, 1);
     }
     return acc;
   }

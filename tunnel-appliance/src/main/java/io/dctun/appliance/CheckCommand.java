@@ -79,7 +79,8 @@ final class CheckCommand implements Callable<Integer> {
         .append(cfg.peers().stream().filter(p -> p.role() == PeerConfig.Role.GATEWAY).count()).append(" gateway(s), ")
         .append(cfg.peers().stream().filter(p -> p.role() == PeerConfig.Role.HOST).count()).append(" host(s)\n"));
     s.append("  ").append(cfg.firewall().map(f -> "firewall: default deny, " + f.ruleSet().size() + " rule(s), "
-        + f.groups().size() + " group(s)").orElse("WARNING: no firewall section: every packet is accepted in both "
+        + f.groups().size() + " group(s), max " + f.options().maxFlows() + " flows, "
+        + f.options().perPeerLimit(f.ruleSet().peerCount()) + " per peer").orElse("WARNING: no firewall section: every packet is accepted in both "
         + "directions (add 'firewall:' for default deny)")).append('\n');
     io.dctun.ha.PairConfig ha = cfg.ha().map(io.dctun.appliance.config.HaSection::pair).orElse(null);
     if (ha != null) {

@@ -58,8 +58,9 @@ public final class GatewayFirewall implements AutoCloseable, StatusSource {
     }
     firewall = new Firewall(initial.ruleSet(), initial.options());
     device.setFilter(firewall);
-    LOG.info("{}: firewall on, default deny, {} rule(s) from {} (max {} flows)", ifName,
-        initial.ruleSet().size(), initial.where(null), initial.options().maxFlows());
+    LOG.info("{}: firewall on, default deny, {} rule(s) from {} (max {} flows, {} per peer)", ifName,
+        initial.ruleSet().size(), initial.where(null), initial.options().maxFlows(),
+        firewall.maxFlowsPerPeer());
   }
 
   /** Builds and installs the firewall of {@code cfg} on {@code device} (none without a section). */
@@ -153,6 +154,11 @@ public final class GatewayFirewall implements AutoCloseable, StatusSource {
           ifName, fc.options().maxFlows(), firewall.maxFlows());
     }
     RuleSet rs = fc.ruleSet();
+    if (fc.options().maxFlowsPerPeer() != current.options().maxFlowsPerPeer()) {
+      firewall.setMaxFlowsPerPeer(fc.options().maxFlowsPerPeer());
+      LOG.info("{}: firewall reload: max-flows-per-peer now {} (flows already held stay)", ifName,
+          firewall.maxFlowsPerPeer());
+    }
     firewall.install(rs);
     current = fc;
     reloads.incrementAndGet();

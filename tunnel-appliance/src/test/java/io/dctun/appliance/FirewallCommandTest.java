@@ -189,6 +189,31 @@ class FirewallCommandTest {
   }
 
   @Test
+  void maxFlowsPerPeerIsReadCheckedAndShown() throws Exception {
+    Path f = dir.resolve("gw.yaml");
+    // Default: two peers share the table in halves.
+    Files.writeString(f, base() + "firewall:\n  max-flows: 4096\n");
+    assertThat(run("check", "-c", "gw.yaml")).isZero();
+    assertThat(out.toString()).contains("max 4096 flows, 2048 per peer");
+    Files.writeString(f, base() + "firewall:\n  max-flows-per-peer: 1000\n  max-flows: 4096\n");
+    assertThat(ConfigLoader.load(f).firewall().get().options().maxFlowsPerPeer()).isEqualTo(1000);
+    assertThat(run("check", "-c", "gw.yaml")).isZero();
+    assertThat(out.toString()).contains("max 4096 flows, 1000 per peer");
+
+    Files.writeString(f, base()
+        + "firewall:\n"                   // 10
+        + "  max-flows: 4096\n"           // 11
+        + "  max-flows-per-peer: 5000\n"); // 12
+    assertThat(run("check", "-c", "gw.yaml")).isEqualTo(1);
+    assertThat(err.toString()).contains(f + ":12: firewall.max-flows-per-peer: 5000 is more than max-flows (4096)");
+    for (String bad : new String[] {"0", "-3", "lots", "[1, 2]"}) {
+      Files.writeString(f, base() + "firewall:\n  max-flows-per-peer: " + bad + "\n");
+      assertThat(run("check", "-c", "gw.yaml")).as(bad).isEqualTo(1);
+      assertThat(err.toString()).as(bad).contains(f + ":11: firewall.max-flows-per-peer:");
+    }
+  }
+
+  @Test
   void noSectionAcceptsAllWithAWarningAndAnEmptySectionDeniesAll() throws Exception {
     Files.writeString(dir.resolve("gw.yaml"), base());
     assertThat(run("check", "-c", "gw.yaml")).isZero();

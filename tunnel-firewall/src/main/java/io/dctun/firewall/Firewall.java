@@ -37,7 +37,8 @@ import org.slf4j.LoggerFactory;
  *    |-- miss: TCP without a pure SYN -> INVALID; ICMP error quoting a flow -> RELATED; else NEW
  *    v
  *  compiled classifier of this direction (first match; see internal.Classifier)
- *    |-- ACCEPT: NEW flows enter the table (TABLE_FULL if it cannot make room)
+ *    |-- ACCEPT: NEW flows enter the table (PEER_SHARE_FULL if the peer holds its share and
+ *    |           none of its own flows can go, TABLE_FULL if the table cannot make room)
  *    |-- DROP / REJECT (TCP RST or ICMP prohibited written in place, rate-limited)
  *    '-- no rule: NEW -> NO_RULE, INVALID -> INVALID_STATE (drop); RELATED -> accept
  * </pre>
@@ -49,6 +50,21 @@ import org.slf4j.LoggerFactory;
  * <p>Replies of an accepted flow pass without their own rule, in either direction; so rules are
  * written for the side that opens a connection. Rules decide NEW, RELATED and INVALID packets;
  * packets of established flows never reach them.
+ *
+ * <p><b>Who loses when the table fills</b> (issue 13). Each flow belongs to one tunnel peer: the
+ * peer an inbound packet came from, or the peer an outbound packet is routed to. For a flow that
+ * a host on the local network opens, that is the peer it talks to: the table has no other
+ * notion of "who", and so a LAN host opening connections toward one peer spends that peer's
+ * share, never another's. No peer holds more than {@link #maxFlowsPerPeer()} flows. A new flow
+ * of a peer at its share replaces that peer's own expired or oldest unanswered flow (in the new
+ * flow's segment); if it has none, the new flow is refused and counted as {@link
+ * Reason#PEER_SHARE_FULL}, with a rate-limited warning naming the peer (by its configured name).
+ * Refusing, rather than evicting the peer's oldest assured flow, keeps a peer's established
+ * connections (a long replication stream) from being cut by its own flood of new ones; the
+ * peer over its share loses only new connections, and the other peers lose nothing. The share
+ * counts every flow, answered or not, so neither a flood of half-open flows nor of answered ones
+ * takes more than it. Packets of flows already tracked never pay for any of this: only creating
+ * and removing a flow updates a peer's count (one atomic update).
  *
  * <p>Hot reload: {@link #install} swaps the rule set with one volatile write and bumps the
  * version; flows admitted under an older version are re-checked on their next packet (lazily, in
@@ -85,6 +101,10 @@ public final class Firewall implements PacketFilter, StatusSource {
   private final LongAdder[] reasons = new LongAdder[Reason.VALUES.length];
   private final TokenBucket rejectBudget;
   private final TokenBucket logBudget;
+  /** The warning that a peer reached its share: one a second at most, apart from rule logs. */
+  private final TokenBucket shareLogBudget = new TokenBucket(1, 1);
+  /** {@code maxFlowsPerPeer} as configured ({@link FirewallOptions#AUTO_PER_PEER}: automatic). */
+  private volatile int perPeerSetting;
   /** Per thread: the packet, an ICMP error's quoted packet, a flow's first-packet view. */
   private final ThreadLocal<Pkt[]> scratch;
 
@@ -101,7 +121,8 @@ public final class Firewall implements PacketFilter, StatusSource {
       }
       return a;
     });
-    this.table = new ConnTrack(options.maxFlows());
+    this.table = new ConnTrack(options.maxFlows(), rules == null ? 0 : rules.peerCount());
+    this.perPeerSetting = options.maxFlowsPerPeer();
     this.rejectBudget = new TokenBucket(options.rejectsPerSecond(), options.rejectsPerSecond());
     this.logBudget = new TokenBucket(options.logLinesPerSecond(), options.logLinesPerSecond() * 2);
     for (int i = 0; i < reasons.length; i++) {
@@ -123,7 +144,42 @@ public final class Firewall implements PacketFilter, StatusSource {
     if (old != null && old.rules != rules) {
       rules.inheritCounters(old.rules);
     }
+    table.resizePeers(rules.peerCount());
+    table.setPeerLimit(options.withMaxFlowsPerPeer(perPeerSetting).perPeerLimit(rules.peerCount()));
     current = new Installed(rules, versions.incrementAndGet());
+  }
+
+  /**
+   * Changes how many flows one peer may hold ({@link FirewallOptions#AUTO_PER_PEER} for the
+   * automatic share); applies to new flows at once. Flows already held stay, even over it.
+   *
+   * @throws IllegalArgumentException if {@code n} is negative
+   */
+  public synchronized void setMaxFlowsPerPeer(int n) {
+    if (n < 0) {
+      throw new IllegalArgumentException("max flows per peer must be >= 0 (0 = automatic), got " + n);
+    }
+    perPeerSetting = n;
+    table.setPeerLimit(options.withMaxFlowsPerPeer(n).perPeerLimit(current.rules.peerCount()));
+  }
+
+  /** The share in force: flows one peer may hold before its new flows are refused. */
+  public int maxFlowsPerPeer() {
+    return table.peerLimit();
+  }
+
+  /**
+   * Flows the peer holds now, by configured name or base64 key; null for no peer (flows of
+   * packets from keys the rule set does not know).
+   *
+   * @throws IllegalArgumentException if the rule set has no such peer
+   */
+  public int peerFlowCount(String peer) {
+    int i = peer == null ? -1 : current.rules.peerIndex(peer);
+    if (peer != null && i < 0) {
+      throw new IllegalArgumentException("unknown peer '" + peer + "'");
+    }
+    return table.peerFlows(i);
   }
 
   /**
@@ -181,7 +237,12 @@ public final class Firewall implements PacketFilter, StatusSource {
     s.gauge("rules-version", rulesVersion());
     s.gauge("rules", ruleSet().size());
     s.gauge("max-flows", table.maxFlows());
+    s.gauge("max-flows-per-peer", table.peerLimit());
     s.gauge("flows", table.size());
+    RuleSet rs = ruleSet();
+    for (int i = 0; i < rs.peerCount(); i++) {
+      s.scope("peer", rs.peerName(i)).gauge("flows", table.peerFlows(i));
+    }
     for (RuleStats r : ruleStats()) {
       StatusSink rule = s.scope("rule", r.rule());
       rule.counter("packets", r.packets());
@@ -349,12 +410,24 @@ public final class Firewall implements PacketFilter, StatusSource {
     }
     switch (r.action) {
       case ACCEPT:
-        if (trackable && p.state == ConnState.NEW.ordinal()
-            && !table.insert(p, cur.version, idx, commit)) {
-          if (t != null) {
-            t.step("the connection table has no room for the new flow");
+        if (trackable && p.state == ConnState.NEW.ordinal()) {
+          int in = table.insert(p, cur.version, idx, commit);
+          if (in == ConnTrack.PEER_FULL) {
+            if (t != null) {
+              t.step("peer " + (p.peerName == null ? "(unknown)" : p.peerName) + " holds its share of "
+                  + "the connection table (" + table.peerFlows(p.peer) + " of max-flows-per-peer "
+                  + table.peerLimit() + "), none of its own flows can make room");
+            } else {
+              shareFull(p, now);
+            }
+            return drop(Reason.PEER_SHARE_FULL, r, p, now, t);
           }
-          return drop(Reason.TABLE_FULL, r, p, now, t);
+          if (in != ConnTrack.INSERTED) {
+            if (t != null) {
+              t.step("the connection table has no room for the new flow");
+            }
+            return drop(Reason.TABLE_FULL, r, p, now, t);
+          }
         }
         return accept(p.state == ConnState.RELATED.ordinal() ? Reason.RELATED : Reason.RULE_ACCEPT,
             r, p, now, t);
@@ -418,6 +491,18 @@ public final class Firewall implements PacketFilter, StatusSource {
     q.peer = p.peer;
     q.now = p.now;
     return table.exists(q);
+  }
+
+  /** The rate-limited warning that a peer reached its share (names the peer, never its key). */
+  private void shareFull(Pkt p, long now) {
+    if (!shareLogBudget.tryAcquire(now)) {
+      return;
+    }
+    LOG.warn("firewall: peer {} holds its share of the connection table ({} flows, "
+            + "max-flows-per-peer {}); its new connections are refused until some of its flows "
+            + "end (PEER_SHARE_FULL {} so far, {} warnings suppressed)",
+        p.peerName == null ? "(unknown)" : p.peerName, table.peerFlows(p.peer), table.peerLimit(),
+        reasons[Reason.PEER_SHARE_FULL.ordinal()].sum() + 1, shareLogBudget.refused());
   }
 
   private int accept(Reason reason, CompiledRule r, Pkt p, long now, Trace t) {

@@ -23,6 +23,12 @@ public enum Reason {
   INVALID_STATE(true),
   /** The connection table is full of established flows; the new one is refused. */
   TABLE_FULL(true),
+  /**
+   * The packet's peer already holds its share of the connection table ({@code
+   * max-flows-per-peer}) and none of its own flows in the new flow's segment could make room
+   * (all answered and live); the new flow is refused, the peer's established flows stay.
+   */
+  PEER_SHARE_FULL(true),
   /** A tracked flow the reloaded rules no longer allow. */
   REVOKED_BY_RELOAD(true);
 

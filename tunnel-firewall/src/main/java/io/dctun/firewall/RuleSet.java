@@ -53,6 +53,11 @@ public final class RuleSet {
     return new Builder();
   }
 
+  /** How many peers the rule set knows (their indexes are 0..peerCount-1). */
+  public int peerCount() {
+    return peerNames.length;
+  }
+
   public int size() {
     return rules.length;
   }

@@ -12,10 +12,11 @@ import org.junit.jupiter.api.Test;
 
 class ConnTrackTest {
 
+  /** One peer (prod) may fill the whole table: these tests are about the table's own bound. */
   static Firewall open(int maxFlows) throws RuleSetException {
     return new Firewall(peers()
         .rule(Rule.named("pg").inbound().protocol("tcp").destinationPort("5432").action(Action.ACCEPT))
-        .build(), FirewallOptions.DEFAULTS.withMaxFlows(maxFlows));
+        .build(), FirewallOptions.DEFAULTS.withMaxFlows(maxFlows).withMaxFlowsPerPeer(maxFlows));
   }
 
   /** Client i: 10.1.(i/250).(i%250+1):40000 -> 10.2.0.1:5432. */

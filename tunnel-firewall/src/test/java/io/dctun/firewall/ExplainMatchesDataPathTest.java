@@ -200,6 +200,30 @@ class ExplainMatchesDataPathTest {
     }
   }
 
+  @Test
+  void agreesWhenAPeerHoldsItsShare() throws Exception {
+    Firewall fw = new Firewall(peers()
+        .rule(Rule.named("pg").inbound().protocol("tcp").destinationPort("5432").action(Action.ACCEPT))
+        .build(), FirewallOptions.DEFAULTS.withMaxFlows(1024).withMaxFlowsPerPeer(20));
+    // prod: 20 assured flows, then refused; its half-open ones can be replaced; staging still in.
+    for (int i = 0; i < 30; i++) {
+      if (in2(fw, PROD, ConnTrackTest.seg(i, true, SYN), 0) == ACCEPT) {
+        out2(fw, PROD, ConnTrackTest.seg(i, false, SYN_ACK), 0);
+        in2(fw, PROD, ConnTrackTest.seg(i, true, ACK), 0);
+      }
+    }
+    assertThat(fw.reasonCount(Reason.PEER_SHARE_FULL)).isEqualTo(10);
+    for (int i = 0; i < 40; i++) {
+      in2(fw, STAGING, ConnTrackTest.seg(i, true, SYN), 1);
+    }
+    assertThat(fw.peerFlowCount("staging")).isEqualTo(20);
+    // Expired flows of the peer (UDP would be sooner; TCP ESTABLISHED lives 5 days).
+    for (int i = 100; i < 130; i++) {
+      in2(fw, PROD, ConnTrackTest.seg(i, true, SYN), 432_001 * SEC);
+    }
+    assertThat(fw.peerFlowCount("prod")).isLessThanOrEqualTo(20);
+  }
+
   /**
    * Random packets of a few dozen flows (client on either side, a few hosts and ports), from
    * either end, with random TCP flags, peers and pauses; a reload half way.
@@ -252,11 +276,11 @@ class ExplainMatchesDataPathTest {
       }
     }
     Map<Reason, Long> counts = fw.reasonCounts();
-    // MALFORMED, RELATED and TABLE_FULL have their own sequences above.
+    // MALFORMED, RELATED, TABLE_FULL and PEER_SHARE_FULL have their own sequences.
     assertThat(counts).as("the traffic reached the other reasons")
         .allSatisfy((reason, count) -> {
           if (reason != Reason.MALFORMED && reason != Reason.RELATED
-              && reason != Reason.TABLE_FULL) {
+              && reason != Reason.TABLE_FULL && reason != Reason.PEER_SHARE_FULL) {
             assertThat(count).as(reason.name()).isPositive();
           }
         });

@@ -33,6 +33,9 @@ import org.yaml.snakeyaml.nodes.SequenceNode;
  * <pre>
  * firewall:
  *   max-flows: 262144            # optional, connection-table bound (1024-16777216)
+ *   max-flows-per-peer: 65536    # optional, flows one peer may hold (1..max-flows); default
+ *                                #   max-flows / min(peers, 4): beyond it the peer's new flows are
+ *                                #   refused (PEER_SHARE_FULL), so it cannot fill the table for all
  *   rejects-per-second: 1000     # optional, RST / ICMP replies at most
  *   groups:                      # optional, group -> peer names
  *     prod: [prod-dc1]
@@ -56,7 +59,8 @@ import org.yaml.snakeyaml.nodes.SequenceNode;
  * Stateless; called by {@link ConfigLoader} with that run's error list.
  */
 public final class FirewallSection {
-  static final Set<String> FIELDS = Set.of("groups", "rules", "max-flows", "rejects-per-second");
+  static final Set<String> FIELDS = Set.of("groups", "rules", "max-flows", "max-flows-per-peer",
+      "rejects-per-second");
   static final Set<String> RULE_FIELDS = Set.of("name", "description", "direction", "peer", "group",
       "source", "destination", "protocol", "source-port", "destination-port", "icmp-type", "icmp-code",
       "state", "action", "log", "match");
@@ -112,6 +116,17 @@ public final class FirewallSection {
       if (n != null) {
         Integer v = integer(n, "firewall.max-flows", 1024, 1 << 24);
         if (v != null) options = options.withMaxFlows(v);
+      }
+      n = value(f, "max-flows-per-peer");
+      if (n != null) {
+        Integer v = integer(n, "firewall.max-flows-per-peer", 1, 1 << 24);
+        if (v != null && v > options.maxFlows()) {
+          error(n, "firewall.max-flows-per-peer", v + " is more than max-flows (" + options.maxFlows()
+              + "): one peer could then fill the whole table; leave the field out for the default "
+              + "share, max-flows / min(peers, 4)");
+        } else if (v != null) {
+          options = options.withMaxFlowsPerPeer(v);
+        }
       }
       n = value(f, "rejects-per-second");
       if (n != null) {

@@ -68,6 +68,13 @@ public final class ConnTrack {
   public static final int INVALID = 2;
   public static final int REVOKED = 3;
 
+  /** Results of {@link #insert}: tracked; no room in the table; the peer holds its share. */
+  public static final int INSERTED = 0;
+  public static final int TABLE_FULL = FlowTable.TABLE_FULL;
+  public static final int PEER_FULL = FlowTable.PEER_FULL;
+  /** {@link #setPeerLimit} value that leaves peers unlimited (only the table bounds them). */
+  public static final int NO_PEER_LIMIT = FlowTable.NO_PEER_LIMIT;
+
   /** Re-checks a flow admitted by an older rule set; {@code orig} is the originator's view. */
   public interface Recheck {
     /** The index of the rule that still accepts the flow, or -1 to revoke it. */
@@ -80,6 +87,11 @@ public final class ConnTrack {
     table = new FlowTable(maxFlows);
   }
 
+  /** A table that counts the flows of {@code peers} known peers apart (see {@link #peerFlows}). */
+  public ConnTrack(int maxFlows, int peers) {
+    table = new FlowTable(maxFlows, peers);
+  }
+
   /** Bytes held by the flow arrays (fixed at construction). */
   public long tableBytes() {
     return table.tableBytes();
@@ -87,6 +99,26 @@ public final class ConnTrack {
 
   public int maxFlows() {
     return table.maxFlows();
+  }
+
+  /** Flows one peer may hold; beyond, its new flows replace its own or are refused. */
+  public int peerLimit() {
+    return table.peerLimit();
+  }
+
+  /** Sets {@link #peerLimit} (at least 1); flows already held stay, over the limit or not. */
+  public void setPeerLimit(int n) {
+    table.setPeerLimit(n);
+  }
+
+  /** Flows held by peer index {@code peer} (-1: flows of packets from no known peer). */
+  public int peerFlows(int peer) {
+    return table.peerFlows(peer);
+  }
+
+  /** Makes the per-peer counts cover {@code peers} known peers; rarely (a rule-set install). */
+  public void resizePeers(int peers) {
+    table.resizePeers(peers);
   }
 
   // ------------------------------------------------------------------ packets
@@ -193,10 +225,12 @@ public final class ConnTrack {
   }
 
   /**
-   * Starts tracking the flow of an accepted NEW packet. Returns false when its segment is full
-   * of flows that may not be evicted. Dry when {@code !commit}: whether it would be tracked.
+   * Starts tracking the flow of an accepted NEW packet. Returns {@link #INSERTED}, {@link
+   * #PEER_FULL} when the packet's peer holds its share and none of its own flows could make room
+   * (see FlowTable), or {@link #TABLE_FULL} when its segment is full of flows that may not be
+   * evicted. Dry when {@code !commit}: what would happen, changing nothing.
    */
-  public boolean insert(Pkt p, int rulesVersion, int rule, boolean commit) {
+  public int insert(Pkt p, int rulesVersion, int rule, boolean commit) {
     FlowKey k = FlowKey.of(p);
     int kind;
     if (p.proto == IpPacket.PROTO_TCP) {
@@ -212,18 +246,20 @@ public final class ConnTrack {
         | (p.dir == Direction.OUTBOUND ? ORIGIN_OUTBOUND : 0);
     FlowTable.Segment s = table.segment(k.hash);
     synchronized (s) {
+      int limit = table.claimLimit();
       if (!commit) {
-        return s.wouldClaim(k, p.now);
+        int c = s.wouldClaim(k, p.now, limit);
+        return c < 0 ? c : INSERTED;
       }
-      int i = s.findOrClaim(k.hash, k.k0, k.k1, k.k2, k.k3, k.meta, p.now);
+      int i = s.findOrClaim(k.hash, k.k0, k.k1, k.k2, k.k3, k.meta, p.now, limit);
       if (i < 0) {
-        return false;
+        return i;
       }
       s.st[i] = w;
       s.ver[i] = rulesVersion;
       s.rule[i] = rule;
       s.expires[i] = p.now + TIMEOUT[kind];
-      return true;
+      return INSERTED;
     }
   }
 
@@ -267,7 +303,9 @@ public final class ConnTrack {
   /**
    * Installs or refreshes a flow exported by the HA twin. It is marked with
    * {@link #IMPORTED_VERSION}, so its first packet here is re-checked against this box's rules.
-   * Returns false if the flow's segment is full of flows that may not be evicted.
+   * Returns false if the flow's segment is full of flows that may not be evicted. It counts
+   * toward its peer's share (the peer is in the key) but is never refused for it: the master
+   * enforced the share, and a failover must keep what the master admitted.
    */
   public boolean importFlow(long k0, long k1, long k2, long k3, long m, int state,
       long remainingNanos, long now) {
@@ -278,7 +316,7 @@ public final class ConnTrack {
     long h = FlowKey.hash(k0, k1, k2, k3, m);
     FlowTable.Segment s = table.segment(h);
     synchronized (s) {
-      int i = s.findOrClaim(h, k0, k1, k2, k3, m, now);
+      int i = s.findOrClaim(h, k0, k1, k2, k3, m, now, NO_PEER_LIMIT);
       if (i < 0) {
         return false;
       }

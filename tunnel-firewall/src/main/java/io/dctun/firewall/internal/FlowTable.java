@@ -1,6 +1,7 @@
 package io.dctun.firewall.internal;
 
 import io.dctun.firewall.FlowSink;
+import java.util.concurrent.atomic.AtomicIntegerArray;
 
 /**
  * The bounded table of flows: slots in primitive arrays, found by {@link FlowKey}, with a fixed
@@ -28,6 +29,28 @@ import io.dctun.firewall.FlowSink;
  * completed, UDP/ICMP never answered; like Linux's early_drop). Assured flows are never evicted:
  * if none can go, the new flow is refused. A flood of spoofed SYNs thus recycles its own slots.
  *
+ * <p><b>Per-peer share</b> (issue 13: one peer's assured flows must not fill the table for all).
+ * Every flow belongs to the tunnel peer in its key ({@link FlowKey}: the peer the packet came
+ * from or went to), and the table counts the flows of each peer. A new flow of a peer that
+ * already holds {@code peerLimit} flows first replaces one of that peer's own flows in the new
+ * flow's segment (an expired one, else its oldest unassured one: the same early drop, confined to
+ * the peer); if the peer has none there, the new flow is refused ({@link #PEER_FULL}). Assured
+ * flows are still never evicted, for anyone; a full segment still evicts any peer's oldest
+ * unassured flow, as above. So the peer at its share is the one that loses, and only new flows.
+ * The count is reserved (compare-and-set) before the slot is claimed, so two threads claiming in
+ * two segments never both take a share's last place.
+ *
+ * <pre>
+ * peerFlows: one AtomicIntegerArray, shared by all segments, indexed by the key's peer field:
+ *   [0] flows of no known peer | [1..peers] peer index + 1 | [last] any peer field beyond it
+ * (an imported flow from a twin whose rule set has more peers). Changed only where a slot is
+ * claimed or freed ({@link Segment#findOrClaim}, {@link Segment#removeAt}), so the counts are
+ * the table's content by construction: sweeps, evictions and imports keep them right.
+ * </pre>
+ *
+ * Flows imported from the HA twin are counted but not limited by the share: the master already
+ * enforced it, and refusing them would cut at failover connections the master admitted.
+ *
  * <p>Thread-safety: the per-slot operations ({@link Segment}) are called with the segment's
  * monitor held; the whole-table sweeps take each segment's monitor in turn.
  */
@@ -43,6 +66,19 @@ final class FlowTable {
   static final int DIRTY = 1 << 9;
   static final int USED = 1 << 31;
 
+  /** {@link Segment#findOrClaim} results besides a slot: no room in the segment. */
+  static final int TABLE_FULL = -1;
+  /** {@link Segment#findOrClaim}: the flow's peer holds its share, none of its flows could go. */
+  static final int PEER_FULL = -2;
+  /** A peer limit that never limits (imports, or one peer alone). */
+  static final int NO_PEER_LIMIT = Integer.MAX_VALUE;
+
+  /** The peerFlows index of a key's meta word (see the class comment). */
+  static int peerBucket(long meta, int buckets) {
+    int b = (int) (meta & 0x7FFFFF);
+    return b < buckets - 1 ? b : buckets - 1;
+  }
+
   /** One lock stripe: a small open-addressing table. Callers hold its monitor. */
   static final class Segment {
     final long[] key;
@@ -54,8 +90,11 @@ final class FlowTable {
     final int limit;
     int count;
     int cursor;
+    /** The table's per-peer counts (replaced, under this monitor, when the peers grow). */
+    AtomicIntegerArray peerFlows;
 
-    Segment(int capacity, int limit) {
+    Segment(int capacity, int limit, AtomicIntegerArray peerFlows) {
+      this.peerFlows = peerFlows;
       key = new long[capacity * 5];
       expires = new long[capacity];
       st = new int[capacity];
@@ -87,16 +126,30 @@ final class FlowTable {
 
     /**
      * The key's slot: its existing one, or a free one claimed for it (key written, state word
-     * still 0 for the caller to fill), making room first if the segment is full. -1 if no room
-     * can be made.
+     * still 0 for the caller to fill), making room first if the key's peer holds {@code
+     * peerLimit} flows (one of its own, see {@link #peerVictim}) or the segment is full. {@link #PEER_FULL}
+     * or {@link #TABLE_FULL} if no room can be made.
      */
-    int findOrClaim(long h, long k0, long k1, long k2, long k3, long m, long now) {
+    int findOrClaim(long h, long k0, long k1, long k2, long k3, long m, long now, int peerLimit) {
       int i = find(h, k0, k1, k2, k3, m);
       if (i >= 0) {
         return i;
       }
+      AtomicIntegerArray pf = peerFlows;
+      int pb = peerBucket(m, pf.length());
+      // The count is taken before the slot (another segment's thread may be claiming for the
+      // same peer), so two threads never both take the last place of a share.
+      if (!reserve(pf, pb, peerLimit)) {
+        int v = peerVictim(pb, now);
+        if (v < 0) {
+          return PEER_FULL;
+        }
+        pf.incrementAndGet(pb); // the new flow takes the victim's place in the count...
+        removeAt(v); // ...which this gives back
+      }
       if (count >= limit && !makeRoom(now)) {
-        return -1;
+        pf.decrementAndGet(pb);
+        return TABLE_FULL;
       }
       i = (int) h & mask;
       while (st[i] != 0) {
@@ -112,29 +165,86 @@ final class FlowTable {
       return i;
     }
 
+    /** Counts one more flow for peer bucket {@code pb} if it holds fewer than {@code max}. */
+    private static boolean reserve(AtomicIntegerArray pf, int pb, int max) {
+      while (true) {
+        int c = pf.get(pb);
+        if (c >= max) {
+          return false;
+        }
+        if (pf.compareAndSet(pb, c, c + 1)) {
+          return true;
+        }
+      }
+    }
+
     /**
-     * Whether {@link #findOrClaim} would find a slot for the key at {@code now}, changing
-     * nothing: it does exactly when the key is there, there is room, or {@link #makeRoom} would
-     * free one (an expired flow in the scan window, or an unassured flow anywhere).
+     * What {@link #findOrClaim} would return for the key at {@code now} (a slot, here 0, or
+     * {@link #PEER_FULL} or {@link #TABLE_FULL}), changing nothing: a slot exactly when the key
+     * is there, or its peer is under its limit or has a flow here {@link #peerVictim} would
+     * free, and then the segment has room or {@link #makeRoom} would free one (an expired flow
+     * in the scan window, or an unassured flow anywhere).
      */
-    boolean wouldClaim(FlowKey k, long now) {
-      if (find(k) >= 0 || count < limit) {
-        return true;
+    int wouldClaim(FlowKey k, long now, int peerLimit) {
+      if (find(k) >= 0) {
+        return 0;
+      }
+      AtomicIntegerArray pf = peerFlows;
+      int pb = peerBucket(k.meta, pf.length());
+      if (pf.get(pb) >= peerLimit) {
+        return peerVictim(pb, now) >= 0 ? 0 : PEER_FULL; // and freeing it makes room here
+      }
+      if (count < limit) {
+        return 0;
       }
       for (int n = 0, i = cursor; n < EVICT_SCAN; n++, i = (i + 1) & mask) {
         if (st[i] != 0 && now - expires[i] >= 0) {
-          return true;
+          return 0;
         }
       }
       for (int i = 0; i <= mask; i++) {
         if (st[i] != 0 && (st[i] & ASSURED) == 0) {
-          return true;
+          return 0;
         }
       }
-      return false;
+      return TABLE_FULL;
     }
 
+    /**
+     * The slot of the flow of peer bucket {@code pb} that a new flow of that peer over its share
+     * replaces: an expired one, else the unassured one that expires first; -1 if the peer has
+     * neither in this segment. One pass over the segment (reading the key only of candidates),
+     * paid only by a peer at its share.
+     */
+    private int peerVictim(int pb, long now) {
+      int victim = -1;
+      long oldest = Long.MAX_VALUE;
+      int buckets = peerFlows.length();
+      for (int i = 0; i <= mask; i++) {
+        int w = st[i];
+        if (w == 0) {
+          continue;
+        }
+        boolean expired = now - expires[i] >= 0;
+        if (!expired && ((w & ASSURED) != 0 || expires[i] - oldest >= 0)) {
+          continue;
+        }
+        if (peerBucket(key[i * 5 + 4], buckets) != pb) {
+          continue;
+        }
+        if (expired) {
+          return i;
+        }
+        oldest = expires[i];
+        victim = i;
+      }
+      return victim;
+    }
+
+
     void removeAt(int i) {
+      AtomicIntegerArray pf = peerFlows;
+      pf.decrementAndGet(peerBucket(key[i * 5 + 4], pf.length()));
       int j = i;
       while (true) {
         j = (j + 1) & mask;
@@ -208,13 +318,23 @@ final class FlowTable {
   private final int segShift;
   private final int maxFlows;
   private final long bytes;
+  /** The counts all segments share; replaced by {@link #resizePeers}. */
+  private volatile AtomicIntegerArray peerFlows;
+  /** Flows a peer may hold before its new flows must replace its own ({@link #PEER_FULL}). */
+  private volatile int peerLimit = NO_PEER_LIMIT;
 
   FlowTable(int maxFlows) {
+    this(maxFlows, 0);
+  }
+
+  /** A table for {@code peers} known peers (more later by {@link #resizePeers}). */
+  FlowTable(int maxFlows, int peers) {
     if (maxFlows < MIN_SEGMENTS) {
       throw new IllegalArgumentException("maxFlows must be >= " + MIN_SEGMENTS + ", got "
           + maxFlows);
     }
     this.maxFlows = maxFlows;
+    peerFlows = new AtomicIntegerArray(peers + 2);
     int segments = MIN_SEGMENTS;
     while (segments < (1 << 16) && (long) segments * FLOWS_PER_SEGMENT < maxFlows) {
       segments <<= 1;
@@ -230,7 +350,7 @@ final class FlowTable {
       cap <<= 1;
     }
     for (int i = 0; i < segments; i++) {
-      segs[i] = new Segment(cap, limit);
+      segs[i] = new Segment(cap, limit, peerFlows);
     }
     bytes = (long) segments * cap * (5 * 8 + 8 + 3 * 4);
   }
@@ -246,6 +366,59 @@ final class FlowTable {
 
   int maxFlows() {
     return maxFlows;
+  }
+
+  /** The limit {@link Segment#findOrClaim} applies: {@link #NO_PEER_LIMIT} for the whole table. */
+  int claimLimit() {
+    return peerLimit;
+  }
+
+  /** Flows one peer may hold (the whole table when unlimited). */
+  int peerLimit() {
+    return Math.min(peerLimit, maxFlows);
+  }
+
+  /**
+   * Sets the per-peer limit; existing flows stay. A limit of the whole table or more is none: a
+   * table full of one peer's flows is then full ({@link #TABLE_FULL}), as without shares.
+   */
+  void setPeerLimit(int n) {
+    if (n < 1) {
+      throw new IllegalArgumentException("peer limit must be >= 1, got " + n);
+    }
+    peerLimit = n >= maxFlows ? NO_PEER_LIMIT : n;
+  }
+
+  /** Flows held by peer {@code peer} (its rule-set index; -1: flows of no known peer). */
+  int peerFlows(int peer) {
+    AtomicIntegerArray pf = peerFlows;
+    return pf.get(Math.min(peer + 1, pf.length() - 1));
+  }
+
+  /**
+   * Makes room in the counts for {@code peers} known peers (a rule set with more peers was
+   * installed). Each segment in turn, under its monitor, recounts its flows into the new array
+   * and switches to it; so the counts stay exact, and only while the sweep runs does a segment
+   * not yet switched check against the old array (new peers share its overflow bucket). Callers
+   * serialize resizes (Firewall.install is synchronized).
+   */
+  void resizePeers(int peers) {
+    if (peers + 2 <= peerFlows.length()) {
+      return;
+    }
+    AtomicIntegerArray next = new AtomicIntegerArray(peers + 2);
+    int buckets = next.length();
+    for (Segment s : segs) {
+      synchronized (s) {
+        for (int i = 0; i <= s.mask; i++) {
+          if (s.st[i] != 0) {
+            next.incrementAndGet(peerBucket(s.key[i * 5 + 4], buckets));
+          }
+        }
+        s.peerFlows = next;
+      }
+    }
+    peerFlows = next;
   }
 
   private int exportSegment;
