@@ -17,7 +17,7 @@ import org.slf4j.LoggerFactory;
  * <p>At most {@link #QUEUE} commands wait behind the running one. A pair that flaps faster than
  * its scripts run would otherwise queue without bound; when the queue is full the oldest waiting
  * command is dropped (the newer state is the one that matters), counted in {@link #dropped()}
- * and logged at most once per {@link #LOG_INTERVAL_NANOS}.
+ * and logged at most once per {@link io.dctun.core.LogLimiter#DEFAULT_PERIOD_NANOS}.
  */
 final class HaNotify implements AutoCloseable {
   private static final Logger LOG = LoggerFactory.getLogger(HaNotify.class);
@@ -25,10 +25,9 @@ final class HaNotify implements AutoCloseable {
 
   private final Map<String, String> commands;
   static final int QUEUE = 8;
-  static final long LOG_INTERVAL_NANOS = 10_000_000_000L;
 
   private final java.util.concurrent.atomic.AtomicLong dropped = new java.util.concurrent.atomic.AtomicLong();
-  private final java.util.concurrent.atomic.AtomicLong lastDropLog = new java.util.concurrent.atomic.AtomicLong(Long.MIN_VALUE);
+  private final io.dctun.core.LogLimiter dropLog = new io.dctun.core.LogLimiter();
   private final java.util.concurrent.ThreadPoolExecutor runner = new java.util.concurrent.ThreadPoolExecutor(
       1, 1, 0, TimeUnit.SECONDS, new java.util.concurrent.ArrayBlockingQueue<>(QUEUE), r -> {
         Thread t = new Thread(r, "dctun-ha-notify");
@@ -40,9 +39,7 @@ final class HaNotify implements AutoCloseable {
         }
         pool.getQueue().poll();
         dropped.incrementAndGet();
-        long now = System.nanoTime();
-        long last = lastDropLog.get();
-        if ((last == Long.MIN_VALUE || now - last >= LOG_INTERVAL_NANOS) && lastDropLog.compareAndSet(last, now)) {
+        if (dropLog.allow()) {
           LOG.warn("HA notify: {} commands waiting already; the oldest was dropped ({} dropped so far)", QUEUE,
               dropped.get());
         }

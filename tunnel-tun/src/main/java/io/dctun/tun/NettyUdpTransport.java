@@ -90,7 +90,7 @@ public final class NettyUdpTransport implements UdpTransport {
   private final AtomicLong handedOff = new AtomicLong();
   private final AtomicLong queueDrops = new AtomicLong();
   private final int sendQueueBytes;
-  private volatile long lastDropLog = Long.MIN_VALUE;
+  private final io.dctun.core.LogLimiter dropLog = new io.dctun.core.LogLimiter();
 
   /** One sending thread's batch: the datagrams and their bytes. */
   private static final class Batch {
@@ -98,7 +98,7 @@ public final class NettyUdpTransport implements UdpTransport {
     long bytes;
   }
   private volatile Receiver receiver;
-  private volatile long lastErrorLog = Long.MIN_VALUE;
+  private final io.dctun.core.LogLimiter errorLog = new io.dctun.core.LogLimiter();
 
   private final InetAddress bound;
   private final int maxDatagram;
@@ -339,9 +339,7 @@ public final class NettyUdpTransport implements UdpTransport {
 
   private void dropped(int len) {
     long n = queueDrops.incrementAndGet();
-    long now = System.nanoTime();
-    if (lastDropLog == Long.MIN_VALUE || now - lastDropLog > 10_000_000_000L) {
-      lastDropLog = now;
+    if (dropLog.allow()) {
       LOG.info("UDP send queue full ({} bytes): dropping ({} dropped in all; the path or this host is slower than the traffic)",
           sendQueueBytes, n);
     }
@@ -403,9 +401,7 @@ public final class NettyUdpTransport implements UdpTransport {
 
   private void sendFailed(InetSocketAddress to, Throwable cause) {
     sendErrors.incrementAndGet();
-    long now = System.nanoTime();
-    if (lastErrorLog == Long.MIN_VALUE || now - lastErrorLog > 10_000_000_000L) {
-      lastErrorLog = now;
+    if (errorLog.allow()) {
       LOG.warn("UDP send{} failed: {} ({} send errors in all)", to == null ? "" : " to " + to, cause.toString(),
           sendErrors.get());
     }

@@ -50,7 +50,7 @@ public final class MeshAgent implements StatusSource {
   private long routeVersion;
   private long malformed;
   private long sendRefused;
-  private long lastMalformedLog = Long.MIN_VALUE;
+  private final io.dctun.core.LogLimiter malformedLog = new io.dctun.core.LogLimiter();
 
   /**
    * Joins the mesh of the device's dctun peers and starts greeting them.
@@ -107,8 +107,7 @@ public final class MeshAgent implements StatusSource {
       m = MeshCodec.decode(buf, off, len);
     } catch (MeshCodec.MalformedMessageException e) {
       malformed++;
-      if (lastMalformedLog == Long.MIN_VALUE || now - lastMalformedLog >= 10_000_000_000L) {
-        lastMalformedLog = now;
+      if (malformedLog.allow(now)) {
         LOG.warn("malformed route-sharing message from {} ({} so far): {}", from, malformed, e.getMessage());
       }
       return;

@@ -24,7 +24,7 @@ public final class NioUdpTransport implements UdpTransport {
   private final DatagramChannel channel;
   private final AtomicLong sendErrors = new AtomicLong();
   private final ThreadLocal<Wrapped> wrapped = ThreadLocal.withInitial(Wrapped::new);
-  private volatile long lastErrorLog = Long.MIN_VALUE;
+  private final io.dctun.core.LogLimiter errorLog = new io.dctun.core.LogLimiter();
 
   private static final class Wrapped {
     byte[] array;
@@ -125,9 +125,7 @@ public final class NioUdpTransport implements UdpTransport {
       channel.send(b, to.address());
     } catch (IOException e) {
       sendErrors.incrementAndGet();
-      long now = System.nanoTime();
-      if (lastErrorLog == Long.MIN_VALUE || now - lastErrorLog > 10_000_000_000L) {
-        lastErrorLog = now;
+      if (errorLog.allow()) {
         LOG.warn("UDP send to {} failed: {} ({} send errors in all)", to, e.getMessage(), sendErrors.get());
       }
     }

@@ -14,7 +14,7 @@ public final class StreamCounters {
   private final AtomicLong framingErrors = new AtomicLong();
   private final AtomicLong opened = new AtomicLong();
   private final AtomicLong refused = new AtomicLong();
-  private volatile long lastRefusedLog = Long.MIN_VALUE;
+  private final io.dctun.core.LogLimiter refusedLog = new io.dctun.core.LogLimiter();
 
   /**
    * The most connections a stream transport holds at once (dialled and accepted): each costs
@@ -45,9 +45,7 @@ public final class StreamCounters {
    */
   public void refused(org.slf4j.Logger log, String kind, int limit) {
     long n = refused.incrementAndGet();
-    long now = System.nanoTime();
-    if (lastRefusedLog == Long.MIN_VALUE || now - lastRefusedLog > 10_000_000_000L) {
-      lastRefusedLog = now;
+    if (refusedLog.allow()) {
       log.warn("{}: {} connections open, refusing more ({} refused in all)", kind, limit, n);
     }
   }

@@ -15,7 +15,7 @@ public final class Transports {
   private static final Logger LOG = LoggerFactory.getLogger(Transports.class);
   private final Transport[] all;
   private final AtomicLong unroutable = new AtomicLong();
-  private volatile long lastLog = Long.MIN_VALUE;
+  private final io.dctun.core.LogLimiter unroutableLog = new io.dctun.core.LogLimiter();
 
   public Transports(List<? extends Transport> transports) {
     if (transports.isEmpty()) {
@@ -46,9 +46,7 @@ public final class Transports {
     Transport t = all.length == 1 ? all[0] : carrierOf(to);
     if (t == null || (all.length == 1 && !t.carries(to))) {
       unroutable.incrementAndGet();
-      long now = System.nanoTime();
-      if (lastLog == Long.MIN_VALUE || now - lastLog > 10_000_000_000L) {
-        lastLog = now;
+      if (unroutableLog.allow()) {
         LOG.warn("no transport carries endpoint {} ({}); message dropped ({} in all)", to, to.carrier(), unroutable.get());
       }
       return;

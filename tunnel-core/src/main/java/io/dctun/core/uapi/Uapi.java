@@ -43,7 +43,6 @@ import org.slf4j.LoggerFactory;
  */
 public final class Uapi implements StatusSource {
   private static final Logger log = LoggerFactory.getLogger(Uapi.class);
-  private static final long LOG_INTERVAL_NANOS = 1_000_000_000L;
 
   private final Device device;
   private final PrivateKey privateKey;
@@ -52,7 +51,7 @@ public final class Uapi implements StatusSource {
   private final AtomicLong sets = new AtomicLong();
   private final AtomicLong changes = new AtomicLong();
   private final Map<String, AtomicLong> errors = new ConcurrentHashMap<>();
-  private final AtomicLong lastWarn = new AtomicLong(Long.MIN_VALUE);
+  private final io.dctun.core.LogLimiter warnLog = new io.dctun.core.LogLimiter(1_000_000_000L); // one line a second
   private final AtomicLong suppressed = new AtomicLong();
 
   /** @param privateKey the device's own key (the device does not hand it out): {@code get} shows it */
@@ -156,9 +155,7 @@ public final class Uapi implements StatusSource {
   }
 
   private void warn(String message) {
-    long now = System.nanoTime();
-    long last = lastWarn.get();
-    if (last != Long.MIN_VALUE && now - last < LOG_INTERVAL_NANOS || !lastWarn.compareAndSet(last, now)) {
+    if (!warnLog.allow()) {
       suppressed.incrementAndGet();
       return;
     }
