@@ -70,7 +70,12 @@ public final class Device implements StatusSource {
   private final AtomicLong handshakeBucketStart = new AtomicLong(Long.MIN_VALUE);
   private final AtomicLong handshakesInBucket = new AtomicLong();
   private volatile int underLoadThreshold = 1000;
+  /** Once the threshold is passed, the device stays under load until this time (a second after). */
+  private final AtomicLong underLoadUntil = new AtomicLong(Long.MIN_VALUE);
+  private static final long UNDER_LOAD_HOLD_NANOS = 1_000_000_000L;
   private volatile boolean forceUnderLoad;
+  /** Under load, after a valid mac2: at most 20 handshake messages/s per source address. */
+  private final HandshakeRateLimiter rateLimiter = new HandshakeRateLimiter();
   /** When a peer's failure was last logged with its stack trace (at most once a minute). */
   private final AtomicLong lastFailureLog = new AtomicLong(Long.MIN_VALUE);
   private static final long FAILURE_LOG_INTERVAL_NANOS = 60_000_000_000L;
@@ -151,6 +156,11 @@ public final class Device implements StatusSource {
     StatusSink c = s.section("control");
     c.counter("sent", control.sent());
     c.counter("received", control.received());
+    StatusSink h = s.section("handshake");
+    long now = clock.nanoTime();
+    h.gauge("under-load", isUnderLoad(now) ? 1 : 0);
+    h.gauge("limiter-sources", rateLimiter.live(now));
+    h.counter("limiter-evictions", rateLimiter.evictions());
     drops.report(s.section("drop"));
   }
 
@@ -555,9 +565,16 @@ public final class Device implements StatusSource {
     if (underLoad(now)) {
       byte[] source = from.cookieSource();
       if (!cookieChecker.checkMac2(msg, 0, len, source, now)) {
+        // One reply per message, as WireGuard: 64 bytes for at least 92 received, so a spoofed
+        // source gains no amplification, and only a sender that knows our public key (mac1) gets one.
         byte[] reply = cookieChecker.createReply(msg, 0, len, source, now);
         drops.drop(DropReason.COOKIE_REQUIRED, now, from);
         output.sendToNetwork(from, reply, 0, reply.length);
+        return;
+      }
+      // The cookie proves the sender receives at this address: now it is worth a bucket.
+      if (!rateLimiter.allow(source, 0, source.length, now)) {
+        drops.drop(DropReason.HANDSHAKE_RATE_LIMITED, now, from);
         return;
       }
     }
@@ -592,12 +609,33 @@ public final class Device implements StatusSource {
       return true;
     }
     long start = handshakeBucketStart.get();
+    long count;
     if (start == Long.MIN_VALUE || now - start >= 1_000_000_000L) {
       handshakeBucketStart.set(now);
       handshakesInBucket.set(1);
-      return false;
+      count = 1;
+    } else {
+      count = handshakesInBucket.incrementAndGet();
     }
-    return handshakesInBucket.incrementAndGet() > underLoadThreshold;
+    if (count > underLoadThreshold) {
+      // As wireguard-go, load outlasts the busy second by one more: a steady flood does not get
+      // the first underLoadThreshold messages of every second processed without a cookie.
+      underLoadUntil.set(now + UNDER_LOAD_HOLD_NANOS);
+      return true;
+    }
+    long until = underLoadUntil.get();
+    return until != Long.MIN_VALUE && now - until < 0;
+  }
+
+  /** True if the device is under load at {@code now} (counts nothing). */
+  public boolean isUnderLoad(long now) {
+    long until = underLoadUntil.get();
+    return forceUnderLoad || (until != Long.MIN_VALUE && now - until < 0);
+  }
+
+  /** The per-source limiter consulted under load after a valid cookie. */
+  HandshakeRateLimiter rateLimiter() {
+    return rateLimiter;
   }
 
   // ------------------------------------------------------------------ time
