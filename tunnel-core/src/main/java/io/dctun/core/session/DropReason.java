@@ -12,7 +12,8 @@ public enum DropReason {
   COOKIE_REQUIRED,
   /**
    * Under load, a handshake message with a valid cookie from a source address (IPv4, or IPv6 /64)
-   * that sent more than its share: 20 a second, 5 at once ({@link HandshakeRateLimiter}).
+   * that sent more than its share: 20 a second, 5 at once, or one per 5 s once an initiation
+   * from it decrypted to no peer of ours ({@link HandshakeRateLimiter}).
    */
   HANDSHAKE_RATE_LIMITED,
   /** An initiation that does not decrypt, or from a static key we have no peer for. */

@@ -13,6 +13,7 @@ import java.util.SplittableRandom;
  *   tokens are nanoseconds:  cost of one message = 1e9 / RATE,   bucket holds BURST * cost
  *   allow(source, now):      tokens += now - last (up to the bucket);  tokens >= cost ? tokens -= cost, yes : no
  *   source key:              IPv4: the 32-bit address          IPv6: the first 64 bits (the /64)
+ *   penalize(source, now):   tokens = -5 s  (its handshake failed after all: next try in ~5 s)
  * </pre>
  *
  * <p><b>Bounded memory.</b> The buckets live in one fixed table allocated up front ({@code
@@ -40,6 +41,9 @@ public final class HandshakeRateLimiter {
   /** Slots looked at for one source. */
   public static final int PROBES = 8;
 
+  /** What a source whose handshake failed owes (see {@link #penalize}). */
+  public static final long PENALTY_NANOS = 5_000_000_000L;
+
   private static final long COST = 1_000_000_000L / RATE;
   private static final long BUCKET = COST * BURST;
   private static final byte EMPTY = 0;
@@ -54,6 +58,7 @@ public final class HandshakeRateLimiter {
   private final long[] lastNanos;
   private long evictions;
   private long limited;
+  private long penalties;
 
   public HandshakeRateLimiter() {
     this(DEFAULT_CAPACITY, new SplittableRandom().nextLong());
@@ -126,6 +131,45 @@ public final class HandshakeRateLimiter {
   }
 
   private synchronized boolean allow(byte family, long key, long now) {
+    return take(locate(family, key, now), now);
+  }
+
+  /**
+   * A source whose handshake, after a valid cookie and its share of the rate, still came to
+   * nothing (it decrypts to no peer of ours: garbage, or a key we do not know): its bucket is
+   * emptied and owes {@link #PENALTY_NANOS} more, so it gets one more try in about 5 s (a genuine
+   * initiator's retry interval, REKEY_TIMEOUT) instead of 20 a second. Without this, every
+   * cookie-holding source may make us do 20 Diffie-Hellmans a second: with a few hundred
+   * addresses that is more than a core.
+   */
+  public boolean penalize(byte[] src, int off, int len, long nowNanos) {
+    byte family;
+    long key;
+    if (len == 4 || len == 6) {
+      family = IPV4;
+      key = readInt(src, off) & 0xffffffffL;
+    } else if (len == 16 || len == 18) {
+      family = IPV6;
+      key = ((long) readInt(src, off) << 32) | (readInt(src, off + 4) & 0xffffffffL);
+    } else {
+      return false;
+    }
+    synchronized (this) {
+      int i = locate(family, key, nowNanos);
+      tokens[i] = -PENALTY_NANOS;
+      lastNanos[i] = nowNanos;
+      penalties++;
+    }
+    return true;
+  }
+
+  /** Sources penalised so far. */
+  public synchronized long penalties() {
+    return penalties;
+  }
+
+  /** The slot of this source, taking a free, refilled or (last) the oldest slot with a full bucket if it has none. */
+  private int locate(byte family, long key, long now) {
     int home = (int) mix(key ^ seed ^ ((long) family << 59)) & mask;
     int free = -1;
     int oldest = -1;
@@ -133,7 +177,7 @@ public final class HandshakeRateLimiter {
       int i = (home + p) & mask;
       byte f = families[i];
       if (f == family && keys[i] == key) {
-        return take(i, now);
+        return i;
       }
       if (f == EMPTY || refilled(i, now)) {
         if (free < 0) {
@@ -143,7 +187,6 @@ public final class HandshakeRateLimiter {
         oldest = i;
       }
     }
-    // A new source (or one whose full bucket was reclaimed): a full bucket, less this message.
     int slot = free;
     if (slot < 0) {
       slot = oldest;
@@ -151,9 +194,9 @@ public final class HandshakeRateLimiter {
     }
     families[slot] = family;
     keys[slot] = key;
-    tokens[slot] = BUCKET - COST;
+    tokens[slot] = BUCKET;
     lastNanos[slot] = now;
-    return true;
+    return slot;
   }
 
   private boolean take(int i, long now) {

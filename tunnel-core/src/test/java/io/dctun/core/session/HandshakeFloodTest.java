@@ -52,14 +52,15 @@ class HandshakeFloodTest {
     assertThat(gen.consumeCookieReply(reply, p.clock.now)).isTrue();
     p.wire.clear();
 
-    // With the cookie, 100 initiations at once: the burst of 5 reaches the handshake (and fails
-    // there, the body is garbage); the other 95 are refused before any Diffie-Hellman.
+    // With the cookie, 100 initiations at once: the first reaches the handshake and fails there
+    // (the body is garbage), which costs the source its bucket and 5 s more; the other 99 are
+    // refused before any Diffie-Hellman.
     for (int i = 0; i < 100; i++) {
       byte[] m = initiation(gen, p.clock.now);
       p.b.inbound(m, 0, m.length, attacker, p.clock.now);
     }
-    assertThat(p.b.drops().count(DropReason.HANDSHAKE_RATE_LIMITED)).isEqualTo(95);
-    assertThat(p.b.drops().count(DropReason.UNKNOWN_PEER)).isEqualTo(5);
+    assertThat(p.b.drops().count(DropReason.HANDSHAKE_RATE_LIMITED)).isEqualTo(99);
+    assertThat(p.b.drops().count(DropReason.UNKNOWN_PEER)).isEqualTo(1);
     assertThat(p.b.drops().count(DropReason.COOKIE_REQUIRED)).isEqualTo(1);
 
     // Meanwhile the genuine peer A: first a cookie, then (REKEY_TIMEOUT later) a handshake.
@@ -70,14 +71,15 @@ class HandshakeFloodTest {
     p.a.tick(p.clock.now);
     p.pump();
     assertThat(p.netB.delivered).as("A's queued ping arrives once its handshake completes").hasSize(1);
-    assertThat(p.b.drops().count(DropReason.HANDSHAKE_RATE_LIMITED)).isEqualTo(95);
+    assertThat(p.b.drops().count(DropReason.HANDSHAKE_RATE_LIMITED)).isEqualTo(99);
 
-    // 5.5 s later the attacker's bucket is full again, but holds no more than 5.
+    // 5.5 s later the attacker has one more try, and after it fails, again none for 5 s.
     for (int i = 0; i < 100; i++) {
       byte[] m = initiation(gen, p.clock.now);
       p.b.inbound(m, 0, m.length, attacker, p.clock.now);
     }
-    assertThat(p.b.drops().count(DropReason.HANDSHAKE_RATE_LIMITED)).isEqualTo(190);
+    assertThat(p.b.drops().count(DropReason.HANDSHAKE_RATE_LIMITED)).isEqualTo(198);
+    assertThat(p.b.drops().count(DropReason.UNKNOWN_PEER)).isEqualTo(2);
   }
 
   @Test
@@ -125,6 +127,72 @@ class HandshakeFloodTest {
   }
 
   @Test
+  void handshakeWorkPastItsBudgetIsLoadEvenBelowTheThreshold() {
+    // A clock on which every reading is 2 ms after the last: each handshake "takes" 2 ms.
+    io.dctun.core.testing.ManualClock slow = new io.dctun.core.testing.ManualClock(0, 0) {
+      @Override
+      public long nanoTime() {
+        now += 2_000_000L;
+        return now;
+      }
+    };
+    io.dctun.crypto.PrivateKey key = io.dctun.crypto.PrivateKey.generate();
+    java.util.List<byte[]> sent = new java.util.ArrayList<>();
+    Device d = new Device(key, 1420, new Output() {
+      @Override
+      public void sendToNetwork(io.dctun.core.transport.Endpoint to, byte[] buf, int off, int len) {
+        sent.add(Arrays.copyOfRange(buf, off, off + len));
+      }
+
+      @Override
+      public void deliverToDevice(byte[] buf, int off, int len) {}
+    }, slow);
+    UdpEndpoint attacker = UdpEndpoint.of("198.19.100.1", 40000);
+    CookieGenerator gen = new CookieGenerator(key.publicKey());
+    long t = 5_000_000_000L; // the time passed in, fixed: the clock only measures the work
+    for (int i = 0; i < 50; i++) {
+      byte[] m = initiation(gen, t);
+      d.inbound(m, 0, m.length, attacker, t);
+    }
+    assertThat(d.drops().count(DropReason.UNKNOWN_PEER)).isEqualTo(50);
+    assertThat(d.isUnderLoad(t)).as("100 ms of work: within the budget").isFalse();
+    byte[] m = initiation(gen, t);
+    d.inbound(m, 0, m.length, attacker, t);
+    assertThat(d.isUnderLoad(t)).as("102 ms of work in one second").isTrue();
+    m = initiation(gen, t);
+    d.inbound(m, 0, m.length, attacker, t);
+    assertThat(d.drops().count(DropReason.COOKIE_REQUIRED)).isEqualTo(1);
+    assertThat(sent).hasSize(1);
+    assertThat(d.isUnderLoad(t + 1_000_000_001L)).isFalse();
+  }
+
+  @Test
+  void oneSlowHandshakeOnAColdStartIsNoLoad() {
+    io.dctun.core.testing.ManualClock slow = new io.dctun.core.testing.ManualClock(0, 0) {
+      @Override
+      public long nanoTime() {
+        now += 500_000_000L; // half a second per handshake
+        return now;
+      }
+    };
+    io.dctun.crypto.PrivateKey key = io.dctun.crypto.PrivateKey.generate();
+    Device d = new Device(key, 1420, new Output() {
+      @Override
+      public void sendToNetwork(io.dctun.core.transport.Endpoint to, byte[] buf, int off, int len) {}
+
+      @Override
+      public void deliverToDevice(byte[] buf, int off, int len) {}
+    }, slow);
+    CookieGenerator gen = new CookieGenerator(key.publicKey());
+    long t = 5_000_000_000L;
+    for (int i = 0; i < 3; i++) {
+      byte[] m = initiation(gen, t);
+      d.inbound(m, 0, m.length, UdpEndpoint.of("198.18.0.2", 51820), t);
+    }
+    assertThat(d.isUnderLoad(t)).as("a few slow handshakes (a cold JIT) are no flood").isFalse();
+  }
+
+  @Test
   void statusShowsLoadAndTheLimiter() {
     Pair p = new Pair(true);
     p.b.setForceUnderLoad(true);
@@ -133,6 +201,7 @@ class HandshakeFloodTest {
     assertThat(r.facts).containsEntry("handshake.under-load", "gauge:1")
         .containsEntry("handshake.limiter-sources", "gauge:0")
         .containsEntry("handshake.limiter-evictions", "counter:0")
+        .containsEntry("handshake.limiter-penalties", "counter:0")
         .containsEntry("drop.HANDSHAKE_RATE_LIMITED", "counter:0");
     assertThat(Arrays.asList(DropReason.values())).contains(DropReason.HANDSHAKE_RATE_LIMITED);
   }

@@ -159,6 +159,23 @@ class HandshakeRateLimiterTest {
   }
 
   @Test
+  void aPenalisedSourceWaitsFiveSecondsForItsNextTry() {
+    HandshakeRateLimiter l = new HandshakeRateLimiter(64, 1);
+    byte[] s = v4(198, 19, 100, 5);
+    assertThat(allowedOf(l, s, 1, T0)).isEqualTo(1);
+    assertThat(l.penalize(s, 0, s.length, T0)).isTrue();
+    assertThat(allowedOf(l, s, 10, T0 + 5_000 * MS)).isZero();
+    assertThat(allowedOf(l, s, 10, T0 + 5_050 * MS)).isEqualTo(1);
+    assertThat(allowedOf(l, v4(198, 19, 100, 6), 10, T0)).as("a neighbour is not penalised").isEqualTo(5);
+    // Penalised while it has no entry (never seen, or evicted): the same.
+    byte[] fresh = v4(198, 19, 100, 8);
+    l.penalize(fresh, 0, fresh.length, T0);
+    assertThat(allowedOf(l, fresh, 10, T0 + 1_000 * MS)).isZero();
+    assertThat(l.penalties()).isEqualTo(2);
+    assertThat(l.penalize(new byte[5], 0, 5, T0)).isFalse();
+  }
+
+  @Test
   void malformedSourcesAreRefusedAndBadCapacitiesRejected() {
     HandshakeRateLimiter l = new HandshakeRateLimiter(64, 1);
     assertThat(l.allow(new byte[5], 0, 5, T0)).isFalse();
