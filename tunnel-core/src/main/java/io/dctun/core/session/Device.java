@@ -34,7 +34,7 @@ import java.util.concurrent.atomic.AtomicLong;
  *
  * <pre>
  *   outbound: inner packet -> filter -> allowed IPs (destination) -> peer -> keypair -> seal in place -> Output.sendToNetwork
- *   inbound:  datagram -> type/length -> handshake (mac1, cookie under load) | transport: index -> keypair
+ *   inbound:  datagram -> type/length -> handshake (mac1; under load: cookie, per-source rate) | transport: index -> keypair
  *             -> replay window -> open in place -> allowed IPs (source) must name the sender -> filter -> Output.deliverToDevice
  * </pre>
  *
