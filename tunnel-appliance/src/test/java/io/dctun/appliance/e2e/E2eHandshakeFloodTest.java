@@ -137,6 +137,7 @@ class E2eHandshakeFloodTest {
 
       Path stop = s.dir().resolve("stop-flood");
       Spawned flood = f.startFlood(FLOOD_MAX_MILLIS, stop);
+      awaitReady(flood);
       long floodStart = System.nanoTime();
       // Site B's traffic during the flood: 40 pings, 200 ms apart (8 s).
       Spawned pings = s.srvA.spawn("ping", "-n", "-i", "0.2", "-c", "40", "-w", "14", SRV_B);
@@ -180,7 +181,7 @@ class E2eHandshakeFloodTest {
       long[] udpAfter = udpCounters(s.gwA);
       System.out.printf("E2eHandshakeFloodTest: gwA's kernel: %d UDP datagrams delivered, %d dropped (receive buffer full)%n",
           udpAfter[0] - udpBefore[0], udpAfter[1] - udpBefore[1]);
-      String summary = floodOutput;
+      String summary = floodOutput.replace("ready", "").strip();
       System.out.println("E2eHandshakeFloodTest: " + summary);
       assertThat(summary).as("flooder output").contains("flood sources=" + SOURCES);
       long cookies = field(summary, "cookies");
@@ -255,11 +256,12 @@ class E2eHandshakeFloodTest {
           double unloaded = iperf(s);
           Spawned flood = f.startFlood(12_000, s.dir().resolve("stop-flood-" + round));
           try {
+            awaitReady(flood);
             assertThat(f.a.awaitNumber("handshake.under-load", 1, Duration.ofSeconds(10))).isEqualTo(1);
             double loaded = iperf(s);
             flood.process().waitFor(20, TimeUnit.SECONDS);
             System.out.printf("E2eHandshakeFloodTest bench round %d: unloaded %.1f Mbit/s, during flood %.1f Mbit/s,"
-                + " ratio %.2f; %s; drops so far %s%n", round, unloaded, loaded, loaded / unloaded, flood.output().strip(),
+                + " ratio %.2f; %s; drops so far %s%n", round, unloaded, loaded, loaded / unloaded, flood.output().replace("ready", "").strip(),
                 delta(Map.of(), counters(f.a)));
           } finally {
             flood.close();
@@ -270,6 +272,21 @@ class E2eHandshakeFloodTest {
         server.close();
       }
     }
+  }
+
+  /** Waits (bounded) until the flooder has bound its sockets and starts sending. */
+  private static void awaitReady(Spawned flood) {
+    long deadline = System.nanoTime() + Duration.ofSeconds(30).toNanos();
+    for (int i = 0; i < 3000 && System.nanoTime() < deadline; i++) {
+      if (flood.output().contains("ready")) {
+        return;
+      }
+      if (!flood.isAlive()) {
+        break;
+      }
+      Sites.sleep(10);
+    }
+    throw new AssertionError("flooder not ready within 30 s\n" + flood.output());
   }
 
   private static final Pattern BPS = Pattern.compile("\"bits_per_second\":\\s*([0-9.eE+]+)");

@@ -21,7 +21,7 @@ import java.util.SplittableRandom;
  * open makes it stamp a valid mac2 from then on, as a determined attacker who owns its
  * addresses would, so what it sends next reaches the target's per-source rate limiter. Stops
  * after MAX_MESSAGES datagrams, MAX_MILLIS or once STOP_FILE exists (looked for every 50 ms),
- * whichever comes first, and prints one line:
+ * whichever comes first. Prints {@code ready} once every socket is bound, and at the end one line:
  *
  * <pre>
  *   flood sources=256 valid-mac1=N garbage-mac1=N cookies=N other-replies=N millis=N
@@ -73,6 +73,8 @@ public final class HandshakeFlooder {
       ByteBuffer in = ByteBuffer.allocateDirect(2048);
       byte[] reply = new byte[COOKIE_REPLY_LENGTH];
 
+      System.out.println("ready");
+      System.out.flush();
       long validSent = 0;
       long garbageSent = 0;
       long cookiesTaken = 0;
