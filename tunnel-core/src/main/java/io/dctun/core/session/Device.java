@@ -34,7 +34,7 @@ import java.util.concurrent.atomic.AtomicLong;
  *
  * <pre>
  *   outbound: inner packet -> filter -> allowed IPs (destination) -> peer -> keypair -> seal in place -> Output.sendToNetwork
- *   inbound:  datagram -> type/length -> handshake (mac1, cookie under load) | transport: index -> keypair
+ *   inbound:  datagram -> type/length -> handshake (mac1; under load: cookie, per-source rate) | transport: index -> keypair
  *             -> replay window -> open in place -> allowed IPs (source) must name the sender -> filter -> Output.deliverToDevice
  * </pre>
  *
@@ -70,7 +70,17 @@ public final class Device implements StatusSource {
   private final AtomicLong handshakeBucketStart = new AtomicLong(Long.MIN_VALUE);
   private final AtomicLong handshakesInBucket = new AtomicLong();
   private volatile int underLoadThreshold = 1000;
+  /** Nanoseconds of handshake processing in the current second, and how many make "under load". */
+  private final AtomicLong handshakeWorkInBucket = new AtomicLong();
+  private volatile long handshakeWorkBudgetNanos = 100_000_000L;
+  /** A cold JVM's first handshake alone can take longer than the budget: that is no flood. */
+  private static final int MIN_HANDSHAKES_FOR_WORK_LOAD = 32;
+  /** Once the threshold is passed, the device stays under load until this time (a second after). */
+  private final AtomicLong underLoadUntil = new AtomicLong(Long.MIN_VALUE);
+  private static final long UNDER_LOAD_HOLD_NANOS = 1_000_000_000L;
   private volatile boolean forceUnderLoad;
+  /** Under load, after a valid mac2: at most 20 handshake messages/s per source address. */
+  private final HandshakeRateLimiter rateLimiter = new HandshakeRateLimiter();
   /** When a peer's failure was last logged with its stack trace (at most once a minute). */
   private final AtomicLong lastFailureLog = new AtomicLong(Long.MIN_VALUE);
   private static final long FAILURE_LOG_INTERVAL_NANOS = 60_000_000_000L;
@@ -151,6 +161,12 @@ public final class Device implements StatusSource {
     StatusSink c = s.section("control");
     c.counter("sent", control.sent());
     c.counter("received", control.received());
+    StatusSink h = s.section("handshake");
+    long now = clock.nanoTime();
+    h.gauge("under-load", isUnderLoad(now) ? 1 : 0);
+    h.gauge("limiter-sources", rateLimiter.live(now));
+    h.counter("limiter-evictions", rateLimiter.evictions());
+    h.counter("limiter-penalties", rateLimiter.penalties());
     drops.report(s.section("drop"));
   }
 
@@ -223,6 +239,15 @@ public final class Device implements StatusSource {
   /** Handshake messages per second above which a valid cookie (mac2) is demanded. */
   public void setUnderLoadThreshold(int perSecond) {
     this.underLoadThreshold = perSecond;
+  }
+
+  /**
+   * Time per second spent processing handshake messages without cookies above which the device
+   * is under load (default 100 ms: a tenth of a core), for CPUs too slow or busy to ever see
+   * {@link #setUnderLoadThreshold the threshold} of messages.
+   */
+  public void setHandshakeWorkBudget(java.time.Duration perSecond) {
+    this.handshakeWorkBudgetNanos = perSecond.toNanos();
   }
 
   /** Forces the under-load behaviour (for tests and for operators under attack). */
@@ -552,20 +577,48 @@ public final class Device implements StatusSource {
       drops.drop(DropReason.BAD_MAC1, now, from);
       return;
     }
-    if (underLoad(now)) {
-      byte[] source = from.cookieSource();
+    boolean loaded = underLoad(now);
+    byte[] source = null;
+    if (loaded) {
+      source = from.cookieSource();
       if (!cookieChecker.checkMac2(msg, 0, len, source, now)) {
+        // One reply per message, as WireGuard: 64 bytes for at least 92 received, so a spoofed
+        // source gains no amplification, and only a sender that knows our public key (mac1) gets one.
         byte[] reply = cookieChecker.createReply(msg, 0, len, source, now);
         drops.drop(DropReason.COOKIE_REQUIRED, now, from);
         output.sendToNetwork(from, reply, 0, reply.length);
         return;
       }
+      // The cookie proves the sender receives at this address: now it is worth a bucket.
+      if (!rateLimiter.allow(source, 0, source.length, now)) {
+        drops.drop(DropReason.HANDSHAKE_RATE_LIMITED, now, from);
+        return;
+      }
     }
+    // What this costs counts towards load, also under load: while rate-limited senders still
+    // take more than the budget, the load goes on.
+    long t0 = clock.nanoTime();
+    try {
+      consumeHandshake(type, msg, from, now, source);
+    } finally {
+      chargeHandshakeWork(clock.nanoTime() - t0, now);
+    }
+  }
+
+  /**
+   * An initiation or response that passed mac1 (and, under load, mac2 and the rate limit; then
+   * {@code loadedSource} is its cookie source, else null).
+   */
+  private void consumeHandshake(int type, byte[] msg, Endpoint from, long now, byte[] loadedSource) {
     if (type == TYPE_INITIATION) {
       Handshake.Initiation init = Handshake.parseInitiation(identity, msg);
       Peer p = init == null ? null : peers.get(init.initiatorKey());
       if (p == null) {
         drops.drop(DropReason.UNKNOWN_PEER, now, from);
+        if (loadedSource != null) {
+          // A cookie and its share of the rate, and still no peer of ours: next try in ~5 s.
+          rateLimiter.penalize(loadedSource, 0, loadedSource.length, now);
+        }
         return;
       }
       try {
@@ -592,12 +645,47 @@ public final class Device implements StatusSource {
       return true;
     }
     long start = handshakeBucketStart.get();
+    long count;
     if (start == Long.MIN_VALUE || now - start >= 1_000_000_000L) {
       handshakeBucketStart.set(now);
       handshakesInBucket.set(1);
-      return false;
+      handshakeWorkInBucket.set(0);
+      count = 1;
+    } else {
+      count = handshakesInBucket.incrementAndGet();
     }
-    return handshakesInBucket.incrementAndGet() > underLoadThreshold;
+    if (count > underLoadThreshold) {
+      // As wireguard-go, load outlasts the busy second by one more: a steady flood does not get
+      // the first underLoadThreshold messages of every second processed without a cookie.
+      underLoadUntil.set(now + UNDER_LOAD_HOLD_NANOS);
+      return true;
+    }
+    long until = underLoadUntil.get();
+    return until != Long.MIN_VALUE && now - until < 0;
+  }
+
+  /**
+   * Counts what processing one handshake message took (measured on the device's clock) into the
+   * current second; past the budget the device is under load, whatever the count. A message
+   * count alone misses the flood a slow or busy CPU cannot keep up with: the socket drops what
+   * we never see, so the count stays low while the Diffie-Hellman work takes the whole core.
+   */
+  private void chargeHandshakeWork(long nanos, long now) {
+    if (nanos > 0 && handshakeWorkInBucket.addAndGet(nanos) > handshakeWorkBudgetNanos
+        && handshakesInBucket.get() >= MIN_HANDSHAKES_FOR_WORK_LOAD) {
+      underLoadUntil.set(now + UNDER_LOAD_HOLD_NANOS);
+    }
+  }
+
+  /** True if the device is under load at {@code now} (counts nothing). */
+  public boolean isUnderLoad(long now) {
+    long until = underLoadUntil.get();
+    return forceUnderLoad || (until != Long.MIN_VALUE && now - until < 0);
+  }
+
+  /** The per-source limiter consulted under load after a valid cookie. */
+  HandshakeRateLimiter rateLimiter() {
+    return rateLimiter;
   }
 
   // ------------------------------------------------------------------ time

@@ -10,6 +10,12 @@ public enum DropReason {
   BAD_MAC1,
   /** Under load, a handshake message without a valid cookie (mac2); a cookie reply was sent. */
   COOKIE_REQUIRED,
+  /**
+   * Under load, a handshake message with a valid cookie from a source address (IPv4, or IPv6 /64)
+   * that sent more than its share: 20 a second, 5 at once, or one per 5 s once an initiation
+   * from it decrypted to no peer of ours ({@link HandshakeRateLimiter}).
+   */
+  HANDSHAKE_RATE_LIMITED,
   /** An initiation that does not decrypt, or from a static key we have no peer for. */
   UNKNOWN_PEER,
   /** An initiation whose timestamp is not newer than the last one from that peer. */

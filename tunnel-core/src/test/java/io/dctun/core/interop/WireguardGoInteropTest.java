@@ -3,6 +3,7 @@ package io.dctun.core.interop;
 import static io.dctun.crypto.WireFormat.INIT_MAC1;
 import static io.dctun.crypto.WireFormat.INITIATION_LENGTH;
 import static io.dctun.crypto.WireFormat.TRANSPORT_MIN_LENGTH;
+import static io.dctun.crypto.WireFormat.TYPE_COOKIE_REPLY;
 import static io.dctun.crypto.WireFormat.TYPE_INITIATION;
 import static io.dctun.crypto.WireFormat.TYPE_RESPONSE;
 import static io.dctun.crypto.WireFormat.TYPE_TRANSPORT;
@@ -140,6 +141,31 @@ class WireguardGoInteropTest {
       assertThat(st.txBytes()).isPositive();
       assertThat(st.endpoint()).isEqualTo(f.javaOuter + ":" + f.java.localPort());
       f.assertHealthy();
+    }
+  }
+
+  /**
+   * Under load we answer wireguard-go's initiation with a cookie reply; it must open it, stamp
+   * mac2 on its retry (after REKEY_TIMEOUT) and complete: our cookies are WireGuard's.
+   */
+  @Test
+  void wireguardGoTakesOurCookieUnderLoadAndRetriesWithIt() throws Exception {
+    try (Fixture f = new Fixture(true)) {
+      f.java.device.setForceUnderLoad(true);
+      long t0 = System.nanoTime();
+      PingResult r = f.pingFromNamespace(3);
+      long tookMs = (System.nanoTime() - t0) / 1_000_000L;
+      assertThat(r.exec().ok()).as("ping in the namespace\n%s\n%s", r.exec().describe(), f.diag()).isTrue();
+      assertThat(r.received()).as("echo replies received by ping").isEqualTo(3);
+      assertThat(f.java.sent(TYPE_COOKIE_REPLY)).as("cookie replies sent\n%s", f.diag()).isGreaterThanOrEqualTo(1);
+      assertThat(f.java.device.drops().count(io.dctun.core.session.DropReason.COOKIE_REQUIRED)).isGreaterThanOrEqualTo(1);
+      assertThat(f.java.device.drops().count(io.dctun.core.session.DropReason.HANDSHAKE_RATE_LIMITED)).isZero();
+      assertThat(f.javaPeer().currentKeypair()).as("handshake with the cookie completed\n%s", f.diag()).isNotNull();
+      System.out.println("WireguardGoInteropTest: wireguard-go's handshake under load (cookie, retry) and 3 pings took "
+          + tookMs + " ms");
+      assertThat(f.java.errors).as("errors on the Java side").isEmpty();
+      assertThat(f.java.device.drops().snapshot().keySet()).as("Java drops\n%s", f.diag())
+          .containsOnly(io.dctun.core.session.DropReason.COOKIE_REQUIRED);
     }
   }
 
