@@ -82,8 +82,8 @@ public final class Device implements StatusSource {
   /** Under load, after a valid mac2: at most 20 handshake messages/s per source address. */
   private final HandshakeRateLimiter rateLimiter = new HandshakeRateLimiter();
   /** When a peer's failure was last logged with its stack trace (at most once a minute). */
-  private final AtomicLong lastFailureLog = new AtomicLong(Long.MIN_VALUE);
-  private static final long FAILURE_LOG_INTERVAL_NANOS = 60_000_000_000L;
+  /** A peer's failures log with their stack trace, so once a minute at most. */
+  private final io.dctun.core.LogLimiter failureLog = new io.dctun.core.LogLimiter(60_000_000_000L);
 
   public Device(PrivateKey key, int mtu, Output output, Clock clock) {
     this(key, mtu, output, clock, null);
@@ -441,8 +441,7 @@ public final class Device implements StatusSource {
    */
   void peerFailed(Peer p, String where, RuntimeException e, long now) {
     drops.drop(DropReason.PEER_FAILED, now, p.name() + " " + where + ": " + e);
-    long last = lastFailureLog.get();
-    if ((last == Long.MIN_VALUE || now - last >= FAILURE_LOG_INTERVAL_NANOS) && lastFailureLog.compareAndSet(last, now)) {
+    if (failureLog.allow(now)) {
       org.slf4j.LoggerFactory.getLogger(Device.class).error(
           "peer {}: {} threw; that packet is dropped and other peers go on ({} such failures in all)",
           p.name(), where, drops.count(DropReason.PEER_FAILED), e);
