@@ -58,7 +58,7 @@ final class HaSites implements AutoCloseable {
   static final int VRID_A_PUBLIC = 61;
   static final int VRID_A_PRIVATE = 62;
 
-  final Topology topology = new Topology();
+  final Topology topology;
   final Path dir;
   final boolean pairAtA;
   /** The namespace that holds the WAN bridge, with {@link #WAN_PROBE} on it. */
@@ -104,6 +104,19 @@ final class HaSites implements AutoCloseable {
 
   /** As above, every namespace's label starting with {@code prefix} (an engineer's or a test's own). */
   HaSites(boolean pairAtA, String prefix) {
+    this(pairAtA, prefix, new Topology());
+  }
+
+  /**
+   * As above, on {@code topology}'s names: with {@code new Topology("pg")} every namespace and
+   * interface name starts with that prefix. The sites own the topology and close it.
+   */
+  HaSites(boolean pairAtA, Topology topology) {
+    this(pairAtA, "", topology);
+  }
+
+  private HaSites(boolean pairAtA, String prefix, Topology topology) {
+    this.topology = topology;
     this.pairAtA = pairAtA;
     try {
       dir = Files.createTempDirectory("dctun-ha-" + topology.id());
@@ -259,6 +272,11 @@ final class HaSites implements AutoCloseable {
 
   /** Site A's one gateway (not with a pair at A). */
   Gw startGwA() {
+    return startGwA("");
+  }
+
+  /** As above, with {@code topExtra} appended at the top level (e.g. a firewall section). */
+  Gw startGwA(String topExtra) {
     if (pairAtA) {
       throw new IllegalStateException("site A is a pair: startGwA(box, priority, advertMillis)");
     }
@@ -273,6 +291,7 @@ final class HaSites implements AutoCloseable {
     y.append("    public-key: ").append(keyB.publicKey().toBase64()).append('\n');
     y.append("    endpoint: ").append(PUBLIC_VIP).append(':').append(Sites.PORT).append('\n');
     y.append("    allowed-ips: [").append(Sites.LAN_B).append(", ").append(Sites.TUN_B).append("/32]\n");
+    y.append(topExtra);
     return launch(gwA, "gwA", tun, y.toString());
   }
 
