@@ -18,7 +18,6 @@ import java.util.concurrent.Future;
 import java.util.concurrent.TimeUnit;
 import java.util.regex.Matcher;
 import java.util.regex.Pattern;
-import org.junit.jupiter.api.BeforeEach;
 import org.junit.jupiter.api.Test;
 import org.junit.jupiter.api.Timeout;
 
@@ -82,33 +81,43 @@ class E2ePostgresFailoverTest {
     return "  state-sync: {local: " + local + ":51900, peer: " + peer + ":51900, bandwidth: 200000}\n";
   }
 
-  private Path bin;
-
-  @BeforeEach
-  void requirements() {
-    Sites.assumeRequirements();
-    bin = Postgres.assumeInstalled();
+  @Test
+  void stallIsTheLongestTimeReplayStoodStillWhileThePrimaryWasAhead() {
+    List<long[]> primary = List.of(new long[] {0, 100}, new long[] {50, 200}, new long[] {100, 300},
+        new long[] {150, 400}, new long[] {200, 400}, new long[] {250, 400});
+    // Stuck at 100 from 10 ms until 160 ms; the primary passed 100 at 50 ms: 110 ms. Then both
+    // stand at 400: caught up, no stall.
+    List<long[]> standby = List.of(new long[] {10, 100}, new long[] {60, 100}, new long[] {110, 100},
+        new long[] {160, 400}, new long[] {210, 400}, new long[] {260, 400});
+    assertThat(longestStall(primary, standby)).isEqualTo(110);
+    // Already behind when its run began: counted from the run's first sample.
+    assertThat(longestStall(List.of(new long[] {0, 500}), List.of(new long[] {10, 100}, new long[] {60, 600})))
+        .isEqualTo(50);
+    // Idle on both sides: the standby stands still, but nothing is missing.
+    assertThat(longestStall(List.of(new long[] {0, 100}, new long[] {100, 100}),
+        List.of(new long[] {10, 100}, new long[] {110, 100}))).isZero();
+    assertThat(samples("1764780000.123456|0/3000148\nnot a sample\n1764780000.2|1A/FF\n"))
+        .containsExactly(new long[] {1764780000123L, 0x3000148L}, new long[] {1764780000200L, (0x1AL << 32) | 0xFF});
   }
 
   @Test
   void standbyKeepsReplicatingAcrossSiteBGatewayFailover() throws Exception {
+    Sites.assumeRequirements();
+    Path bin = Postgres.assumeInstalled();
     long t0 = System.nanoTime();
     try (HaSites s = new HaSites(false, new Topology("pg"))) {
       Postgres pg = s.topology.own(Postgres.create(bin));
-      // The gateways (JVMs, slow to start on a busy machine) start while the primary is made: gwA,
-      // and site B's master, then its backup once that is master (so it starts as backup). Both
-      // boxes of site B run before the replication connection opens: the master streams a flow to
-      // its twin when the flow's state changes (here: when it is established), so a backup started
-      // later would never learn of it. Default deny on both sites.
-      ExecutorService starter = Executors.newFixedThreadPool(2);
+      // The three gateways (JVMs, slow to start on a busy machine) start at once while the primary
+      // is made; whichever of site B's boxes is up first, priority makes gwB1 master (preempt).
+      // Both run before the replication connection opens: the master streams a flow to its twin
+      // when the flow's state changes (here: when it is established), so a backup started later
+      // would never learn of it. Default deny on both sites.
+      ExecutorService starter = Executors.newFixedThreadPool(3);
       Future<HaSites.Gw> startA = starter.submit(() -> s.startGwA(FIREWALL_A));
-      Future<HaSites.Gw[]> startB = starter.submit(() -> {
-        HaSites.Gw m = s.startGwB(1, 200, ADVERT_MILLIS, sync("198.18.20.2", "198.18.20.3"), FIREWALL_B);
-        m.awaitHaState("MASTER", Duration.ofSeconds(15));
-        HaSites.Gw b = s.startGwB(2, 100, ADVERT_MILLIS, sync("198.18.20.3", "198.18.20.2"), FIREWALL_B);
-        b.awaitHaState("BACKUP", Duration.ofSeconds(15));
-        return new HaSites.Gw[] {m, b};
-      });
+      Future<HaSites.Gw> startB1 = starter.submit(
+          () -> s.startGwB(1, 200, ADVERT_MILLIS, sync("198.18.20.2", "198.18.20.3"), FIREWALL_B));
+      Future<HaSites.Gw> startB2 = starter.submit(
+          () -> s.startGwB(2, 100, ADVERT_MILLIS, sync("198.18.20.3", "198.18.20.2"), FIREWALL_B));
       starter.shutdown();
 
       // The primary at srvA: TCP on srvA's address only, replication from srvB's address only.
@@ -139,9 +148,11 @@ class E2ePostgresFailoverTest {
           "-p", Integer.toString(Postgres.PORT), "-U", Postgres.USER, "postgres");
 
       System.out.printf("PHASE %s at %d ms%n", "primary ready", (System.nanoTime() - t0) / 1_000_000);
-      HaSites.Gw a = startA.get(90, TimeUnit.SECONDS);
-      HaSites.Gw b1 = startB.get(90, TimeUnit.SECONDS)[0];
-      HaSites.Gw b2 = startB.get()[1];
+      HaSites.Gw a = startA.get(60, TimeUnit.SECONDS);
+      HaSites.Gw b1 = startB1.get(60, TimeUnit.SECONDS);
+      HaSites.Gw b2 = startB2.get(60, TimeUnit.SECONDS);
+      b1.awaitHaState("MASTER", Duration.ofSeconds(15));
+      b2.awaitHaState("BACKUP", Duration.ofSeconds(15));
       for (HaSites.Gw g : List.of(a, b1, b2)) {
         assertThat(g.status().get("firewall")).as(g.describe()).isEqualTo("on");
       }
@@ -163,18 +174,15 @@ class E2ePostgresFailoverTest {
       long takeoversBefore = b2.counter("ha.takeovers");
 
       System.out.printf("PHASE %s at %d ms%n", "standby streaming", (System.nanoTime() - t0) / 1_000_000);
-      // Baseline load, then the same load with site B's master failing in the middle.
-      Pgbench plain = pgbench(pg, s, primary, 5, null);
-      awaitCaughtUp(primary, standby, Duration.ofSeconds(30));
+      // Load with site B's master failing in the middle, then the same load without a failure
+      // (after it: the first run on fresh tables is the slower one, whatever happens).
       Spawned primaryLsn = primary.watch(
           "SELECT extract(epoch FROM clock_timestamp()), pg_current_wal_lsn();", SAMPLE_SECONDS);
       Spawned standbyLsn = standby.watch(
           "SELECT extract(epoch FROM clock_timestamp()), pg_last_wal_replay_lsn();", SAMPLE_SECONDS);
-      long[] failedAt = new long[1];
-      Pgbench loaded = pgbench(pg, s, primary, 12, run -> {
-        // Once pgbench has reported 3 s of progress: site B's master loses both links.
-        awaitOutput(run, Pattern.compile("^progress: 3\\.\\d+ s", Pattern.MULTILINE), Duration.ofSeconds(30));
-        failedAt[0] = System.currentTimeMillis();
+      Pgbench loaded = pgbench(pg, s, primary, 9, run -> {
+        // Once pgbench has reported 2 s of progress: site B's master loses both links.
+        awaitOutput(run, Pattern.compile("^progress: 2\\.\\d+ s", Pattern.MULTILINE), Duration.ofSeconds(30));
         s.gwB1.run("ip", "link", "set", s.wanB1, "down");
         s.gwB1.run("ip", "link", "set", s.lanB1, "down");
         b2.awaitHaState("MASTER", Duration.ofSeconds(15));
@@ -196,6 +204,8 @@ class E2ePostgresFailoverTest {
       long rulePackets = awaitPositive(b2, "firewall.rule.pg-replication-out.packets", Duration.ofSeconds(5));
       long established = b2.counter("firewall.reason.ESTABLISHED");
       String context = b2.describe() + "\n" + a.describe() + "\n" + primary.describe() + "\n" + standby.describe();
+      Pgbench plain = pgbench(pg, s, primary, 4, null);
+      awaitCaughtUp(primary, standby, Duration.ofSeconds(30));
 
       // The same data on both sides.
       String checksum = "SELECT count(*), coalesce(sum(delta), 0) FROM pgbench_history "
@@ -204,7 +214,7 @@ class E2ePostgresFailoverTest {
       String onStandby = standby.query(checksum);
       assertThat(onStandby).as("pgbench_history and accounts on the standby").isEqualTo(onPrimary);
       long historyRows = Long.parseLong(onPrimary.split("\n")[0].split("\\|")[0]);
-      assertThat(historyRows).as("pgbench wrote history").isEqualTo(plain.transactions + loaded.transactions);
+      assertThat(historyRows).as("pgbench wrote history").isEqualTo(loaded.transactions + plain.transactions);
 
       String line = String.format("RESULT postgres-replication failover=gwB1 links-down advert=%dms "
               + "replication-stall %d ms (replay LSN still while the primary was ahead, sampled every %.0f ms) | "
