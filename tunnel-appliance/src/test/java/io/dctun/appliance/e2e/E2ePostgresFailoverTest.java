@@ -106,6 +106,7 @@ class E2ePostgresFailoverTest {
     Path bin = Postgres.assumeInstalled();
     long t0 = System.nanoTime();
     try (HaSites s = new HaSites(false, new Topology("pg"))) {
+      s.launchTimeout = Duration.ofSeconds(90); // three JVMs start at once
       Postgres pg = s.topology.own(Postgres.create(bin));
       // The three gateways (JVMs, slow to start on a busy machine) start at once while the primary
       // is made; whichever of site B's boxes is up first, priority makes gwB1 master (preempt).
@@ -148,9 +149,9 @@ class E2ePostgresFailoverTest {
           "-p", Integer.toString(Postgres.PORT), "-U", Postgres.USER, "postgres");
 
       System.out.printf("PHASE %s at %d ms%n", "primary ready", (System.nanoTime() - t0) / 1_000_000);
-      HaSites.Gw a = startA.get(60, TimeUnit.SECONDS);
-      HaSites.Gw b1 = startB1.get(60, TimeUnit.SECONDS);
-      HaSites.Gw b2 = startB2.get(60, TimeUnit.SECONDS);
+      HaSites.Gw a = startA.get(100, TimeUnit.SECONDS);
+      HaSites.Gw b1 = startB1.get(100, TimeUnit.SECONDS);
+      HaSites.Gw b2 = startB2.get(100, TimeUnit.SECONDS);
       b1.awaitHaState("MASTER", Duration.ofSeconds(15));
       b2.awaitHaState("BACKUP", Duration.ofSeconds(15));
       for (HaSites.Gw g : List.of(a, b1, b2)) {
@@ -175,7 +176,8 @@ class E2ePostgresFailoverTest {
 
       System.out.printf("PHASE %s at %d ms%n", "standby streaming", (System.nanoTime() - t0) / 1_000_000);
       // Load with site B's master failing in the middle, then the same load without a failure
-      // (after it: the first run on fresh tables is the slower one, whatever happens).
+      // (after it: the first run on fresh tables is the slower one, whatever happens), both
+      // sampled alike.
       Spawned primaryLsn = primary.watch(
           "SELECT extract(epoch FROM clock_timestamp()), pg_current_wal_lsn();", SAMPLE_SECONDS);
       Spawned standbyLsn = standby.watch(
@@ -188,8 +190,11 @@ class E2ePostgresFailoverTest {
         b2.awaitHaState("MASTER", Duration.ofSeconds(15));
       });
       System.out.printf("PHASE %s at %d ms%n", "load done", (System.nanoTime() - t0) / 1_000_000);
-      long caughtUp = awaitCaughtUp(primary, standby, Duration.ofSeconds(30));
+      awaitCaughtUp(primary, standby, Duration.ofSeconds(30));
       Walsender after = awaitStreaming(primary, Duration.ofSeconds(30), null);
+      long plainFrom = System.currentTimeMillis();
+      Pgbench plain = pgbench(pg, s, primary, 4, null);
+      long caughtUp = awaitCaughtUp(primary, standby, Duration.ofSeconds(30));
       // One more sample after the catch-up on both sides, then stop sampling.
       awaitSamples(standbyLsn, caughtUp, Duration.ofSeconds(10));
       primaryLsn.stop(Duration.ofSeconds(3)); // stop, not close: close deletes the output
@@ -198,14 +203,13 @@ class E2ePostgresFailoverTest {
       List<long[]> st = samples(standbyLsn.output());
       assertThat(p.size()).as("primary LSN samples\n%s", primaryLsn.describe()).isGreaterThan(50);
       assertThat(st.size()).as("standby LSN samples\n%s", standbyLsn.describe()).isGreaterThan(50);
-      long stallMillis = longestStall(p, st);
+      long stallMillis = longestStall(before(p, plainFrom), before(st, plainFrom));
+      long plainStallMillis = longestStall(from(p, plainFrom), from(st, plainFrom));
       boolean reconnected = after.pid != before.pid;
       // The stream crossed the new master's default-deny firewall, by its one rule.
       long rulePackets = awaitPositive(b2, "firewall.rule.pg-replication-out.packets", Duration.ofSeconds(5));
       long established = b2.counter("firewall.reason.ESTABLISHED");
       String context = b2.describe() + "\n" + a.describe() + "\n" + primary.describe() + "\n" + standby.describe();
-      Pgbench plain = pgbench(pg, s, primary, 4, null);
-      awaitCaughtUp(primary, standby, Duration.ofSeconds(30));
 
       // The same data on both sides.
       String checksum = "SELECT count(*), coalesce(sum(delta), 0) FROM pgbench_history "
@@ -217,11 +221,12 @@ class E2ePostgresFailoverTest {
       assertThat(historyRows).as("pgbench wrote history").isEqualTo(loaded.transactions + plain.transactions);
 
       String line = String.format("RESULT postgres-replication failover=gwB1 links-down advert=%dms "
-              + "replication-stall %d ms (replay LSN still while the primary was ahead, sampled every %.0f ms) | "
+              + "replication-stall %d ms (replay LSN still while the primary was ahead, sampled every %.0f ms; "
+              + "%d ms in the run without failure) | "
               + "walreceiver %s (walsender pid %d -> %d) | pgbench tps %.1f without failover, %.1f with "
               + "(%d transactions, -c 2, async replication) | history rows %d | samples %d + %d | "
               + "gwB2 firewall: %d packets by %s, %d established%n",
-          ADVERT_MILLIS, stallMillis, SAMPLE_SECONDS * 1000, reconnected ? "reconnected" : "kept its connection",
+          ADVERT_MILLIS, stallMillis, SAMPLE_SECONDS * 1000, plainStallMillis, reconnected ? "reconnected" : "kept its connection",
           before.pid, after.pid, plain.tps, loaded.tps, loaded.transactions, historyRows, p.size(), st.size(),
           rulePackets, "pg-replication-out", established);
       System.out.print(line);
@@ -385,6 +390,14 @@ class E2ePostgresFailoverTest {
       out.add(new long[] {Math.round(Double.parseDouble(m.group(1)) * 1000), Postgres.lsn(m.group(2))});
     }
     return out;
+  }
+
+  private static List<long[]> before(List<long[]> samples, long millis) {
+    return samples.stream().filter(x -> x[0] < millis).toList();
+  }
+
+  private static List<long[]> from(List<long[]> samples, long millis) {
+    return samples.stream().filter(x -> x[0] >= millis).toList();
   }
 
   /** Waits until the standby's sampler has printed an LSN at or past {@code lsn}. */

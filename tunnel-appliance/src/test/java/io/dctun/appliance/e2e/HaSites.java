@@ -76,6 +76,11 @@ final class HaSites implements AutoCloseable {
   final String wanBridge;
   final String lanBridge;
   final String lanBridgeA;
+  /**
+   * How long a {@code dctun up} may take to write its first status (a bound, not a delay): a
+   * test that starts several JVMs at once on a busy machine raises it.
+   */
+  Duration launchTimeout = Duration.ofSeconds(30);
   /** Set (before starting site B's boxes) to give site B's private side an IPv6 VIP too. */
   String privateVip6B;
   /** Site A's pair's interfaces (in gwA1 / gwA2; pairAtA only). */
@@ -387,7 +392,7 @@ final class HaSites implements AutoCloseable {
       cmd.addAll(List.of("io.dctun.appliance.Main", "up", "-c", cfg.toString(), "--status-file", status.toString()));
       Spawned p = ns.spawn(cmd.toArray(String[]::new));
       Gw gw = new Gw(label, ns, tun, status, p);
-      long deadline = System.nanoTime() + Duration.ofSeconds(30).toNanos();
+      long deadline = System.nanoTime() + launchTimeout.toNanos();
       while (System.nanoTime() < deadline) {
         if (!p.isAlive()) {
           throw new AssertionError(label + " exited\n" + p.describe());
@@ -397,7 +402,7 @@ final class HaSites implements AutoCloseable {
         }
         Sites.sleep(50);
       }
-      throw new AssertionError(label + " not up within 30 s\n" + p.describe());
+      throw new AssertionError(label + " not up within " + launchTimeout + "\n" + p.describe());
     } catch (IOException e) {
       throw new UncheckedIOException(e);
     }
