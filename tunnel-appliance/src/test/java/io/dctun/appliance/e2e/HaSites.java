@@ -58,7 +58,7 @@ final class HaSites implements AutoCloseable {
   static final int VRID_A_PUBLIC = 61;
   static final int VRID_A_PRIVATE = 62;
 
-  final Topology topology = new Topology();
+  final Topology topology;
   final Path dir;
   final boolean pairAtA;
   /** The namespace that holds the WAN bridge, with {@link #WAN_PROBE} on it. */
@@ -76,6 +76,11 @@ final class HaSites implements AutoCloseable {
   final String wanBridge;
   final String lanBridge;
   final String lanBridgeA;
+  /**
+   * How long a {@code dctun up} may take to write its first status (a bound, not a delay): a
+   * test that starts several JVMs at once on a busy machine raises it.
+   */
+  Duration launchTimeout = Duration.ofSeconds(30);
   /** Set (before starting site B's boxes) to give site B's private side an IPv6 VIP too. */
   String privateVip6B;
   /** Site A's pair's interfaces (in gwA1 / gwA2; pairAtA only). */
@@ -104,6 +109,19 @@ final class HaSites implements AutoCloseable {
 
   /** As above, every namespace's label starting with {@code prefix} (an engineer's or a test's own). */
   HaSites(boolean pairAtA, String prefix) {
+    this(pairAtA, prefix, new Topology());
+  }
+
+  /**
+   * As above, on {@code topology}'s names: with {@code new Topology("pg")} every namespace and
+   * interface name starts with that prefix. The sites own the topology and close it.
+   */
+  HaSites(boolean pairAtA, Topology topology) {
+    this(pairAtA, "", topology);
+  }
+
+  private HaSites(boolean pairAtA, String prefix, Topology topology) {
+    this.topology = topology;
     this.pairAtA = pairAtA;
     try {
       dir = Files.createTempDirectory("dctun-ha-" + topology.id());
@@ -259,6 +277,11 @@ final class HaSites implements AutoCloseable {
 
   /** Site A's one gateway (not with a pair at A). */
   Gw startGwA() {
+    return startGwA("");
+  }
+
+  /** As above, with {@code topExtra} appended at the top level (e.g. a firewall section). */
+  Gw startGwA(String topExtra) {
     if (pairAtA) {
       throw new IllegalStateException("site A is a pair: startGwA(box, priority, advertMillis)");
     }
@@ -273,6 +296,7 @@ final class HaSites implements AutoCloseable {
     y.append("    public-key: ").append(keyB.publicKey().toBase64()).append('\n');
     y.append("    endpoint: ").append(PUBLIC_VIP).append(':').append(Sites.PORT).append('\n');
     y.append("    allowed-ips: [").append(Sites.LAN_B).append(", ").append(Sites.TUN_B).append("/32]\n");
+    y.append(topExtra);
     return launch(gwA, "gwA", tun, y.toString());
   }
 
@@ -368,7 +392,7 @@ final class HaSites implements AutoCloseable {
       cmd.addAll(List.of("io.dctun.appliance.Main", "up", "-c", cfg.toString(), "--status-file", status.toString()));
       Spawned p = ns.spawn(cmd.toArray(String[]::new));
       Gw gw = new Gw(label, ns, tun, status, p);
-      long deadline = System.nanoTime() + Duration.ofSeconds(30).toNanos();
+      long deadline = System.nanoTime() + launchTimeout.toNanos();
       while (System.nanoTime() < deadline) {
         if (!p.isAlive()) {
           throw new AssertionError(label + " exited\n" + p.describe());
@@ -378,7 +402,7 @@ final class HaSites implements AutoCloseable {
         }
         Sites.sleep(50);
       }
-      throw new AssertionError(label + " not up within 30 s\n" + p.describe());
+      throw new AssertionError(label + " not up within " + launchTimeout + "\n" + p.describe());
     } catch (IOException e) {
       throw new UncheckedIOException(e);
     }
