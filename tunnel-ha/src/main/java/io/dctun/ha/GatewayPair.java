@@ -340,6 +340,7 @@ public final class GatewayPair implements AutoCloseable, StatusSource {
     if (sync != null) {
       StatusSink y = s.section("sync");
       y.counter("flows-sent", sync.flowsSent());
+      y.counter("full-resends", sync.fullResends());
       y.counter("flows-received", sync.flowsReceived());
       y.counter("flows-refused", sync.drops(SyncDrop.FLOW_REFUSED));
       y.counter("timestamps-sent", sync.timestampsSent());

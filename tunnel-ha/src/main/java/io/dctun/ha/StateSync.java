@@ -194,6 +194,10 @@ public final class StateSync implements AutoCloseable {
     return session.flowsSent();
   }
 
+  public long fullResends() {
+    return session.fullResends();
+  }
+
   public long flowsReceived() {
     return session.flowsReceived();
   }

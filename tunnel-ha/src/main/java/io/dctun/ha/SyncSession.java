@@ -20,8 +20,11 @@ import java.util.function.Supplier;
  *
  * <ul>
  *   <li>Firewall flows: only established flows that changed since they were last sent (see
- *       {@link Firewall#exportChangedFlows}); a new master resends everything once. At most
- *       {@code bytesPerSecond}, paced by a bucket of one {@link #TICK_NANOS} worth.
+ *       {@link Firewall#exportChangedFlows}); a new master resends everything once, and then
+ *       every {@link #FULL_RESEND_INTERVAL_NANOS}: the sync is one-way, so a backup that started
+ *       (or restarted) after a long-lived connection opened learns of it only so, and the
+ *       backup's copy of a quiet flow is refreshed before it would expire. At most {@code
+ *       bytesPerSecond}, paced by a bucket of one {@link #TICK_NANOS} worth.
  *   <li>Once a second, each peer's TAI64N of the master's last initiation (DESIGN decision 6):
  *       the twins share one static key and a remote peer refuses an initiation whose timestamp is
  *       not newer than the last it saw from that key, so the backup raises each peer's floor to
@@ -46,6 +49,11 @@ public final class SyncSession {
   /** {@link #poll} is meant to be called this often; the flow budget refills at this grain. */
   public static final long TICK_NANOS = 50_000_000L;
   public static final long CONTROL_INTERVAL_NANOS = 1_000_000_000L;
+  /**
+   * How often the master resends its whole table (within the same byte budget): the longest a
+   * backup started after a connection opened stays without it.
+   */
+  public static final long FULL_RESEND_INTERVAL_NANOS = 30_000_000_000L;
   public static final long MAX_CLOCK_SKEW_MS = 30_000;
   private static final SyncDrop[] DROPS = SyncDrop.values();
 
@@ -77,6 +85,7 @@ public final class SyncSession {
   private long budget;
   private long budgetAt = Long.MIN_VALUE;
   private long nextControl = Long.MIN_VALUE;
+  private long nextFullResend = Long.MIN_VALUE;
   private volatile boolean sending;
   private volatile boolean resendAll;
   private volatile Supplier<TunnelHealth> healthSource;
@@ -100,6 +109,7 @@ public final class SyncSession {
   private final AtomicLong healthSent = new AtomicLong();
   private final AtomicLong healthReceived = new AtomicLong();
   private final AtomicLong receiveErrors = new AtomicLong();
+  private final AtomicLong fullResends = new AtomicLong();
 
   /**
    * @param key32 the pair's sync key, e.g. {@code privateKey.deriveSecret("dctun ha state sync v1")}
@@ -150,6 +160,7 @@ public final class SyncSession {
     if (!sending) {
       budgetAt = Long.MIN_VALUE;
       nextControl = Long.MIN_VALUE;
+      nextFullResend = Long.MIN_VALUE;
       return;
     }
     if (nextControl == Long.MIN_VALUE || now - nextControl >= 0) {
@@ -161,6 +172,13 @@ public final class SyncSession {
     }
     if (firewall == null) {
       return;
+    }
+    if (nextFullResend == Long.MIN_VALUE) {
+      nextFullResend = now + FULL_RESEND_INTERVAL_NANOS; // the first resend is setSending's
+    } else if (now - nextFullResend >= 0) {
+      nextFullResend = now + FULL_RESEND_INTERVAL_NANOS;
+      resendAll = true;
+      fullResends.incrementAndGet();
     }
     if (resendAll) {
       resendAll = false;
@@ -350,6 +368,11 @@ public final class SyncSession {
 
   public long flowsSent() {
     return flowsSent.get();
+  }
+
+  /** Periodic whole-table resends started ({@link #FULL_RESEND_INTERVAL_NANOS}). */
+  public long fullResends() {
+    return fullResends.get();
   }
 
   public long flowsReceived() {

@@ -114,6 +114,46 @@ class SyncSessionTest {
     assertThat(m.flowsSent()).as("a new master resends everything").isEqualTo(28);
   }
 
+  /**
+   * The sync is one-way: a backup that starts after the master sent a flow never hears of it
+   * from a change. The master resends its whole table every 30 s, so such a backup has every
+   * established flow within that, and a quiet flow's copy is refreshed before it expires.
+   */
+  @Test
+  void aBackupStartedLateGetsTheWholeTableWithinTheFullResendInterval() throws Exception {
+    Firewall master = StateSyncTest.firewall();
+    for (int i = 0; i < 5; i++) {
+      assertThat(establish(master, 41000 + i, now)).isEqualTo(ACCEPT);
+    }
+    SyncSession m = new SyncSession(KEY, 1, master, null, 100_000);
+    m.setSending(true);
+    poll(m);
+    assertThat(m.flowsSent()).isEqualTo(5);
+    wire.clear(); // sent while no backup listened: lost
+    Firewall late = StateSyncTest.firewall();
+    SyncSession b = new SyncSession(KEY, 2, late, null, 100_000);
+    for (long t = 0; t < SyncSession.FULL_RESEND_INTERVAL_NANOS - SyncSession.TICK_NANOS; t += SyncSession.TICK_NANOS) {
+      now += SyncSession.TICK_NANOS;
+      poll(m);
+    }
+    deliver(b);
+    assertThat(b.flowsReceived()).as("nothing changed: nothing resent before the interval").isZero();
+    assertThat(m.fullResends()).isZero();
+    now += SyncSession.TICK_NANOS;
+    poll(m);
+    deliver(b);
+    assertThat(m.fullResends()).isEqualTo(1);
+    assertThat(b.flowsReceived()).as("the whole table, once the interval is up").isEqualTo(5);
+    for (int i = 0; i < 5; i++) {
+      assertThat(StateSyncTest.in(late, Packets.tcp("198.18.10.10", 41000 + i, "198.18.20.10", 5432,
+          IpPacket.TCP_ACK), now)).as("flow %d mid-stream at the late backup", i).isEqualTo(ACCEPT);
+    }
+    m.setSending(false);
+    now += 2 * SyncSession.FULL_RESEND_INTERVAL_NANOS;
+    poll(m);
+    assertThat(m.fullResends()).as("a backup sends nothing").isEqualTo(1);
+  }
+
   @Test
   void everyRefusalIsCountedUnderItsReason() throws Exception {
     SyncSession b = new SyncSession(KEY, 2, StateSyncTest.firewall(), null, 100_000);
