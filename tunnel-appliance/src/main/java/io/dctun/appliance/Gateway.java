@@ -58,6 +58,8 @@ public final class Gateway implements GatewayProcess.Running {
   private volatile HostLocations mesh; // null unless a peer has role gateway or host
   private volatile io.dctun.appliance.metrics.MetricsEndpoint metrics; // null unless metrics: is set
   private final Engine.FailureListener onFailure;
+  /** Who runs the gateway, read once at start: README, "Least privilege". */
+  private final java.util.Optional<Privileges> privileges = Privileges.current();
   private boolean closed; // guarded by this
 
   private Gateway(GatewayConfig cfg, Engine.FailureListener onFailure) {
@@ -299,6 +301,10 @@ public final class Gateway implements GatewayProcess.Running {
       t.counter("unroutable-sends", ts.unroutable());
     }
     t.counter("device-write-errors", writeErrors.get());
+    privileges.ifPresent(p -> {
+      t.section("process").text("uid", Integer.toString(p.uid()));
+      t.section("process").text("capabilities", Privileges.names(p.effective()));
+    });
     Engine e = engine;
     if (e != null) {
       e.report(t);
