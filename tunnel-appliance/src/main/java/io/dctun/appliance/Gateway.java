@@ -193,6 +193,11 @@ public final class Gateway implements GatewayProcess.Running {
       try {
         uapi = UapiServer.start(new Uapi(device, cfg.privateKey(), SocketSettings.fixed(udp.localAddress().getPort())),
             cfg.interfaceName());
+      } catch (java.nio.file.AccessDeniedException e) {
+        // An unprivileged gateway and a /var/run/wireguard of root's: the message alone is a path.
+        uapiError = "no permission for " + e.getFile() + privileges.map(p -> " (uid " + p.uid() + ")").orElse("")
+            + ": " + UapiServer.DEFAULT_DIRECTORY + " must be this user's (README, \"Least privilege\")";
+        LOG.warn("WARNING: uapi off: {}; wg show {} does not see this gateway", uapiError, cfg.interfaceName());
       } catch (IOException e) {
         uapiError = e.getMessage();
         LOG.warn("WARNING: uapi off: {}; wg show {} does not see this gateway", uapiError, cfg.interfaceName());
