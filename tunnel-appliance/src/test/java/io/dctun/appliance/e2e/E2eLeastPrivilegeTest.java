@@ -129,7 +129,11 @@ class E2eLeastPrivilegeTest {
       assertThat(b2.addresses()).as(b2.label()).contains(HaSites.PUBLIC_VIP + "/").contains(HaSites.PRIVATE_VIP + "/");
       Sites.assertPing(s.srvA, Sites.SRV_B, a.describe(), b2.describe());
       assertNotifyRanWithoutCapabilities(s.dir, b2, "gwB2-MASTER");
-      assertThat(b1.process().output()).as(b1.label()).doesNotContain("Exception");
+      for (HaSites.Gw b : List.of(b1, b2)) {
+        // A missing capability shows as EPERM/EACCES (VIPs, ARP, routes), logged and carried on.
+        assertThat(b.process().output()).as(b.label()).doesNotContain("Exception").doesNotContain("EPERM")
+            .doesNotContain("EACCES").doesNotContain("uapi off");
+      }
     }
   }
 
