@@ -82,6 +82,20 @@ class LauncherUserTest {
   }
 
   @Test
+  void aJarTheUserCannotReadIsNamed() throws Exception {
+    Requirements.assumeRoot();
+    Requirements.assumeCommand("setpriv");
+    Path hidden = Files.createDirectory(dir.resolve("hidden"),
+        java.nio.file.attribute.PosixFilePermissions.asFileAttribute(
+            java.nio.file.attribute.PosixFilePermissions.fromString("rwx------")));
+    Path jar = Files.createFile(hidden.resolve("dctun.jar"));
+    ExecResult r = launch(Map.of("DCTUN_JAR", jar.toString(), "DCTUN_JAVA_HOME", System.getProperty("java.home")),
+        "up", "--user", "65534", "-c", "gw.yaml");
+    assertThat(r.exitCode()).as(r.describe()).isEqualTo(2);
+    assertThat(r.stderr()).contains("--user 65534 cannot read " + jar);
+  }
+
+  @Test
   void userWithoutAValueIsAUsageError() {
     ExecResult r = launch(Map.of(), "up", "-c", "gw.yaml", "--user");
     assertThat(r.exitCode()).as(r.describe()).isEqualTo(2);
