@@ -292,6 +292,7 @@ public final class Gateway implements GatewayProcess.Running {
           if (sc != null) {
             t.section("transport").section(tr.kind()).counter("connections-opened", sc.connectionsOpened());
             t.section("transport").section(tr.kind()).counter("connections-refused", sc.connectionsRefused());
+            t.section("transport").section(tr.kind()).counter("connections-timed-out", sc.connectionsTimedOut());
             t.section("transport").section(tr.kind()).counter("framing-errors", sc.framingErrors());
           }
         }
