@@ -32,8 +32,11 @@ final class UpCommand implements Callable<Integer> {
       CheckCommand.printErrors(spec.commandLine().getErr(), e);
       return Main.EXIT_CONFIG;
     }
+    // SIGHUP (or `dctun reload`) applies this file again: Gateway.reload.
     if (statusFile != null) {
-      Gateway.runUntilStopped(cfg, main.resolve(statusFile)); // failures reach Main's handler: exit 3
+      Gateway.runUntilStopped(cfg, main.resolve(statusFile), main.resolve(config)); // failures: exit 3
+    } else if (GatewayRunner.current() == Gateway.RUNNER) {
+      Gateway.runUntilStopped(cfg, null, main.resolve(config));
     } else {
       GatewayRunner.current().run(cfg);
     }
