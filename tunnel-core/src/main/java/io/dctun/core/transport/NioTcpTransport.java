@@ -46,6 +46,7 @@ public final class NioTcpTransport implements Transport {
   private final ConcurrentLinkedQueue<Conn> toRegister = new ConcurrentLinkedQueue<>();
   private final StreamCounters counters = new StreamCounters();
   private final ByteBuffer readBuf = ByteBuffer.allocate(64 * 1024);
+  private final io.dctun.core.LogLimiter failureLog = new io.dctun.core.LogLimiter();
   private volatile boolean running = true;
   private volatile Receiver receiver = (buf, off, len, from) -> {};
   private Thread thread;
@@ -225,7 +226,9 @@ public final class NioTcpTransport implements Transport {
             c.drain();
           }
         } catch (RuntimeException e) {
-          LOG.warn("TCP transport: {}", e.toString());
+          if (failureLog.allow()) { // a peer may be able to repeat it: once per 10 s
+            LOG.warn("TCP transport: {}", e.toString());
+          }
         }
       }
       selector.selectedKeys().clear();
