@@ -192,11 +192,7 @@ class NettyTlsTransportTest {
     Node server = new Node("srv", true);
     server.tls.timeouts(300_000_000L, StreamCounters.IDLE_TIMEOUT_NANOS);
     server.start();
-    NettyTlsTransport talker = NettyTlsTransport.open(null);
-    open.add(talker);
-    talker.start((buf, off, len, from) -> {});
-    talker.send(StreamEndpoint.tls(server.tls.localAddress()), new byte[32], 0, 32);
-    assertThat(await(() -> server.device.drops().total() == 1)).as("the talker's message arrived").isTrue();
+    talkerThatSentOneMessage(server);
 
     try (javax.net.ssl.SSLSocket silent = (javax.net.ssl.SSLSocket) trustingTls().getSocketFactory()
         .createSocket(LO, server.tls.localAddress().getPort())) {
@@ -223,14 +219,20 @@ class NettyTlsTransportTest {
     Node server = new Node("srv", true);
     server.tls.timeouts(StreamCounters.FIRST_MESSAGE_TIMEOUT_NANOS, 500_000_000L);
     server.start();
+    NettyTlsTransport talker = talkerThatSentOneMessage(server);
+    assertThat(await(() -> server.tls.connections() == 0)).as("closed after 0.5 s of silence").isTrue();
+    assertThat(server.tls.counters().connectionsTimedOut()).isEqualTo(1);
+    assertThat(await(() -> talker.connections() == 0)).as("the talker sees it closed").isTrue();
+  }
+
+  /** A dial-only transport that has sent {@code server} one (junk) message, which has arrived. */
+  private NettyTlsTransport talkerThatSentOneMessage(Node server) throws Exception {
     NettyTlsTransport talker = NettyTlsTransport.open(null);
     open.add(talker);
     talker.start((buf, off, len, from) -> {});
     talker.send(StreamEndpoint.tls(server.tls.localAddress()), new byte[32], 0, 32);
     assertThat(await(() -> server.device.drops().total() == 1)).as("the talker's message arrived").isTrue();
-    assertThat(await(() -> server.tls.connections() == 0)).as("closed after 0.5 s of silence").isTrue();
-    assertThat(server.tls.counters().connectionsTimedOut()).isEqualTo(1);
-    assertThat(await(() -> talker.connections() == 0)).as("the talker sees it closed").isTrue();
+    return talker;
   }
 
   private static javax.net.ssl.SSLContext trustingTls() throws Exception {
