@@ -240,6 +240,23 @@ ready() { # wait until srvA reaches srvB through whatever is up
   return 1
 }
 
+# iperf3 -J srvA -> srvB with these options; a run that iperf3 itself fails (its server, a daemon
+# that serves one test at a time, sometimes resets the next connection right after a test) is
+# run again, at most twice, and said so on stderr.
+iperf_json() {
+  local try out
+  for try in 1 2 3; do
+    out=$(x $NS_SA iperf3 -c 198.18.220.10 -J "$@" || true)
+    if ! grep -q '"error"' <<<"$out" && grep -q '"sum_received"' <<<"$out"; then
+      printf '%s\n' "$out"
+      return 0
+    fi
+    echo "  (iperf3 $* failed: $(grep -o '"error":[^}]*' <<<"$out" | head -1); try $try of 3)" >&2
+    sleep 1
+  done
+  printf '%s\n' "$out"
+}
+
 measure() { # name -> appends "name round fwd rev rtt cpu loaded-rtt retransmits" to results
   local name=$1 round=$2 fwd rev rtt c0 c1 hz lrtt retr
   ready
@@ -252,12 +269,12 @@ measure() { # name -> appends "name round fwd rev rtt cpu loaded-rtt retransmits
   # packet sees behind a full TCP stream is what the tunnel's queues add (bufferbloat).
   ( sleep 1; x $NS_SA ping -c $(( (SECS - 2) * 20 )) -i 0.05 -q 198.18.220.10 | awk -F/ '/rtt/ {print $5}' >"$work/lrtt" ) &
   local pinger=$!
-  x $NS_SA iperf3 -c 198.18.220.10 -t "$SECS" -J >"$work/fwd.json"
+  iperf_json -t "$SECS" >"$work/fwd.json"
   wait $pinger || true
   fwd=$(gbps <"$work/fwd.json")
   retr=$(python3 -c 'import json,sys; print(json.load(sys.stdin)["end"]["sum_sent"].get("retransmits", 0))' <"$work/fwd.json")
   lrtt=$(cat "$work/lrtt"); lrtt=${lrtt:-nan}
-  rev=$(x $NS_SA iperf3 -c 198.18.220.10 -t "$SECS" -R -J | gbps)
+  rev=$(iperf_json -t "$SECS" -R | gbps)
   c1=$(cpu_ticks)
   hz=$(getconf CLK_TCK)
   rtt=$(x $NS_SA ping -c 20 -i 0.05 -q 198.18.220.10 | awk -F/ '/rtt/ {print $5}')
