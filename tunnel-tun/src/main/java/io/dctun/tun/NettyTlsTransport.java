@@ -93,6 +93,7 @@ public final class NettyTlsTransport implements Transport {
     return counters.queueFullDrops();
   }
   private volatile Receiver receiver;
+  private volatile boolean closing;
   private final SslContext serverTls;
 
   private NettyTlsTransport(EventLoopGroup group, SslContext serverTls, SslContext clientTls, LongSupplier nanoTime) {
@@ -274,6 +275,23 @@ public final class NettyTlsTransport implements Transport {
   @Override
   public void start(Receiver receiver) {
     this.receiver = receiver;
+    Channel listener = server;
+    if (listener != null) {
+      // A listener that closes while the transport runs (not by close()) accepts no peer again:
+      // say so to the engine, which treats it as fatal, rather than serve on without it.
+      listener.closeFuture().addListener(f -> {
+        if (!closing) {
+          LOG.error("TLS transport: the listener on {} closed; it accepts no connection any more",
+              listener.localAddress());
+          receiver.failed(new IOException("TLS listener on " + listener.localAddress() + " closed"));
+        }
+      });
+    }
+  }
+
+  /** For tests: the listening channel (null when dialling only). */
+  Channel listener() {
+    return server;
   }
 
   @Override
@@ -401,6 +419,7 @@ public final class NettyTlsTransport implements Transport {
 
   @Override
   public void close() {
+    closing = true;
     if (server != null) {
       server.close().awaitUninterruptibly(2, TimeUnit.SECONDS);
     }

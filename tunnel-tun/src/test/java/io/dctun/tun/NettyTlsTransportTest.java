@@ -227,6 +227,42 @@ class NettyTlsTransportTest {
     assertThat(await(() -> talker.connections() == 0)).as("the talker sees it closed").isTrue();
   }
 
+  /** A listener that dies under a running transport is reported to the engine (fatal there); close() is not. */
+  @Test
+  void aListenerThatClosesIsReportedAsAFailureButCloseIsNot() throws Exception {
+    java.util.concurrent.CompletableFuture<Throwable> failed = new java.util.concurrent.CompletableFuture<>();
+    NettyTlsTransport tls = NettyTlsTransport.open(new InetSocketAddress(LO, 0));
+    open.add(tls);
+    tls.start(new io.dctun.core.transport.Transport.Receiver() {
+      @Override
+      public void onPacket(byte[] buf, int off, int len, io.dctun.core.transport.Endpoint from) {}
+
+      @Override
+      public void failed(Throwable cause) {
+        failed.complete(cause);
+      }
+    });
+    tls.listener().close().sync();
+    assertThat(failed.get(WAIT.toMillis(), java.util.concurrent.TimeUnit.MILLISECONDS))
+        .hasMessageContaining("TLS listener").hasMessageContaining("closed");
+
+    java.util.concurrent.CompletableFuture<Throwable> notFailed = new java.util.concurrent.CompletableFuture<>();
+    NettyTlsTransport other = NettyTlsTransport.open(new InetSocketAddress(LO, 0));
+    other.start(new io.dctun.core.transport.Transport.Receiver() {
+      @Override
+      public void onPacket(byte[] buf, int off, int len, io.dctun.core.transport.Endpoint from) {}
+
+      @Override
+      public void failed(Throwable cause) {
+        notFailed.complete(cause);
+      }
+    });
+    io.netty.channel.Channel l = other.listener();
+    other.close();
+    assertThat(l.closeFuture().isDone()).isTrue();
+    assertThat(notFailed).as("an orderly close is no failure").isNotDone();
+  }
+
   /** A dial-only transport that has sent {@code server} one (junk) message, which has arrived. */
   private NettyTlsTransport talkerThatSentOneMessage(Node server) throws Exception {
     NettyTlsTransport talker = NettyTlsTransport.open(null);
