@@ -63,8 +63,19 @@ link $NS_SB lan0 198.18.220.10/24 $NS_GB lan0 198.18.220.1/24
 for ns in $NS_GA $NS_GB; do x $ns sysctl -qw net.ipv4.ip_forward=1; done
 x $NS_SA ip route add 198.18.220.0/24 via 198.18.210.1
 x $NS_SB ip route add 198.18.210.0/24 via 198.18.220.1
-x $NS_SB iperf3 -s -D -B 198.18.220.10 >/dev/null
-x $NS_SA iperf3 -s -D -B 198.18.210.10 >/dev/null
+# The iperf3 servers (daemons): started here, and again before a measurement if one has exited
+# (under load an iperf3 server can end on an error of the test before).
+iperf_servers() {
+  local ns addr
+  for ns_addr in "$NS_SB:198.18.220.10" "$NS_SA:198.18.210.10"; do
+    ns=${ns_addr%%:*} addr=${ns_addr#*:}
+    if ! { [[ -f $work/iperf-$ns.pid ]] && kill -0 "$(cat "$work/iperf-$ns.pid")" 2>/dev/null; }; then
+      x "$ns" iperf3 -s -D -B "$addr" -I "$work/iperf-$ns.pid" >/dev/null
+      for _ in $(seq 50); do [[ -s $work/iperf-$ns.pid ]] && break; sleep 0.1; done
+    fi
+  done
+}
+iperf_servers
 
 # ---------------------------------------------------------------- tunnels
 umask 077
@@ -253,6 +264,7 @@ iperf_json() {
     fi
     echo "  (iperf3 $* failed: $(grep -o '"error":[^}]*' <<<"$out" | head -1); try $try of 3)" >&2
     sleep 1
+    iperf_servers
   done
   printf '%s\n' "$out"
 }
@@ -260,10 +272,11 @@ iperf_json() {
 measure() { # name -> appends "name round fwd rev rtt cpu loaded-rtt retransmits" to results
   local name=$1 round=$2 fwd rev rtt c0 c1 hz lrtt retr
   ready
+  iperf_servers
   # Warm-up, both directions, not measured: lets the JVM compile its hot paths (and treats
   # every tunnel the same).
-  x $NS_SA iperf3 -c 198.18.220.10 -t "${WARMUP:-2}" >/dev/null
-  x $NS_SA iperf3 -c 198.18.220.10 -t "${WARMUP:-2}" -R >/dev/null
+  iperf_json -t "${WARMUP:-2}" >/dev/null
+  iperf_json -t "${WARMUP:-2}" -R >/dev/null
   c0=$(cpu_ticks)
   # While the forward stream runs, ping the same path from its second second on: the RTT a
   # packet sees behind a full TCP stream is what the tunnel's queues add (bufferbloat).
