@@ -59,9 +59,9 @@ public final class DropCounters {
   }
 
   /**
-   * The owner, the total and each non-zero reason, for a program that prints what it reads:
-   * {@code DropCounters[device AbCdEfGh: 3 dropped: NO_ROUTE=2, BAD_MAC1=1]}. Counts only; the
-   * details a drop was logged with (addresses, peer names) are not kept.
+   * The owner, the total and each non-zero reason in enum order, for a program that prints what it
+   * reads: {@code DropCounters[device AbCdEfGh: 3 dropped: BAD_MAC1=1, NO_ROUTE=2]}. Counts only;
+   * the details a drop was logged with (addresses, peer names) are not kept.
    */
   @Override
   public String toString() {
