@@ -105,4 +105,15 @@ public final class StreamCounters {
   public long connectionsOpened() {
     return opened.get();
   }
+
+  /**
+   * Every counter, for a program that prints what it reads: {@code StreamCounters[opened=3,
+   * refused=0, timed-out=1, send-errors=2 (queue-full 1), framing-errors=0]}.
+   */
+  @Override
+  public String toString() {
+    return "StreamCounters[opened=" + opened.get() + ", refused=" + refused.get() + ", timed-out=" + timedOut.get()
+        + ", send-errors=" + sendErrors.get() + " (queue-full " + queueFull.get() + "), framing-errors="
+        + framingErrors.get() + "]";
+  }
 }
