@@ -82,6 +82,9 @@ final class CheckCommand implements Callable<Integer> {
         + f.groups().size() + " group(s), max " + f.options().maxFlows() + " flows, "
         + f.options().perPeerLimit(f.ruleSet().peerCount()) + " per peer").orElse("WARNING: no firewall section: every packet is accepted in both "
         + "directions (add 'firewall:' for default deny)")).append('\n');
+    // What the class path (the launcher's modules directory) gave, so an operator sees a module arrive.
+    s.append("  rule modules: ").append(String.join(", ",
+        new java.util.TreeSet<>(io.dctun.firewall.RuleSet.Builder.discoverModules().keySet()))).append('\n');
     io.dctun.ha.PairConfig ha = cfg.ha().map(io.dctun.appliance.config.HaSection::pair).orElse(null);
     if (ha != null) {
       s.append("  ha: priority ").append(ha.priority()).append(", advert every ").append(ha.advertIntervalMillis())

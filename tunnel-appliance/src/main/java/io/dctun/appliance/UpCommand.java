@@ -50,8 +50,11 @@ final class UpCommand implements Callable<Integer> {
       return Main.EXIT_CONFIG;
     }
     Privileges.current().ifPresent(p -> p.warnIfOverPrivileged(LOG));
+    // SIGHUP (or `dctun reload`) applies this file again: Gateway.reload.
     if (statusFile != null) {
-      Gateway.runUntilStopped(cfg, main.resolve(statusFile)); // failures reach Main's handler: exit 3
+      Gateway.runUntilStopped(cfg, main.resolve(statusFile), main.resolve(config)); // failures: exit 3
+    } else if (GatewayRunner.current() == Gateway.RUNNER) {
+      Gateway.runUntilStopped(cfg, null, main.resolve(config));
     } else {
       GatewayRunner.current().run(cfg);
     }
