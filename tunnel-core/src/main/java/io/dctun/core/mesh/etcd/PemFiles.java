@@ -177,7 +177,7 @@ public final class PemFiles {
           throw new PemException(file, "line " + (i + 1) + ": the block '" + label + "' ends with a different label");
         }
         try {
-          out.add(new Block(label, Base64.getMimeDecoder().decode(body.toString())));
+          out.add(new Block(label, Base64.getDecoder().decode(body.toString())));
         } catch (IllegalArgumentException e) {
           throw new PemException(file, "the block '" + label + "' ending at line " + (i + 1) + " is not valid base64");
         } finally {
