@@ -153,13 +153,8 @@ public record EtcdSecurity(Path caFile, Path certFile, Path keyFile, String user
     }
   }
 
-  /** Checks every file now (readable, well formed, modes): for configuration, before anything starts. */
-  public void check() throws IOException {
-    if (hasTlsFiles()) {
-      sslContext();
-    }
-    if (hasUser()) {
-      Arrays.fill(password(), '\0');
-    }
+  /** Checks the password file now (mode 0600, a non-empty first line): for configuration, before anything starts. */
+  public void checkPasswordFile() throws IOException {
+    Arrays.fill(password(), '\0');
   }
 }
