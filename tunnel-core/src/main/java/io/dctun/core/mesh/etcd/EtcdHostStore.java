@@ -400,7 +400,8 @@ public final class EtcdHostStore implements StatusSource, AutoCloseable {
       while (running) {
         EtcdClient.Watch.Batch b = w.next();
         if (b.canceled() || b.compactRevision() != 0) {
-          deliver(gen, new WatchEnded(gen, b.compactRevision() != 0 ? "compacted at " + b.compactRevision() : "canceled"));
+          deliver(gen, new WatchEnded(gen, b.compactRevision() != 0 ? "compacted at " + b.compactRevision()
+              : b.cancelReason().isEmpty() ? "canceled" : "canceled: " + b.cancelReason()));
           return;
         }
         if (!b.events().isEmpty() || b.created()) {

@@ -211,12 +211,13 @@ class EtcdSecurityNetNsTest {
     EtcdClient c = client(auth(PASSWORD));
     roundTrip(c, "/et/ttl");
     assertThat(c.authentications()).isEqualTo(1);
-    // --auth-token-ttl 1: a simple token unused for over a second is dropped (etcd checks once a
-    // second). Idle for 1.5 s at a time until a call needed a new token; every call must succeed.
+    // --auth-token-ttl 1: a simple token unused for a second is dropped by etcd's once-a-second
+    // sweep, so after 2.5 s idle it is gone; a call with a live token would renew it, so idle
+    // that long each time until a call needed a new token. Every call must succeed.
     long deadline = System.nanoTime() + Duration.ofSeconds(20).toNanos();
     while (c.authentications() == 1) {
       assertThat(System.nanoTime()).as("token never expired").isLessThan(deadline);
-      Thread.sleep(1500);
+      Thread.sleep(2500);
       assertThat(c.range("/et/ttl").kvs()).hasSize(1);
     }
     assertThat(c.authentications()).isEqualTo(2);
