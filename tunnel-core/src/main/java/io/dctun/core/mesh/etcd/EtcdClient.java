@@ -460,12 +460,28 @@ public final class EtcdClient {
 
   /** A network or TLS failure at endpoint {@code e}, said plainly. */
   private IOException describe(String path, int e, IOException ex) {
-    if (ex instanceof javax.net.ssl.SSLException) {
-      return new IOException(path + " at " + endpoints.get(e) + ": TLS failed (" + ex.getMessage()
+    URI u = endpoints.get(e);
+    Throwable ssl = ex;
+    while (ssl != null && !(ssl instanceof javax.net.ssl.SSLException)) {
+      ssl = ssl.getCause();
+    }
+    String why = null;
+    if (ssl != null) {
+      why = ssl.getMessage();
+    } else if ("https".equals(u.getScheme()) && (ex instanceof java.io.EOFException
+        || String.valueOf(ex.getMessage()).contains("received no bytes")
+        || String.valueOf(ex.getMessage()).contains("Connection reset"))) {
+      // TLS 1.3: the client's side of the handshake is done before etcd checks the client's
+      // certificate, so a refusal may arrive as a bare close instead of an alert
+      why = "etcd closed the connection without an answer, as it does when it refuses the client certificate: "
+          + ex.getMessage();
+    }
+    if (why != null) {
+      return new IOException(path + " at " + u + ": TLS failed (" + why
           + "); check etcd-ca-file (trust for etcd's certificate, which must name this host or IP) and"
           + " etcd-cert-file/etcd-key-file (etcd with --client-cert-auth needs a client certificate its CA signed)", ex);
     }
-    return new IOException(path + " at " + endpoints.get(e) + ": " + ex, ex);
+    return new IOException(path + " at " + u + ": " + ex, ex);
   }
 
   /** POSTs to the current endpoint, then the others in turn while they are unavailable. */

@@ -94,11 +94,15 @@ class EtcdSecurityNetNsTest {
   @Test
   void isRefusedWithoutAClientCertificate() throws Exception {
     EtcdClient c = client(new EtcdSecurity(pki.caCert(), null, null, null, null));
-    assertThatThrownBy(() -> c.range("/et/"))
-        .isInstanceOf(IOException.class)
-        .hasMessageContaining(urls().get(0).toString())
-        .hasMessageContaining("TLS failed")
-        .hasMessageContaining("etcd-cert-file");
+    // In TLS 1.3 etcd's refusal comes after the client's handshake finished: the same clear
+    // error every time, however the alert and the close race
+    for (int i = 0; i < 20; i++) {
+      assertThatThrownBy(() -> c.range("/et/"))
+          .isInstanceOf(IOException.class)
+          .hasMessageContaining(urls().get(0).toString())
+          .hasMessageContaining("TLS failed")
+          .hasMessageContaining("etcd-cert-file");
+    }
   }
 
   @Test
@@ -176,7 +180,7 @@ class EtcdSecurityNetNsTest {
         .as("without a user etcd refuses").hasMessageContaining("permission denied");
     EtcdClient c = client(auth(PASSWORD));
     roundTrip(c, "/et/auth");
-    assertThat(c.authentications()).isEqualTo(1);
+    assertThat(c.authentications()).isPositive();
 
     EtcdClient wrong = client(auth("not-the-password"));
     assertThatThrownBy(() -> wrong.range("/et/"))
@@ -190,18 +194,23 @@ class EtcdSecurityNetNsTest {
   @Test
   void authenticatesAgainWhenTheTokenIsInvalidated() throws Exception {
     enableAuth();
+    // Counts are "more than before", not exact: on a stalled machine a second idle between two
+    // calls lets the 1 s token expire by itself, which is one more (correct) authentication.
     EtcdClient c = client(auth(PASSWORD));
     roundTrip(c, "/et/a");
-    assertThat(c.authentications()).isEqualTo(1);
+    long before = c.authentications();
+    assertThat(before).isPositive();
     c.forgetToken(); // a token etcd does not know, as after a member restart
-    roundTrip(c, "/et/b");
-    assertThat(c.authentications()).isEqualTo(2);
+    roundTrip(c, "/et/b"); // each call would fail with "invalid auth token" without the re-authentication
+    assertThat(c.authentications()).isGreaterThan(before);
     // a watch opened with a dead token comes back canceled; the client re-authenticates and opens it again
     c.forgetToken();
+    before = c.authentications();
     try (EtcdClient.Watch w = c.watch("/et/", 1)) {
       EtcdClient.Watch.Batch b = w.next();
-      assertThat(b.canceled()).isFalse();
-      assertThat(c.authentications()).isEqualTo(3);
+      assertThat(b.canceled()).as(b.cancelReason()).isFalse();
+      assertThat(b.created()).isTrue();
+      assertThat(c.authentications()).isGreaterThan(before);
     }
   }
 
@@ -210,17 +219,17 @@ class EtcdSecurityNetNsTest {
     enableAuth();
     EtcdClient c = client(auth(PASSWORD));
     roundTrip(c, "/et/ttl");
-    assertThat(c.authentications()).isEqualTo(1);
+    long first = c.authentications();
     // --auth-token-ttl 1: a simple token unused for a second is dropped by etcd's once-a-second
     // sweep, so after 2.5 s idle it is gone; a call with a live token would renew it, so idle
     // that long each time until a call needed a new token. Every call must succeed.
     long deadline = System.nanoTime() + Duration.ofSeconds(20).toNanos();
-    while (c.authentications() == 1) {
+    while (c.authentications() == first) {
       assertThat(System.nanoTime()).as("token never expired").isLessThan(deadline);
       Thread.sleep(2500);
       assertThat(c.range("/et/ttl").kvs()).hasSize(1);
     }
-    assertThat(c.authentications()).isEqualTo(2);
+    assertThat(c.authentications()).isEqualTo(first + 1);
   }
 
   @Test
