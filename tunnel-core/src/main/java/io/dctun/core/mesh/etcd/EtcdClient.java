@@ -40,14 +40,15 @@ import javax.net.ssl.SSLContext;
  * <p><b>Security</b> ({@link EtcdSecurity}). With {@code https://} endpoints the JDK's client
  * speaks TLS with an {@link SSLContext} built from the configured PEM files (a CA bundle to trust,
  * a client certificate and key for etcd's {@code --client-cert-auth}); hostname verification
- * stays on, so etcd's certificate must name the endpoint's host or IP. etcd's HTTP gateway
- * refuses (HTTP 400) a client certificate that has a CommonName; such an answer is reported with
- * that fix. With a user, the client takes a token from {@code /v3/auth/authenticate} before the
+ * stays on, so etcd's certificate must name the endpoint's host or IP. Once authentication is
+ * on, etcd's HTTP gateway refuses (HTTP 400, plain text) a client certificate that has a
+ * CommonName (etcd 3.4.23, tested); such an answer is reported with that fix. With a user, the client takes a token from {@code /v3/auth/authenticate} before the
  * first call and sends it as {@code Authorization} on every call, watches included; when etcd
  * answers that the token is invalid or expired (simple tokens expire after {@code
  * --auth-token-ttl} idle seconds, and every token dies with a member restart), it
  * re-authenticates once and repeats the call. The password is read from its file for each
- * authentication and cleared after; it is never logged or kept in a string field.
+ * authentication (its char[] cleared after; the request's JSON string is left to the garbage
+ * collector, as the JDK's client takes strings); it is never logged or kept in a field.
  *
  * <p>Thread-safe; a call blocks the calling thread (never an engine thread: see {@link EtcdHostStore}).
  */
@@ -452,8 +453,8 @@ public final class EtcdClient {
     }
     String text = b.toString().strip();
     if (text.contains("CommonName")) {
-      text += " (etcd's HTTP gateway refuses client certificates with a CommonName when --client-cert-auth is on:"
-          + " issue dctun's certificate without CN, e.g. subject /O=dctun)";
+      text += " (with authentication on, etcd's HTTP gateway refuses client certificates that have a CommonName:"
+          + " issue dctun's certificate without CN, e.g. subject /O=dctun, and authenticate with etcd-user)";
     }
     return "HTTP " + status + (text.isEmpty() ? "" : ": " + text);
   }
