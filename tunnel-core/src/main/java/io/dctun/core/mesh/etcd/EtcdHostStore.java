@@ -550,5 +550,8 @@ public final class EtcdHostStore implements StatusSource, AutoCloseable {
     s.counter("keep-alives", keepAlives);
     s.counter("malformed-records", malformed);
     s.counter("events-dropped", eventsDropped.get());
+    if (config.security().hasUser()) {
+      s.counter("authentications", client.authentications()); // tokens taken; more than 1: re-authenticated
+    }
   }
 }

@@ -253,6 +253,8 @@ class EtcdSecurityNetNsTest {
       assertThat(System.nanoTime()).as("host never written over TLS + auth: %s", etcd.logs()).isLessThan(deadline);
       Thread.sleep(50);
     }
+    String status = io.dctun.core.status.StatusText.of(store);
+    assertThat(status).contains("etcd connected", "authentications ").doesNotContain(PASSWORD);
     assertThat(store.toString()).doesNotContain(PASSWORD);
   }
 }
