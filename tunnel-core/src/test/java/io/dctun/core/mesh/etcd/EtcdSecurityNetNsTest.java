@@ -37,6 +37,7 @@ class EtcdSecurityNetNsTest {
   TestPki pki;
   EtcdCluster etcd;
   EtcdHostStore store;
+  EtcdHostStore store2;
 
   @BeforeEach
   void start() throws Exception {
@@ -55,6 +56,9 @@ class EtcdSecurityNetNsTest {
     try {
       if (store != null) {
         store.halt();
+      }
+      if (store2 != null) {
+        store2.halt();
       }
     } finally {
       if (etcd != null) {
@@ -235,26 +239,57 @@ class EtcdSecurityNetNsTest {
   @Test
   void theStoreSharesHostsOverTlsWithAuthentication() throws Exception {
     enableAuth();
-    Map<Prefix, String> routes = new ConcurrentHashMap<>();
-    EtcdHostStore.Config config = new EtcdHostStore.Config(urls(), "et" + Long.toHexString(System.nanoTime()), 3000,
-        TIMEOUT, auth(PASSWORD));
-    store = new EtcdHostStore(config, "gw-a", 1, (h, o) -> {
+    shareAHost("et" + Long.toHexString(System.nanoTime()), auth(PASSWORD));
+  }
+
+  /** The README's least-privilege setup: a user whose role may read and write its mesh's prefix only. */
+  @Test
+  void theStoreNeedsOnlyReadWriteOnItsMeshPrefix() throws Exception {
+    enableAuth();
+    String mesh = "et" + Long.toHexString(System.nanoTime());
+    for (String[] cmd : List.of(new String[] {"user", "add", "gw1:gw1-pw"}, new String[] {"role", "add", "dctun-" + mesh},
+        new String[] {"role", "grant-permission", "dctun-" + mesh, "readwrite", "--prefix=true", "/dctun/" + mesh + "/"},
+        new String[] {"user", "grant-role", "gw1", "dctun-" + mesh})) {
+      ExecResult r = etcd.etcdctl(0, withRoot(cmd));
+      assertThat(r.ok()).as("etcdctl %s: %s", String.join(" ", cmd), r.stderr()).isTrue();
+    }
+    EtcdSecurity gw1 = new EtcdSecurity(pki.caCert(), pki.cert("dctun"), pki.key("dctun"), "gw1", passwordFile("gw1-pw"));
+    shareAHost(mesh, gw1);
+    assertThatThrownBy(() -> client(gw1).range("/dctun/other/")).hasMessageContaining("permission denied");
+  }
+
+  static String[] withRoot(String[] cmd) {
+    String[] out = new String[cmd.length + 2];
+    out[0] = "--user";
+    out[1] = "root:" + PASSWORD;
+    System.arraycopy(cmd, 0, out, 2, cmd.length);
+    return out;
+  }
+
+  /** Gateway A's host reaches gateway B's routes: writes, lease, list and watch all under {@code security}. */
+  void shareAHost(String mesh, EtcdSecurity security) throws Exception {
+    Map<Prefix, String> routesAtB = new ConcurrentHashMap<>();
+    EtcdHostStore.Config config = new EtcdHostStore.Config(urls(), mesh, 3000, TIMEOUT, security);
+    store = new EtcdHostStore(config, "gw-a", 1, (h, o) -> { }).start();
+    store2 = new EtcdHostStore(config, "gw-b", 2, (h, o) -> {
       if (o == null) {
-        routes.remove(h);
+        routesAtB.remove(h);
       } else {
-        routes.put(h, o);
+        routesAtB.put(h, o);
       }
     }).start();
-    EtcdClient other = client(auth(PASSWORD));
     Prefix h = Prefix.parse("198.18.199.9/32");
     store.connected(h, 1);
     long deadline = System.nanoTime() + Duration.ofSeconds(15).toNanos();
-    while (!"gw-a".equals(store.owner(h)) || other.range("/dctun/" + config.meshName() + "/").kvs().isEmpty()) {
-      assertThat(System.nanoTime()).as("host never written over TLS + auth: %s", etcd.logs()).isLessThan(deadline);
+    while (!"gw-a".equals(routesAtB.get(h))) {
+      assertThat(System.nanoTime()).as("B never learned A's host: A %s B %s %s", io.dctun.core.status.StatusText.of(store),
+          io.dctun.core.status.StatusText.of(store2), etcd.logs()).isLessThan(deadline);
       Thread.sleep(50);
     }
-    String status = io.dctun.core.status.StatusText.of(store);
-    assertThat(status).contains("etcd connected", "authentications ").doesNotContain(PASSWORD);
-    assertThat(store.toString()).doesNotContain(PASSWORD);
+    for (EtcdHostStore st : List.of(store, store2)) {
+      String status = io.dctun.core.status.StatusText.of(st);
+      assertThat(status).contains("etcd connected", "authentications ").doesNotContain(PASSWORD);
+      assertThat(st.toString()).doesNotContain(PASSWORD);
+    }
   }
 }
