@@ -97,7 +97,7 @@ public record EtcdSecurity(Path caFile, Path certFile, Path keyFile, String user
     }
   }
 
-  /** Whether the key belongs to the certificate: same algorithm, and for RSA/EC the same modulus / curve point check by signing. */
+  /** Whether the key belongs to the certificate: a probe signed with the key verifies with the certificate's public key. */
   private static boolean matches(X509Certificate cert, PrivateKey key) {
     String alg = key.getAlgorithm();
     if (!alg.equals(cert.getPublicKey().getAlgorithm())) {
