@@ -38,7 +38,7 @@ final class StatusCommand implements Callable<Integer> {
 
   @Option(names = "--status-file", paramLabel = "FILE",
       description = "the gateway's --status-file: also its HA pair, firewall rules and table fill, routes, drops, "
-          + "reloads and transports")
+          + "reloads and transports (or the status file of `dctun forward`: its sessions, listeners, connects)")
   Path statusFile;
 
   @Option(names = "--socket-dir", hidden = true, description = "where the sockets are (tests)")
@@ -85,7 +85,15 @@ final class StatusCommand implements Callable<Integer> {
     }
     UapiState st = null;
     String uapiError = null;
+    boolean forwardOnly = gateway != null && !gateway.containsKey("interface") && iface == null && config == null;
     try {
+      if (forwardOnly) {
+        // the status file of `dctun forward`: no tunnel interface, no UAPI socket to ask
+        PrintWriter out = spec.commandLine().getOut();
+        out.print(json ? "{\"uapi\":null,\"status\":" + StatusTables.json(gateway) + "}\n" : StatusTables.text(gateway));
+        out.flush();
+        return Main.EXIT_OK;
+      }
       st = UapiState.get(sock, 5000);
     } catch (IOException | UapiException e) {
       uapiError = name + ": cannot read " + sock + " (" + e.getMessage() + "); is dctun up running with uapi on?";

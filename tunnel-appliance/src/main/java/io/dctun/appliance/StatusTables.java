@@ -69,9 +69,19 @@ final class StatusTables {
         }
       }
     }
-    section(sb, "Drops (non-zero)", List.of("reason", "packets"), drops.isEmpty()
-        ? List.<String[]>of(new String[] {"(none)", ""}) : drops);
+    if (status.containsKey("interface")) { // a gateway's (a forward's status has no drops)
+      section(sb, "Drops (non-zero)", List.of("reason", "packets"), drops.isEmpty()
+          ? List.<String[]>of(new String[] {"(none)", ""}) : drops);
+    }
 
+    List<String[]> outer = take(rest, "forward-outer.");
+    if (!outer.isEmpty()) {
+      section(sb, "Reverse forwards, outer side", List.of("key", "value"), outer);
+    }
+    List<String[]> inner = take(rest, "forward-inner.");
+    if (!inner.isEmpty()) {
+      section(sb, "Reverse forwards, inner side", List.of("key", "value"), inner);
+    }
     for (String prefix : List.of("mesh.", "reload.", "transport.", "handshake.", "engine.", "uapi.")) {
       List<String[]> rows = take(rest, prefix);
       if (!rows.isEmpty()) {

@@ -158,4 +158,15 @@ class StatusCommandTest {
         .isEqualTo(Main.EXIT_FAILED);
     assertThat(err.toString()).contains("none.status is empty or missing");
   }
+
+  @Test
+  void theStatusFileOfAReverseForward() throws Exception {
+    Files.writeString(dir.resolve("fwd.status"), String.join("\n", "forward-outer.listen 198.18.62.1:2222",
+        "forward-outer.sessions 1", "forward-outer.listeners 1", "forward-outer.refused-keys 0",
+        "forward-inner.state connected", "forward-inner.connects 2", ""));
+    assertThat(run("status", "--status-file", "fwd.status")).as(err.toString()).isZero();
+    assertThat(out.toString()).startsWith("\nReverse forwards, outer side\n").containsPattern("\n  sessions +1\n")
+        .contains("\nReverse forwards, inner side\n").containsPattern("\n  state +connected\n")
+        .doesNotContain("Drops").doesNotContain("cannot read");
+  }
 }
