@@ -277,6 +277,21 @@ public final class Gateway implements GatewayProcess.Running {
             "kernel route " + p + ": " + e.getMessage());
       }
     }
+    // The connection table's size, before anything else that cannot fail: a smaller table that
+    // established flows would not fit is refused, and the kernel routes just added are undone.
+    int lost = firewall.resize(next);
+    if (lost > 0) {
+      for (Prefix undo : addedRoutes) {
+        try {
+          tunnel.removeRoute(undo);
+        } catch (IOException ignored) {
+          // already failing; the interface's routes go with it at shutdown
+        }
+      }
+      return refuseReload(file + ": firewall.max-flows " + next.firewall().get().options().maxFlows() + ": " + lost
+          + " established flow(s) would not fit in the smaller table; shrink when fewer are held, or restart",
+          "max-flows: " + lost + " established flows would not fit");
+    }
     java.util.Map<io.dctun.crypto.PublicKey, PeerConfig> byKey = new java.util.LinkedHashMap<>();
     for (PeerConfig p : wanted) {
       byKey.put(p.publicKey(), p);

@@ -168,9 +168,10 @@ public final class GatewayFirewall implements AutoCloseable, StatusSource {
       return;
     }
     FirewallConfig fc = next.firewall().get();
-    if (fc.options().maxFlows() != current.options().maxFlows()) {
-      LOG.warn("{}: firewall reload: max-flows {} applies only after a restart (the table keeps {})",
-          ifName, fc.options().maxFlows(), firewall.maxFlows());
+    if (fc.options().maxFlows() != firewall.maxFlows()) {
+      // Only the rules-only reload gets here with another size (Gateway.reload resizes first).
+      LOG.warn("{}: firewall reload: max-flows {} is applied by the gateway's reload, not the rules-only one "
+          + "(the table keeps {})", ifName, fc.options().maxFlows(), firewall.maxFlows());
     }
     RuleSet rs = fc.ruleSet();
     if (fc.options().maxFlowsPerPeer() != current.options().maxFlowsPerPeer()) {
@@ -184,6 +185,28 @@ public final class GatewayFirewall implements AutoCloseable, StatusSource {
     lastReloadError = "none";
     LOG.info("{}: firewall rules reloaded from {}: version {}, {} rule(s); tracked flows are re-checked "
         + "on their next packet", ifName, fc.file(), firewall.rulesVersion(), rs.size());
+  }
+
+  /**
+   * Resizes the connection table to {@code next}'s {@code max-flows} (no-op without a firewall or
+   * when the size is unchanged). Returns 0, or how many assured flows would not fit (then nothing
+   * changed).
+   */
+  synchronized int resize(GatewayConfig next) {
+    if (firewall == null || next.firewall().isEmpty()) {
+      return 0;
+    }
+    int n = next.firewall().get().options().maxFlows();
+    if (n == firewall.maxFlows()) {
+      return 0;
+    }
+    int before = firewall.maxFlows();
+    int lost = firewall.setMaxFlows(n);
+    if (lost == 0) {
+      LOG.info("{}: firewall: connection table resized from {} to {} flows, {} held", ifName, before, n,
+          firewall.flowCount());
+    }
+    return lost;
   }
 
   /**

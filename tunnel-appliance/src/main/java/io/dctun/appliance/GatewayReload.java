@@ -20,7 +20,8 @@ import java.util.Set;
  * is touched: the difference between the file it runs and the new one. Pure: no I/O, no device.
  *
  * <p>A reload changes peers (added, removed, changed: allowed IPs, endpoints, keepalive,
- * preshared key, name, groups), static routes and the firewall rules. Everything else (the
+ * preshared key, name, groups), static routes, the firewall rules and the connection table's
+ * size ({@code max-flows}, resized in place). Everything else (the
  * interface, its addresses and MTU, the key, the listening sockets, the HA pair, route sharing,
  * metrics, the UAPI socket, and peers of role gateway or host, which route sharing holds) takes
  * effect only at the next start: a file that changes any of it is refused whole, naming each such
@@ -100,9 +101,6 @@ final class GatewayReload {
     check(restart, "uapi", running.uapi(), next.uapi());
     if (running.firewall().isPresent() != next.firewall().isPresent()) {
       restart.add(running.firewall().isPresent() ? "firewall (the section is gone)" : "firewall (a new section)");
-    } else if (running.firewall().isPresent() && running.firewall().get().options().maxFlows()
-        != next.firewall().get().options().maxFlows()) {
-      restart.add("firewall.max-flows (the connection table is sized at start)");
     }
     // The carriers a gateway has were chosen at start from its peers' endpoints.
     for (String carrier : List.of("tcp", "tls")) {

@@ -97,7 +97,8 @@ public final class Firewall implements PacketFilter, StatusSource {
   private volatile Installed current;
   private final AtomicInteger versions = new AtomicInteger();
   private final ConnTrack table;
-  private final FirewallOptions options;
+  /** As constructed, with {@code maxFlows} replaced by {@link #setMaxFlows}. */
+  private volatile FirewallOptions options;
   private final LongAdder[] reasons = new LongAdder[Reason.VALUES.length];
   private final TokenBucket rejectBudget;
   private final TokenBucket logBudget;
@@ -161,6 +162,26 @@ public final class Firewall implements PacketFilter, StatusSource {
     }
     perPeerSetting = n;
     table.setPeerLimit(options.withMaxFlowsPerPeer(n).perPeerLimit(current.rules.peerCount()));
+  }
+
+  /**
+   * Resizes the connection table to {@code n} flows, keeping every flow it holds (a smaller
+   * table may evict unassured ones, as a full one does); the automatic per-peer share follows.
+   * If an assured flow would not fit, nothing changes.
+   *
+   * @return 0 if the table now holds {@code n} flows; else how many assured flows would not fit
+   * @throws IllegalArgumentException if {@code n} is below {@link ConnTrack#MIN_SEGMENTS}
+   */
+  public synchronized int setMaxFlows(int n) {
+    if (n < ConnTrack.MIN_SEGMENTS) {
+      throw new IllegalArgumentException("max flows must be >= " + ConnTrack.MIN_SEGMENTS + ", got " + n);
+    }
+    int lost = table.resize(n, options.clock().nanoTime());
+    if (lost == 0) {
+      options = options.withMaxFlows(n);
+      table.setPeerLimit(options.withMaxFlowsPerPeer(perPeerSetting).perPeerLimit(current.rules.peerCount()));
+    }
+    return lost;
   }
 
   /** The share in force: flows one peer may hold before its new flows are refused. */

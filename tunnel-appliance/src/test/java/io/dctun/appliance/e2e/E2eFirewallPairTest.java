@@ -171,16 +171,18 @@ class E2eFirewallPairTest {
       CompletableFuture<String> transfer = CompletableFuture.supplyAsync(
           () -> slowTransfer(s.srvA, s.srvB, SRV_B, 5050, p, 48));
       sleep(1500);
+      // ... and a smaller connection table (max-flows), resized in place under the running stream
       String reordered = FIREWALL_B.replace("    - name: ping-in\n", "    - name: extra-https\n"
           + "      direction: in\n      protocol: tcp\n      destination-port: 443\n      action: accept\n"
-          + "    - name: ping-in\n");
-      assertThat(reordered).contains("extra-https");
+          + "    - name: ping-in\n").replace("firewall:\n", "firewall:\n  max-flows: 65536\n");
+      assertThat(reordered).contains("extra-https").contains("max-flows: 65536");
       Files.writeString(cfgB, baseConfig(s, "gwB", tunB, kb, TUN_B + "/24", "siteA", publicKeyOf(ka),
           WAN_A + ":" + PORT, List.of(LAN_A, TUN_A + "/32")) + reordered);
       hup(b);
       assertThat(b.awaitNumber("firewall.reloads", 1, Duration.ofSeconds(5))).as(b.describe()).isEqualTo(1);
       assertThat(b.number("firewall.rules-version")).isEqualTo(2);
       assertThat(b.number("firewall.rules")).isEqualTo(4);
+      assertThat(b.number("firewall.max-flows")).as("the table resized by the reload").isEqualTo(65536);
       sleep(1000);
       String broken = reordered.replace("destination-port: 443", "destination-port: 443-80");
       Files.writeString(cfgB, baseConfig(s, "gwB", tunB, kb, TUN_B + "/24", "siteA", publicKeyOf(ka),

@@ -81,7 +81,8 @@ public final class ConnTrack {
     int recheck(Pkt orig);
   }
 
-  private final FlowTable table;
+  /** Replaced whole by {@link #resize}; a packet that locked a segment of a replaced table retries. */
+  private volatile FlowTable table;
 
   public ConnTrack(int maxFlows) {
     table = new FlowTable(maxFlows);
@@ -116,6 +117,34 @@ public final class ConnTrack {
     return table.peerFlows(peer);
   }
 
+  /**
+   * Gives the table room for {@code maxFlows} flows (a reload changed {@code max-flows}): a new
+   * table is filled with every live flow while all segments of the old one are locked (packets
+   * wait for that copy, a few milliseconds per hundred thousand flows), then takes its place; a
+   * packet that was waiting on an old segment retries on the new table. Shrinking may evict
+   * unassured flows, as a full table does; if an assured flow finds no room, nothing changes.
+   * Callers serialize resizes (Firewall's synchronized methods).
+   *
+   * @return 0 if resized; else the number of assured flows that would not fit (the table is
+   *     unchanged)
+   */
+  public int resize(int maxFlows, long now) {
+    FlowTable old = table;
+    if (maxFlows == old.maxFlows()) {
+      return 0;
+    }
+    FlowTable next = new FlowTable(maxFlows, old.peerCapacity());
+    int[] lost = {0};
+    old.withAllLocked(() -> {
+      lost[0] = old.copyInto(next, now);
+      if (lost[0] == 0) {
+        next.setPeerLimit(old.claimLimit() == NO_PEER_LIMIT ? NO_PEER_LIMIT : old.claimLimit());
+        table = next; // under every old lock: no packet is inside the old table now
+      }
+    });
+    return lost[0];
+  }
+
   /** Makes the per-peer counts cover {@code peers} known peers; rarely (a rule-set install). */
   public void resizePeers(int peers) {
     table.resizePeers(peers);
@@ -131,79 +160,91 @@ public final class ConnTrack {
    */
   public int track(Pkt p, int rulesVersion, Recheck recheck, Pkt scratch, boolean commit) {
     FlowKey k = FlowKey.of(p);
-    FlowTable.Segment s = table.segment(k.hash);
-    synchronized (s) {
-      int i = s.find(k);
-      if (i < 0) {
-        return MISS;
+    for (;;) {
+      FlowTable t = table;
+      FlowTable.Segment s = t.segment(k.hash);
+      synchronized (s) {
+        if (t != table) {
+          continue; // resized while we waited for the lock: this table is retired
+        }
+        return track(s, k, p, rulesVersion, recheck, scratch, commit);
       }
-      long now = p.now;
-      int w = s.st[i];
-      if (now - s.expires[i] >= 0) {
+    }
+  }
+
+  /** {@link #track} with the segment's monitor held. */
+  private int track(FlowTable.Segment s, FlowKey k, Pkt p, int rulesVersion, Recheck recheck, Pkt scratch,
+      boolean commit) {
+    int i = s.find(k);
+    if (i < 0) {
+      return MISS;
+    }
+    long now = p.now;
+    int w = s.st[i];
+    if (now - s.expires[i] >= 0) {
+      if (commit) {
+        s.removeAt(i);
+      }
+      return MISS;
+    }
+    boolean aOrig = (w & A_ORIG) != 0;
+    boolean fromOrig = aOrig == k.srcIsA;
+    int rule = s.rule[i];
+    if (s.ver[i] != rulesVersion) {
+      scratch.copyFrom(p);
+      if (!fromOrig) {
+        scratch.swap();
+      }
+      scratch.tcpFlags = IpPacket.TCP_SYN;
+      scratch.state = 0; // NEW
+      rule = recheck.recheck(scratch);
+      if (rule < 0) {
         if (commit) {
           s.removeAt(i);
         }
-        return MISS;
-      }
-      boolean aOrig = (w & A_ORIG) != 0;
-      boolean fromOrig = aOrig == k.srcIsA;
-      int rule = s.rule[i];
-      if (s.ver[i] != rulesVersion) {
-        scratch.copyFrom(p);
-        if (!fromOrig) {
-          scratch.swap();
-        }
-        scratch.tcpFlags = IpPacket.TCP_SYN;
-        scratch.state = 0; // NEW
-        rule = recheck.recheck(scratch);
-        if (rule < 0) {
-          if (commit) {
-            s.removeAt(i);
-          }
-          return REVOKED;
-        }
-        if (commit) {
-          s.ver[i] = rulesVersion;
-          s.rule[i] = rule;
-        }
-      }
-      int kind = w & KIND_MASK;
-      int next = kind;
-      if (p.proto == IpPacket.PROTO_TCP) {
-        int t = TcpTracker.next(kind | finsOf(w, aOrig), fromOrig, p.tcpFlags);
-        if (t == TcpTracker.INVALID) {
-          return INVALID;
-        }
-        if (t == TcpTracker.REOPEN) {
-          if (commit) {
-            s.removeAt(i);
-          }
-          return MISS; // port reuse: a new connection
-        }
-        next = t & TcpTracker.KIND_MASK;
-        if (kind == SYN_RECV && next == ESTABLISHED) {
-          w |= ASSURED;
-        }
-        w = (w & ~(FIN_A | FIN_B)) | finBits(t, aOrig);
-      } else if (!fromOrig) {
-        if (kind == UDP_UNREPLIED) {
-          next = UDP_REPLIED;
-          w |= ASSURED;
-        } else if (kind == OTHER_UNREPLIED) {
-          next = OTHER_REPLIED;
-          w |= ASSURED;
-        }
+        return REVOKED;
       }
       if (commit) {
-        int nw = (w & ~KIND_MASK) | next;
-        if ((nw & ~DIRTY) != (s.st[i] & ~DIRTY)) {
-          nw |= DIRTY; // state moved on: the twin should learn it
-        }
-        s.st[i] = nw;
-        s.expires[i] = now + TIMEOUT[next];
+        s.ver[i] = rulesVersion;
+        s.rule[i] = rule;
       }
-      return PASS | ((rule + 1) << 8);
     }
+    int kind = w & KIND_MASK;
+    int next = kind;
+    if (p.proto == IpPacket.PROTO_TCP) {
+      int t = TcpTracker.next(kind | finsOf(w, aOrig), fromOrig, p.tcpFlags);
+      if (t == TcpTracker.INVALID) {
+        return INVALID;
+      }
+      if (t == TcpTracker.REOPEN) {
+        if (commit) {
+          s.removeAt(i);
+        }
+        return MISS; // port reuse: a new connection
+      }
+      next = t & TcpTracker.KIND_MASK;
+      if (kind == SYN_RECV && next == ESTABLISHED) {
+        w |= ASSURED;
+      }
+      w = (w & ~(FIN_A | FIN_B)) | finBits(t, aOrig);
+    } else if (!fromOrig) {
+      if (kind == UDP_UNREPLIED) {
+        next = UDP_REPLIED;
+        w |= ASSURED;
+      } else if (kind == OTHER_UNREPLIED) {
+        next = OTHER_REPLIED;
+        w |= ASSURED;
+      }
+    }
+    if (commit) {
+      int nw = (w & ~KIND_MASK) | next;
+      if ((nw & ~DIRTY) != (s.st[i] & ~DIRTY)) {
+        nw |= DIRTY; // state moved on: the twin should learn it
+      }
+      s.st[i] = nw;
+      s.expires[i] = now + TIMEOUT[next];
+    }
+    return PASS | ((rule + 1) << 8);
   }
 
   /** The state word's FIN bits (per endpoint) as TcpTracker's (per originator/responder). */
@@ -244,23 +285,34 @@ public final class ConnTrack {
     }
     int w = USED | DIRTY | kind | (k.srcIsA ? A_ORIG : 0)
         | (p.dir == Direction.OUTBOUND ? ORIGIN_OUTBOUND : 0);
-    FlowTable.Segment s = table.segment(k.hash);
-    synchronized (s) {
-      int limit = table.claimLimit();
-      if (!commit) {
-        int c = s.wouldClaim(k, p.now, limit);
-        return c < 0 ? c : INSERTED;
+    for (;;) {
+      FlowTable t = table;
+      FlowTable.Segment s = t.segment(k.hash);
+      synchronized (s) {
+        if (t != table) {
+          continue; // resized meanwhile: retry on the new table
+        }
+        return insert(t, s, k, w, p, rulesVersion, rule, commit);
       }
-      int i = s.findOrClaim(k.hash, k.k0, k.k1, k.k2, k.k3, k.meta, p.now, limit);
-      if (i < 0) {
-        return i;
-      }
-      s.st[i] = w;
-      s.ver[i] = rulesVersion;
-      s.rule[i] = rule;
-      s.expires[i] = p.now + TIMEOUT[kind];
-      return INSERTED;
     }
+  }
+
+  private static int insert(FlowTable t, FlowTable.Segment s, FlowKey k, int w, Pkt p, int rulesVersion, int rule,
+      boolean commit) {
+    int limit = t.claimLimit();
+    if (!commit) {
+      int c = s.wouldClaim(k, p.now, limit);
+      return c < 0 ? c : INSERTED;
+    }
+    int i = s.findOrClaim(k.hash, k.k0, k.k1, k.k2, k.k3, k.meta, p.now, limit);
+    if (i < 0) {
+      return i;
+    }
+    s.st[i] = w;
+    s.ver[i] = rulesVersion;
+    s.rule[i] = rule;
+    s.expires[i] = p.now + TIMEOUT[w & KIND_MASK];
+    return INSERTED;
   }
 
   /** Whether a live flow exists for the packet's tuple (either direction); no state change. */
@@ -274,13 +326,19 @@ public final class ConnTrack {
    */
   public int peek(Pkt p) {
     FlowKey k = FlowKey.of(p);
-    FlowTable.Segment s = table.segment(k.hash);
-    synchronized (s) {
-      int i = s.find(k);
-      if (i < 0 || p.now - s.expires[i] >= 0) {
-        return -1;
+    for (;;) {
+      FlowTable t = table;
+      FlowTable.Segment s = t.segment(k.hash);
+      synchronized (s) {
+        if (t != table) {
+          continue;
+        }
+        int i = s.find(k);
+        if (i < 0 || p.now - s.expires[i] >= 0) {
+          return -1;
+        }
+        return s.st[i] & ~USED;
       }
-      return s.st[i] & ~USED;
     }
   }
 
@@ -314,19 +372,25 @@ public final class ConnTrack {
       return false;
     }
     long h = FlowKey.hash(k0, k1, k2, k3, m);
-    FlowTable.Segment s = table.segment(h);
-    synchronized (s) {
-      int i = s.findOrClaim(h, k0, k1, k2, k3, m, now, NO_PEER_LIMIT);
-      if (i < 0) {
-        return false;
+    for (;;) {
+      FlowTable t = table;
+      FlowTable.Segment s = t.segment(h);
+      synchronized (s) {
+        if (t != table) {
+          continue;
+        }
+        int i = s.findOrClaim(h, k0, k1, k2, k3, m, now, NO_PEER_LIMIT);
+        if (i < 0) {
+          return false;
+        }
+        if (s.st[i] == 0) { // newly claimed
+          s.ver[i] = IMPORTED_VERSION;
+          s.rule[i] = -1;
+        }
+        s.st[i] = USED | (state & ~(USED | DIRTY));
+        s.expires[i] = now + Math.min(remainingNanos, TIMEOUT[kind]);
+        return true;
       }
-      if (s.st[i] == 0) { // newly claimed
-        s.ver[i] = IMPORTED_VERSION;
-        s.rule[i] = -1;
-      }
-      s.st[i] = USED | (state & ~(USED | DIRTY));
-      s.expires[i] = now + Math.min(remainingNanos, TIMEOUT[kind]);
-      return true;
     }
   }
 

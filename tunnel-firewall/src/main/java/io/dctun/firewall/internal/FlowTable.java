@@ -355,6 +355,61 @@ final class FlowTable {
     bytes = (long) segments * cap * (5 * 8 + 8 + 3 * 4);
   }
 
+  /** Peers the counts make room for (see {@link #resizePeers}). */
+  int peerCapacity() {
+    return peerFlows.length() - 2;
+  }
+
+  /** Runs {@code body} holding every segment's monitor, taken in index order (so never deadlocking). */
+  void withAllLocked(Runnable body) {
+    lockFrom(0, body);
+  }
+
+  private void lockFrom(int i, Runnable body) {
+    if (i == segs.length) {
+      body.run();
+      return;
+    }
+    synchronized (segs[i]) {
+      lockFrom(i + 1, body);
+    }
+  }
+
+  /**
+   * Copies every live flow into {@code dst}, a table no other thread sees yet, as {@link
+   * Segment#findOrClaim} would take it (in a smaller table an unassured flow may be evicted for
+   * room, as under pressure). Returns the number of flows that found no room (assured flows in a
+   * full segment): the caller then discards {@code dst}. Call within {@link #withAllLocked}.
+   */
+  int copyInto(FlowTable dst, long now) {
+    int lost = 0;
+    for (Segment s : segs) {
+      for (int i = 0; i <= s.mask; i++) {
+        if (s.st[i] == 0 || now - s.expires[i] >= 0) {
+          continue;
+        }
+        int b = i * 5;
+        long k0 = s.key[b];
+        long k1 = s.key[b + 1];
+        long k2 = s.key[b + 2];
+        long k3 = s.key[b + 3];
+        long m = s.key[b + 4];
+        long h = FlowKey.hash(k0, k1, k2, k3, m);
+        Segment d = dst.segment(h);
+        int j = d.findOrClaim(h, k0, k1, k2, k3, m, now, NO_PEER_LIMIT);
+        if (j < 0) {
+          lost++;
+          continue;
+        }
+        d.st[j] = s.st[i];
+        d.ver[j] = s.ver[i];
+        d.rule[j] = s.rule[i];
+        d.expires[j] = s.expires[i];
+      }
+    }
+    return lost;
+  }
+
   /** The segment (and lock stripe) of a key with hash {@code h}. */
   Segment segment(long h) {
     return segs[(int) (h >>> segShift)];
