@@ -29,9 +29,10 @@ import org.junit.jupiter.api.Timeout;
  * four {@code dctun up} processes from the packaged jar (so this class runs in {@code mvn verify}'s
  * integration-test phase, execution {@code demo}, after {@code package}; in the test phase it
  * skips). Asserted from the demo's {@code DEMO-SUMMARY} line: the transfer's SHA-256 matched, the
- * disallowed connection was dropped and counted, the failover's outage was measured (a number of
- * ms, bounded), gwB2 became site B's master while site A's master stayed, and afterwards no
- * namespace and no process of the run is left.
+ * disallowed connection was dropped and counted, the failover's outage was measured (the longest
+ * gap between ping replies that began at the power cut, bounded), gwB2 became site B's master
+ * after one takeover while site A's master stayed, and afterwards no namespace, process or work
+ * directory of the run is left.
  */
 @Timeout(300)
 class E2eDemoTest {
@@ -98,12 +99,13 @@ class E2eDemoTest {
     assertThat(Double.parseDouble(s.get("throughput_mibps"))).as(ctx).isPositive();
     assertThat(Long.parseLong(s.get("dropped"))).as("disallowed SYNs counted\n%s", ctx).isGreaterThanOrEqualTo(1);
     long outage = Long.parseLong(s.get("outage_ms"));
-    // 100 ms adverts: VRRP alone takes ~0.36 s; a gap of more than one ping interval proves the
-    // master did fail under the pings, 5 s bounds what the demo may call a failover.
+    // The longest gap between replies that began at the power cut. 100 ms adverts: VRRP alone
+    // takes ~0.36 s; more than two ping intervals proves the master failed under the pings, 5 s
+    // bounds what the demo may call a failover.
     assertThat(outage).as("ping outage across the failover\n%s", ctx).isGreaterThan(100).isLessThan(5000);
     assertThat(Long.parseLong(s.get("lost_pings"))).as(ctx).isPositive();
-    // ... and it is the failover's gap: the last reply before it came about when the master failed.
-    assertThat(Long.parseLong(s.get("outage_from_failure_ms"))).as(ctx).isBetween(-1000L, 1000L);
+    // Gaps that did not begin at the power cut (a loaded machine's) are reported apart, unbounded.
+    assertThat(Long.parseLong(s.get("other_gap_ms"))).as(ctx).isNotNegative();
     assertThat(s.get("new_master")).as(ctx).isEqualTo("gwB2");
     assertThat(s.get("takeovers")).as(ctx).isEqualTo("1");
     assertThat(s.get("site_a_master")).as("site A's pair did not move\n%s", ctx).isEqualTo("gwA1");
