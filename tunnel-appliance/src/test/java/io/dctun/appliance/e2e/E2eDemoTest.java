@@ -51,18 +51,10 @@ class E2eDemoTest {
     for (String tool : List.of("bash", "python3", "timeout", "awk", "stat")) {
       Requirements.assumeCommand(tool);
     }
-    byte[] id = new byte[3];
-    new SecureRandom().nextBytes(id);
-    String prefix = "dz" + HexFormat.of().formatHex(id);
+    String prefix = newPrefix();
     Path log = ROOT.resolve("tunnel-appliance/target/demo-" + prefix + ".log");
-    ProcessBuilder pb = new ProcessBuilder(ROOT.resolve("dctun").toString(), "demo")
-        .directory(ROOT.toFile())
-        .redirectErrorStream(true)
-        .redirectOutput(log.toFile())
-        .redirectInput(ProcessBuilder.Redirect.from(new File("/dev/null")));
-    pb.environment().put("DCTUN_DEMO_PREFIX", prefix);
     long t0 = System.nanoTime();
-    Process demo = pb.start();
+    Process demo = start(prefix, log);
     boolean finished;
     String leftBehind;
     try {
@@ -114,6 +106,58 @@ class E2eDemoTest {
   }
 
   @Test
+  void ctrlCInTheMiddleTearsEverythingDown() throws Exception {
+    String jar = System.getProperty("dctun.demo.jar");
+    assumeTrue(jar != null, "runs in `mvn verify` (surefire execution 'demo'), after package");
+    Sites.assumeRequirements();
+    String prefix = newPrefix();
+    Path log = ROOT.resolve("tunnel-appliance/target/demo-" + prefix + ".log");
+    Process demo = start(prefix, log);
+    String leftBehind;
+    boolean exited;
+    try {
+      // Once the four gateways run (JVMs, namespaces, VIPs, UAPI sockets: the most to undo).
+      long deadline = System.nanoTime() + DEADLINE.toNanos();
+      while (System.nanoTime() < deadline && demo.isAlive() && !Files.readString(log).contains("priority 200 is master")) {
+        Thread.sleep(100);
+      }
+      assertThat(demo.isAlive()).as("demo still running\n%s", Files.readString(log)).isTrue();
+      Shell.run("kill", "-INT", Long.toString(demo.pid())); // what Ctrl-C sends
+      exited = demo.waitFor(60, TimeUnit.SECONDS);
+      if (!exited) {
+        demo.descendants().forEach(ProcessHandle::destroyForcibly);
+        demo.destroyForcibly();
+      }
+    } finally {
+      leftBehind = leftBehind(prefix);
+      removeLeftovers(prefix);
+    }
+    String out = Files.readString(log, StandardCharsets.UTF_8);
+    System.out.println(out);
+    assertThat(exited).as("demo stopped within 60 s of SIGINT\n%s", out).isTrue();
+    assertThat(leftBehind).as("what the interrupted demo left behind\n%s", out).isEmpty();
+    assertThat(demo.exitValue()).as(out).isEqualTo(130);
+    assertThat(out).contains("removed 7 namespaces").doesNotContain("DEMO-SUMMARY");
+  }
+
+  private static String newPrefix() {
+    byte[] id = new byte[3];
+    new SecureRandom().nextBytes(id);
+    return "dz" + HexFormat.of().formatHex(id);
+  }
+
+  /** {@code ./dctun demo} with the namespace prefix, its output (both streams) into {@code log}. */
+  private static Process start(String prefix, Path log) throws IOException {
+    ProcessBuilder pb = new ProcessBuilder(ROOT.resolve("dctun").toString(), "demo")
+        .directory(ROOT.toFile())
+        .redirectErrorStream(true)
+        .redirectOutput(log.toFile())
+        .redirectInput(ProcessBuilder.Redirect.from(new File("/dev/null")));
+    pb.environment().put("DCTUN_DEMO_PREFIX", prefix);
+    return pb.start();
+  }
+
+  @Test
   void refusesClearlyWithoutRoot() throws IOException {
     Requirements.assumeCommand("bash");
     List<String> cmd = new ArrayList<>();
@@ -162,6 +206,11 @@ class E2eDemoTest {
         }
         Shell.exec("ip", "netns", "del", ns);
       }
+    }
+    // A failed demo keeps its logs (never keys) there: next to the test's own output instead.
+    Path logs = Path.of("/tmp", "dctun-demo-" + prefix + "-logs");
+    if (Files.isDirectory(logs)) {
+      Shell.exec("mv", logs.toString(), ROOT.resolve("tunnel-appliance/target").toString());
     }
     try (var dir = Files.newDirectoryStream(Path.of("/var/run/wireguard"), prefix + "*.sock")) {
       for (Path p : dir) {
