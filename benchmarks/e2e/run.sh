@@ -13,6 +13,7 @@
 # Usage (root): benchmarks/e2e/run.sh [ROUNDS (default 3)] [SECONDS per iperf3 run (default 8)]
 # WARMUP=S sets the unmeasured warm-up per direction (default 2 s).
 # TUNNELS="none dctun dctun-nio dctun-java wireguard-go openvpn" selects and orders the tunnels
+# (also dctun-tcp, dctun-tls: WireGuard over TCP / TLS only; openvpn-tcp: OpenVPN over TCP)
 # measured (dctun-nio: dctun with the plain JDK DatagramChannel instead of Netty/epoll;
 # dctun-java: dctun with its own allocation-free ChaCha20-Poly1305, -Ddctun.aead=java;
 # dctun-x: dctun with the JVM options in DCTUN_X_OPTS, to measure one setting against the default;
@@ -62,8 +63,19 @@ link $NS_SB lan0 198.18.220.10/24 $NS_GB lan0 198.18.220.1/24
 for ns in $NS_GA $NS_GB; do x $ns sysctl -qw net.ipv4.ip_forward=1; done
 x $NS_SA ip route add 198.18.220.0/24 via 198.18.210.1
 x $NS_SB ip route add 198.18.210.0/24 via 198.18.220.1
-x $NS_SB iperf3 -s -D -B 198.18.220.10 >/dev/null
-x $NS_SA iperf3 -s -D -B 198.18.210.10 >/dev/null
+# The iperf3 servers (daemons): started here, and again before a measurement if one has exited
+# (under load an iperf3 server can end on an error of the test before).
+iperf_servers() {
+  local ns addr
+  for ns_addr in "$NS_SB:198.18.220.10" "$NS_SA:198.18.210.10"; do
+    ns=${ns_addr%%:*} addr=${ns_addr#*:}
+    if ! { [[ -f $work/iperf-$ns.pid ]] && kill -0 "$(cat "$work/iperf-$ns.pid")" 2>/dev/null; }; then
+      x "$ns" iperf3 -s -D -B "$addr" -I "$work/iperf-$ns.pid" >/dev/null
+      for _ in $(seq 50); do [[ -s $work/iperf-$ns.pid ]] && break; sleep 0.1; done
+    fi
+  done
+}
+iperf_servers
 
 # ---------------------------------------------------------------- tunnels
 umask 077
@@ -110,6 +122,36 @@ EOF
   wait_link $NS_GA dbt0 up; wait_link $NS_GB dbt0 up
 }
 
+start_dctun_stream() { # tcp|tls: WireGuard over TCP (or TLS) only: A dials B's listen port 8443
+  local carrier=$1
+  cat >"$work/a.yaml" <<EOF
+interface: dbt0
+private-key-file: a.key
+listen-port: 51820
+addresses: [198.19.200.1/24]
+peers:
+  - name: b
+    public-key: $PUB_B
+    endpoint: $carrier://198.18.200.2:8443
+    allowed-ips: [198.18.220.0/24, 198.19.200.2/32]
+EOF
+  cat >"$work/b.yaml" <<EOF
+interface: dbt0
+private-key-file: b.key
+listen-port: 51820
+listen-$carrier: 8443
+addresses: [198.19.200.2/24]
+peers:
+  - name: a
+    public-key: $PUB_A
+    allowed-ips: [198.18.210.0/24, 198.19.200.1/32]
+EOF
+  x $NS_GB "$root/dctun" up -c "$work/b.yaml" >"$work/dctun-b.log" 2>&1 & PIDS+=($!)
+  wait_link $NS_GB dbt0 up
+  x $NS_GA "$root/dctun" up -c "$work/a.yaml" >"$work/dctun-a.log" 2>&1 & PIDS+=($!)
+  wait_link $NS_GA dbt0 up
+}
+
 start_wggo() {
   # wg finds wireguard-go through /var/run/wireguard/IFNAME.sock, shared by all namespaces:
   # the two sides need different interface names.
@@ -126,7 +168,8 @@ start_wggo() {
   done
 }
 
-start_openvpn() {
+start_openvpn() { # [udp|tcp]
+  local proto=${1:-udp} pa pb
   if [[ ! -f $work/ca.crt ]]; then
     openssl req -x509 -newkey ec -pkeyopt ec_paramgen_curve:prime256v1 -nodes -days 2 -subj /CN=bench-ca \
       -keyout "$work/ca.key" -out "$work/ca.crt" 2>/dev/null
@@ -137,14 +180,19 @@ start_openvpn() {
         -out "$work/$n.crt" 2>/dev/null
     done
   fi
-  local common=(--dev-type tun --proto udp --cipher AES-256-GCM --data-ciphers AES-256-GCM --disable-dco
+  local common=(--dev-type tun --cipher AES-256-GCM --data-ciphers AES-256-GCM --disable-dco
     --ca "$work/ca.crt" --dh none --verb 1 --tun-mtu 1420 --sndbuf 4194304 --rcvbuf 4194304)
-  x $NS_GA openvpn "${common[@]}" --dev dbo${id} --tls-server --cert "$work/a.crt" --key "$work/a.ovpn.key" \
-    --local 198.18.200.1 --lport 1194 --remote 198.18.200.2 --rport 1194 --ifconfig 198.19.202.1 198.19.202.2 \
-    >"$work/ovpn-a.log" 2>&1 & PIDS+=($!)
-  x $NS_GB openvpn "${common[@]}" --dev dbo${id} --tls-client --cert "$work/b.crt" --key "$work/b.ovpn.key" \
-    --local 198.18.200.2 --lport 1194 --remote 198.18.200.1 --rport 1194 --ifconfig 198.19.202.2 198.19.202.1 \
-    >"$work/ovpn-b.log" 2>&1 & PIDS+=($!)
+  if [[ $proto == tcp ]]; then # A listens, B connects
+    pa=(--proto tcp-server --local 198.18.200.1 --lport 1194)
+    pb=(--proto tcp-client --remote 198.18.200.1 --rport 1194)
+  else
+    pa=(--proto udp --local 198.18.200.1 --lport 1194 --remote 198.18.200.2 --rport 1194)
+    pb=(--proto udp --local 198.18.200.2 --lport 1194 --remote 198.18.200.1 --rport 1194)
+  fi
+  x $NS_GA openvpn "${common[@]}" "${pa[@]}" --dev dbo${id} --tls-server --cert "$work/a.crt" \
+    --key "$work/a.ovpn.key" --ifconfig 198.19.202.1 198.19.202.2 >"$work/ovpn-a.log" 2>&1 & PIDS+=($!)
+  x $NS_GB openvpn "${common[@]}" "${pb[@]}" --dev dbo${id} --tls-client --cert "$work/b.crt" \
+    --key "$work/b.ovpn.key" --ifconfig 198.19.202.2 198.19.202.1 >"$work/ovpn-b.log" 2>&1 & PIDS+=($!)
   wait_link $NS_GA dbo${id} up; wait_link $NS_GB dbo${id} up
 }
 
@@ -185,7 +233,13 @@ cpu_ticks() {
   echo $t
 }
 
-gbps() { python3 -c 'import json,sys; print(json.load(sys.stdin)["end"]["sum_received"]["bits_per_second"]/1e9)'; }
+gbps() { # iperf3 -J on stdin -> Gbit/s received; says why when iperf3 failed
+  python3 -c 'import json,sys
+j = json.load(sys.stdin)
+if "error" in j or "sum_received" not in j.get("end", {}):
+    sys.exit("iperf3 failed: " + str(j.get("error", "no result")))
+print(j["end"]["sum_received"]["bits_per_second"] / 1e9)'
+}
 
 ready() { # wait until srvA reaches srvB through whatever is up
   for _ in $(seq 100); do x $NS_SA ping -c1 -W1 198.18.220.10 >/dev/null 2>&1 && return 0; sleep 0.1; done
@@ -197,24 +251,43 @@ ready() { # wait until srvA reaches srvB through whatever is up
   return 1
 }
 
+# iperf3 -J srvA -> srvB with these options; a run that iperf3 itself fails (its server, a daemon
+# that serves one test at a time, sometimes resets the next connection right after a test) is
+# run again, at most twice, and said so on stderr.
+iperf_json() {
+  local try out
+  for try in 1 2 3; do
+    out=$(x $NS_SA iperf3 -c 198.18.220.10 -J "$@" || true)
+    if ! grep -q '"error"' <<<"$out" && grep -q '"sum_received"' <<<"$out"; then
+      printf '%s\n' "$out"
+      return 0
+    fi
+    echo "  (iperf3 $* failed: $(grep -o '"error":[^}]*' <<<"$out" | head -1); try $try of 3)" >&2
+    sleep 1
+    iperf_servers
+  done
+  printf '%s\n' "$out"
+}
+
 measure() { # name -> appends "name round fwd rev rtt cpu loaded-rtt retransmits" to results
   local name=$1 round=$2 fwd rev rtt c0 c1 hz lrtt retr
   ready
+  iperf_servers
   # Warm-up, both directions, not measured: lets the JVM compile its hot paths (and treats
   # every tunnel the same).
-  x $NS_SA iperf3 -c 198.18.220.10 -t "${WARMUP:-2}" >/dev/null
-  x $NS_SA iperf3 -c 198.18.220.10 -t "${WARMUP:-2}" -R >/dev/null
+  iperf_json -t "${WARMUP:-2}" >/dev/null
+  iperf_json -t "${WARMUP:-2}" -R >/dev/null
   c0=$(cpu_ticks)
   # While the forward stream runs, ping the same path from its second second on: the RTT a
   # packet sees behind a full TCP stream is what the tunnel's queues add (bufferbloat).
   ( sleep 1; x $NS_SA ping -c $(( (SECS - 2) * 20 )) -i 0.05 -q 198.18.220.10 | awk -F/ '/rtt/ {print $5}' >"$work/lrtt" ) &
   local pinger=$!
-  x $NS_SA iperf3 -c 198.18.220.10 -t "$SECS" -J >"$work/fwd.json"
+  iperf_json -t "$SECS" >"$work/fwd.json"
   wait $pinger || true
   fwd=$(gbps <"$work/fwd.json")
   retr=$(python3 -c 'import json,sys; print(json.load(sys.stdin)["end"]["sum_sent"].get("retransmits", 0))' <"$work/fwd.json")
   lrtt=$(cat "$work/lrtt"); lrtt=${lrtt:-nan}
-  rev=$(x $NS_SA iperf3 -c 198.18.220.10 -t "$SECS" -R -J | gbps)
+  rev=$(iperf_json -t "$SECS" -R | gbps)
   c1=$(cpu_ticks)
   hz=$(getconf CLK_TCK)
   rtt=$(x $NS_SA ping -c 20 -i 0.05 -q 198.18.220.10 | awk -F/ '/rtt/ {print $5}')
@@ -240,6 +313,9 @@ for round in $(seq "$ROUNDS"); do
       dctun@*) start_dctun "$(tr , ' ' <<<"${t#dctun@}")"; gw_route dbt0 dbt0 ;;
       wireguard-go) start_wggo; gw_route dbwa${id} dbwb${id} ;;
       openvpn) start_openvpn; gw_route dbo${id} dbo${id} ;;
+      dctun-tcp) start_dctun_stream tcp; gw_route dbt0 dbt0 ;;
+      dctun-tls) start_dctun_stream tls; gw_route dbt0 dbt0 ;;
+      openvpn-tcp) start_openvpn tcp; gw_route dbo${id} dbo${id} ;;
     esac
     measure "$t" "$round"
     stop_tunnel
@@ -263,6 +339,12 @@ for n in order + sorted(set(med) - set(order)):
         per = cpu / ((f + r) / 2) if f + r > 0 and n != "none" else float("nan")
         print(f"| {n} | {f:.3f} | {r:.3f} | {rtt:.3f} | {lrtt:.2f} | {retr:.0f} | {cpu:.1f} | {per:.1f} |")
 print()
+for mine, other in [("dctun-tcp", "openvpn-tcp"), ("dctun-tls", "openvpn-tcp"), ("dctun-tcp", "dctun"),
+                    ("dctun-tls", "dctun")]:
+    if mine in med and other in med:
+        d, o = med[mine], med[other]
+        print(f"{mine}/{other}: throughput A->B {d[0]/o[0]:.2f}, B->A {d[1]/o[1]:.2f}, RTT {d[2]/o[2]:.2f}, "
+              f"RTT under load {d[4]/o[4]:.2f} (lower is better)")
 for other in ["wireguard-go", "openvpn"]:
     for mine in ["dctun", "dctun-x"]:
         if mine in med and other in med:

@@ -77,11 +77,15 @@ final class CheckCommand implements Callable<Integer> {
     cfg.mesh().ifPresent(m -> s.append("  mesh: ").append(m.mode().name().toLowerCase(java.util.Locale.ROOT))
         .append(", lease ").append(m.leaseMillis()).append(" ms, ")
         .append(cfg.peers().stream().filter(p -> p.role() == PeerConfig.Role.GATEWAY).count()).append(" gateway(s), ")
-        .append(cfg.peers().stream().filter(p -> p.role() == PeerConfig.Role.HOST).count()).append(" host(s)\n"));
+        .append(cfg.peers().stream().filter(p -> p.role() == PeerConfig.Role.HOST).count()).append(" host(s)")
+        .append(m.mode() == io.dctun.appliance.config.MeshConfig.Mode.ETCD ? etcd(m) : "").append('\n'));
     s.append("  ").append(cfg.firewall().map(f -> "firewall: default deny, " + f.ruleSet().size() + " rule(s), "
         + f.groups().size() + " group(s), max " + f.options().maxFlows() + " flows, "
         + f.options().perPeerLimit(f.ruleSet().peerCount()) + " per peer").orElse("WARNING: no firewall section: every packet is accepted in both "
         + "directions (add 'firewall:' for default deny)")).append('\n');
+    // What the class path (the launcher's modules directory) gave, so an operator sees a module arrive.
+    s.append("  rule modules: ").append(String.join(", ",
+        new java.util.TreeSet<>(io.dctun.firewall.RuleSet.Builder.discoverModules().keySet()))).append('\n');
     io.dctun.ha.PairConfig ha = cfg.ha().map(io.dctun.appliance.config.HaSection::pair).orElse(null);
     if (ha != null) {
       s.append("  ha: priority ").append(ha.priority()).append(", advert every ").append(ha.advertIntervalMillis())
@@ -111,5 +115,15 @@ final class CheckCommand implements Callable<Integer> {
               + " bytes/s").append('\n');
     }
     return s.toString();
+  }
+
+  /** How dctun reaches etcd: endpoints, TLS, client certificate, user (names and paths, no secret). */
+  private static String etcd(io.dctun.appliance.config.MeshConfig m) {
+    io.dctun.core.mesh.etcd.EtcdSecurity sec = m.etcdSecurity();
+    boolean tls = m.etcdEndpoints().get(0).getScheme().equals("https");
+    return "; etcd: " + m.etcdEndpoints().size() + " endpoint(s), " + (tls ? "TLS (trust: "
+        + (sec.caFile() != null ? sec.caFile() : "the JDK's trust store") + ")" : "plain http")
+        + (sec.certFile() != null ? ", client certificate " + sec.certFile() : "")
+        + (sec.user() != null ? ", user " + sec.user() : ", no etcd user");
   }
 }

@@ -44,7 +44,12 @@ import org.slf4j.LoggerFactory;
 public final class Gateway implements GatewayProcess.Running {
   private static final Logger LOG = LoggerFactory.getLogger(Gateway.class);
 
-  private final GatewayConfig cfg;
+  private volatile GatewayConfig cfg; // replaced by a reload
+  private volatile java.nio.file.Path configFile; // what a reload reads; null: started from no file
+  private final AtomicLong reloads = new AtomicLong();
+  private final AtomicLong reloadFailures = new AtomicLong();
+  private volatile String lastReload = "none";
+  private TunnelInterface tunnel;
   private LinuxTun tun;
   private UdpTransport udp;
   private io.dctun.core.transport.Transports transports; // udp first, then tcp and tls if configured
@@ -58,6 +63,8 @@ public final class Gateway implements GatewayProcess.Running {
   private volatile HostLocations mesh; // null unless a peer has role gateway or host
   private volatile io.dctun.appliance.metrics.MetricsEndpoint metrics; // null unless metrics: is set
   private final Engine.FailureListener onFailure;
+  /** Who runs the gateway, read once at start: README, "Least privilege". */
+  private final java.util.Optional<Privileges> privileges = Privileges.current();
   private boolean closed; // guarded by this
 
   private Gateway(GatewayConfig cfg, Engine.FailureListener onFailure) {
@@ -80,7 +87,18 @@ public final class Gateway implements GatewayProcess.Running {
    * thread during start may make it fail (then, as for any failure, nothing is left behind).
    */
   public static Gateway start(GatewayConfig cfg, Engine.FailureListener onFailure) throws IOException {
+    return start(cfg, onFailure, null);
+  }
+
+  /**
+   * As {@link #start(GatewayConfig, Engine.FailureListener)}, for {@code cfg} loaded from {@code
+   * configFile}: {@link #reload} and SIGHUP read that file again (null: only the firewall rules
+   * reload, from the firewall section's file).
+   */
+  public static Gateway start(GatewayConfig cfg, Engine.FailureListener onFailure, java.nio.file.Path configFile)
+      throws IOException {
     Gateway g = new Gateway(cfg, onFailure);
+    g.configFile = configFile;
     try {
       g.open();
       return g;
@@ -91,33 +109,7 @@ public final class Gateway implements GatewayProcess.Running {
   }
 
   private void open() throws IOException {
-    List<PeerConfig> peers = new ArrayList<>();
-    for (io.dctun.appliance.config.PeerConfig p : cfg.peers()) {
-      List<io.dctun.core.transport.Endpoint> eps = new ArrayList<>();
-      for (io.dctun.appliance.config.Endpoint e : p.endpoints()) {
-        InetSocketAddress a;
-        try {
-          a = new InetSocketAddress(InetAddress.getByName(e.host()), e.port());
-        } catch (UnknownHostException ex) {
-          throw new IOException("peer " + p.label() + ": cannot resolve endpoint host " + e.host());
-        }
-        eps.add(switch (e.carrier()) {
-          case "tcp" -> io.dctun.core.transport.StreamEndpoint.tcp(a);
-          case "tls" -> io.dctun.core.transport.StreamEndpoint.tls(a);
-          default -> UdpEndpoint.of(a);
-        });
-      }
-      PeerConfig pc = new PeerConfig(p.label(), p.publicKey(), p.presharedKey(), eps.isEmpty() ? null : eps.get(0),
-          p.allowedIps(), p.persistentKeepalive());
-      switch (p.role()) {
-        case GATEWAY -> pc = pc.withDctun(true); // control channel: route-sharing announcements
-        case HOST -> pc = pc.withRoaming(true); // routed only where the mesh says it is
-        case SITE -> { }
-      }
-      // several endpoints: EndpointSet picks one (probes for a gateway, handshakes for a stock peer)
-      peers.add(eps.size() > 1 ? pc.withEndpoints(eps) : pc);
-    }
-
+    List<PeerConfig> peers = devicePeers(cfg);
     List<TunnelInterface.Address> addresses = new ArrayList<>();
     for (InterfaceAddress a : cfg.addresses()) {
       addresses.add(new TunnelInterface.Address(a.address(), a.length()));
@@ -130,7 +122,8 @@ public final class Gateway implements GatewayProcess.Running {
       routes.add(r.prefix());
     }
     // Every kernel route goes with the interface when it is deleted (close()).
-    tun = TunnelInterface.create(cfg.interfaceName(), cfg.mtu(), addresses, routes).tun();
+    tunnel = TunnelInterface.create(cfg.interfaceName(), cfg.mtu(), addresses, routes);
+    tun = tunnel.tun();
 
     int port = cfg.listenPort().orElse(0);
     udp = HaController.bindUdp(cfg, port, () -> bindUdp(cfg.listenAddress().orElse(null), port));
@@ -153,6 +146,9 @@ public final class Gateway implements GatewayProcess.Running {
     }
     installStaticRoutes(cfg, device);
     firewall = GatewayFirewall.attach(cfg, device); // before the engine moves any packet
+    if (configFile != null) {
+      firewall.onSighup(this::reload); // SIGHUP reloads the whole file, not the rules alone
+    }
     List<PacketDevice> queues = new ArrayList<>();
     for (int i = 0; i < tun.queueCount(); i++) {
       queues.add(tun.queue(i));
@@ -191,6 +187,11 @@ public final class Gateway implements GatewayProcess.Running {
       try {
         uapi = UapiServer.start(new Uapi(device, cfg.privateKey(), SocketSettings.fixed(udp.localAddress().getPort())),
             cfg.interfaceName());
+      } catch (java.nio.file.AccessDeniedException e) {
+        // An unprivileged gateway and a /var/run/wireguard of root's: the message alone is a path.
+        uapiError = "no permission for " + e.getFile() + privileges.map(p -> " (uid " + p.uid() + ")").orElse("")
+            + ": " + UapiServer.DEFAULT_DIRECTORY + " must be this user's (README, \"Least privilege\")";
+        LOG.warn("WARNING: uapi off: {}; wg show {} does not see this gateway", uapiError, cfg.interfaceName());
       } catch (IOException e) {
         uapiError = e.getMessage();
         LOG.warn("WARNING: uapi off: {}; wg show {} does not see this gateway", uapiError, cfg.interfaceName());
@@ -207,6 +208,170 @@ public final class Gateway implements GatewayProcess.Running {
         device.initiate(p.publicKey(), now);
       }
     }
+  }
+
+  /**
+   * Reads the configuration file again and applies it as a difference ({@link GatewayReload}):
+   * peers added, removed and changed (an unchanged or changed peer keeps its session), allowed IPs
+   * and static routes in the device and the kernel, the firewall rules swapped whole. The file is
+   * the gateway's configuration: after a reload the device's peers are the file's, also where
+   * {@code wg set} had changed them (a peer only {@code wg set} added is removed), except the
+   * endpoint roaming has learned. A file with any error, or one that changes what only a restart
+   * can change, changes nothing and says why (with its line); counted as {@code reload.failures}.
+   *
+   * @return true if the file was applied
+   */
+  public synchronized boolean reload() {
+    java.nio.file.Path file = configFile;
+    if (closed || device == null) {
+      return false;
+    }
+    if (file == null) {
+      return refuseReload("this gateway was not started from a file; nothing to reload", "no file");
+    }
+    GatewayConfig next;
+    try {
+      next = io.dctun.appliance.config.ConfigLoader.load(file);
+    } catch (io.dctun.appliance.config.ConfigException e) {
+      StringBuilder why = new StringBuilder();
+      for (io.dctun.appliance.config.ConfigError err : e.errors()) {
+        why.append("\n  ").append(err);
+      }
+      return refuseReload(e.errors().size() + " error(s) in " + file + ":" + why, e.errors().get(0).toString());
+    } catch (RuntimeException e) {
+      return refuseReload(file + ": " + e, e.toString());
+    }
+    GatewayConfig running = cfg;
+    GatewayReload.Plan plan = GatewayReload.plan(running, next);
+    if (!plan.applicable()) {
+      return refuseReload(file + ": changes what only a restart applies: " + String.join("; ", plan.needRestart()),
+          "needs a restart: " + String.join("; ", plan.needRestart()));
+    }
+    List<PeerConfig> wanted;
+    try {
+      wanted = devicePeers(next);
+    } catch (IOException e) {
+      return refuseReload(file + ": " + e.getMessage(), e.getMessage());
+    }
+    // Kernel routes for new prefixes first: until the device has their peer they are dropped as
+    // unroutable, never sent elsewhere. A route the kernel refuses undoes the ones added.
+    java.util.Set<Prefix> oldRoutes = GatewayReload.kernelRoutes(running);
+    java.util.Set<Prefix> newRoutes = GatewayReload.kernelRoutes(next);
+    List<Prefix> addedRoutes = new ArrayList<>();
+    for (Prefix p : newRoutes) {
+      if (oldRoutes.contains(p)) {
+        continue;
+      }
+      try {
+        tunnel.addRoute(p);
+        addedRoutes.add(p);
+      } catch (IOException e) {
+        for (Prefix undo : addedRoutes) {
+          try {
+            tunnel.removeRoute(undo);
+          } catch (IOException ignored) {
+            // already failing; the interface's routes go with it at shutdown
+          }
+        }
+        return refuseReload(file + ": the kernel refused the route " + p + ": " + e.getMessage(),
+            "kernel route " + p + ": " + e.getMessage());
+      }
+    }
+    java.util.Map<io.dctun.crypto.PublicKey, PeerConfig> byKey = new java.util.LinkedHashMap<>();
+    for (PeerConfig p : wanted) {
+      byKey.put(p.publicKey(), p);
+    }
+    synchronized (device) { // the UAPI changes the device under the same monitor: one change at a time
+      for (StaticRoute r : plan.routesRemoved()) {
+        device.forgetRoute(r.prefix(), StaticRoute.SOURCE);
+      }
+      for (Peer p : device.peers()) {
+        if (!byKey.containsKey(p.publicKey())) {
+          device.removePeer(p.publicKey()); // gone from the file (or only ever added by wg set)
+        }
+      }
+      // Shrink first, then grow: two peers may swap prefixes in one reload.
+      for (PeerConfig w : wanted) {
+        Peer had = device.peer(w.publicKey());
+        if (had != null) {
+          List<Prefix> kept = new ArrayList<>(had.config().allowedIps());
+          kept.retainAll(w.allowedIps());
+          if (kept.size() != had.config().allowedIps().size()) {
+            device.addPeer(had.config().withAllowedIps(kept));
+          }
+        }
+      }
+      for (PeerConfig w : wanted) {
+        Peer had = device.peer(w.publicKey());
+        if (had == null || !GatewayReload.sameOnDevice(had.config(), w)) {
+          device.addPeer(w); // an existing peer keeps its sessions and its roamed endpoint
+        }
+      }
+      for (StaticRoute r : plan.routesAdded()) {
+        io.dctun.appliance.config.PeerConfig via = next.peers().stream()
+            .filter(p -> p.name().filter(r.via()::equals).isPresent()).findFirst().orElseThrow();
+        RouteResult res = device.learnRoute(r.prefix(), via.publicKey(), StaticRoute.SOURCE, 1, Long.MAX_VALUE);
+        if (res != RouteResult.ADDED && res != RouteResult.UNCHANGED) {
+          LOG.warn("{}: reload: static route {} not installed: {}", next.interfaceName(), r, res);
+        }
+      }
+    }
+    firewall.install(next);
+    for (Prefix p : oldRoutes) {
+      if (!newRoutes.contains(p)) {
+        try {
+          tunnel.removeRoute(p);
+        } catch (IOException e) {
+          LOG.warn("{}: reload: could not remove the kernel route {}: {}", next.interfaceName(), p, e.getMessage());
+        }
+      }
+    }
+    cfg = next;
+    reloads.incrementAndGet();
+    lastReload = plan.describe();
+    LOG.info("{}: reloaded {}: {}", next.interfaceName(), file, lastReload);
+    return true;
+  }
+
+  private boolean refuseReload(String why, String shortWhy) {
+    reloadFailures.incrementAndGet();
+    lastReload = "refused: " + shortWhy.replace('\n', ' ');
+    if (firewall != null) {
+      firewall.reloadRefused(shortWhy);
+    }
+    LOG.error("{}: reload refused, nothing changed: {}", cfg.interfaceName(), why);
+    return false;
+  }
+
+  /** The device's view of the file's peers: endpoints resolved, roles turned into the device's flags. */
+  static List<PeerConfig> devicePeers(GatewayConfig cfg) throws IOException {
+    List<PeerConfig> peers = new ArrayList<>();
+    for (io.dctun.appliance.config.PeerConfig p : cfg.peers()) {
+      List<io.dctun.core.transport.Endpoint> eps = new ArrayList<>();
+      for (io.dctun.appliance.config.Endpoint e : p.endpoints()) {
+        InetSocketAddress a;
+        try {
+          a = new InetSocketAddress(InetAddress.getByName(e.host()), e.port());
+        } catch (UnknownHostException ex) {
+          throw new IOException("peer " + p.label() + ": cannot resolve endpoint host " + e.host());
+        }
+        eps.add(switch (e.carrier()) {
+          case "tcp" -> io.dctun.core.transport.StreamEndpoint.tcp(a);
+          case "tls" -> io.dctun.core.transport.StreamEndpoint.tls(a);
+          default -> UdpEndpoint.of(a);
+        });
+      }
+      PeerConfig pc = new PeerConfig(p.label(), p.publicKey(), p.presharedKey(), eps.isEmpty() ? null : eps.get(0),
+          p.allowedIps(), p.persistentKeepalive());
+      switch (p.role()) {
+        case GATEWAY -> pc = pc.withDctun(true); // control channel: route-sharing announcements
+        case HOST -> pc = pc.withRoaming(true); // routed only where the mesh says it is
+        case SITE -> { }
+      }
+      // several endpoints: EndpointSet picks one (probes for a gateway, handshakes for a stock peer)
+      peers.add(eps.size() > 1 ? pc.withEndpoints(eps) : pc);
+    }
+    return peers;
   }
 
   /**
@@ -227,7 +392,7 @@ public final class Gateway implements GatewayProcess.Running {
   }
 
   /** Whether some peer is reached over {@code carrier} (so its transport must exist, listening or not). */
-  private static boolean dials(GatewayConfig cfg, String carrier) {
+  static boolean dials(GatewayConfig cfg, String carrier) {
     return cfg.peers().stream().flatMap(p -> p.endpoints().stream()).anyMatch(e -> e.carrier().equals(carrier));
   }
 
@@ -273,6 +438,9 @@ public final class Gateway implements GatewayProcess.Running {
   /** Every module's status, as {@link #status()} prints it and {@code /metrics} exports it. */
   public void report(StatusSink t) {
     t.text("interface", cfg.interfaceName());
+    t.section("reload").counter("count", reloads.get());
+    t.section("reload").counter("failures", reloadFailures.get());
+    t.section("reload").text("last", lastReload);
     t.text("public-key", cfg.publicKey().toString());
     try {
       t.text("listen", hostPort(udp.localAddress()));
@@ -292,6 +460,7 @@ public final class Gateway implements GatewayProcess.Running {
           if (sc != null) {
             t.section("transport").section(tr.kind()).counter("connections-opened", sc.connectionsOpened());
             t.section("transport").section(tr.kind()).counter("connections-refused", sc.connectionsRefused());
+            t.section("transport").section(tr.kind()).counter("connections-timed-out", sc.connectionsTimedOut());
             t.section("transport").section(tr.kind()).counter("framing-errors", sc.framingErrors());
           }
         }
@@ -299,6 +468,10 @@ public final class Gateway implements GatewayProcess.Running {
       t.counter("unroutable-sends", ts.unroutable());
     }
     t.counter("device-write-errors", writeErrors.get());
+    privileges.ifPresent(p -> {
+      t.section("process").text("uid", Integer.toString(p.uid()));
+      t.section("process").text("capabilities", Privileges.names(p.effective()));
+    });
     Engine e = engine;
     if (e != null) {
       e.report(t);
@@ -435,10 +608,16 @@ public final class Gateway implements GatewayProcess.Running {
    *     down and cleaned up by then): {@code dctun up} exits 3
    */
   public static void runUntilStopped(GatewayConfig cfg, java.nio.file.Path statusFile) throws Exception {
+    runUntilStopped(cfg, statusFile, null);
+  }
+
+  /** As above, for {@code cfg} read from {@code configFile}: SIGHUP applies that file again ({@link #reload}). */
+  public static void runUntilStopped(GatewayConfig cfg, java.nio.file.Path statusFile, java.nio.file.Path configFile)
+      throws Exception {
     GatewayProcess p = new GatewayProcess(cfg.interfaceName(), statusFile);
     // Before the first resource exists: a SIGTERM during start still cleans up.
     Runtime.getRuntime().addShutdownHook(new Thread(p::stopFromSignal, "dctun-shutdown"));
-    p.run(onFailure -> start(cfg, onFailure));
+    p.run(onFailure -> start(cfg, onFailure, configFile));
   }
 
   /** The runner behind {@code dctun up}. */

@@ -45,6 +45,8 @@ public final class GatewayFirewall implements AutoCloseable, StatusSource {
   private volatile String lastReloadError = "none";
   private static final long EXPIRY_INTERVAL_NANOS = 1_000_000_000L;
   private long lastExpiry = Long.MIN_VALUE;
+  /** What SIGHUP does: this firewall's rules only, or (a gateway started from a file) the whole file. */
+  private volatile java.util.function.BooleanSupplier onSighup = this::reload;
 
   private GatewayFirewall(GatewayConfig cfg, Device device) {
     this.ifName = cfg.interfaceName();
@@ -89,7 +91,7 @@ public final class GatewayFirewall implements AutoCloseable, StatusSource {
           LOG.info("SIGHUP: no gateway is running; nothing to reload");
         }
         for (GatewayFirewall g : OPEN) {
-          g.reload();
+          g.onSighup.getAsBoolean();
         }
       });
       signalInstalled = true;
@@ -112,6 +114,11 @@ public final class GatewayFirewall implements AutoCloseable, StatusSource {
     } catch (RuntimeException e) {
       LOG.warn("{}: firewall expiry failed: {}", ifName, e.toString());
     }
+  }
+
+  /** SIGHUP runs {@code reload} instead of reloading the rules alone (the gateway's whole-file reload). */
+  void onSighup(java.util.function.BooleanSupplier reload) {
+    onSighup = reload;
   }
 
   /** The running firewall, or null when the configuration has no firewall section. */
@@ -148,6 +155,18 @@ public final class GatewayFirewall implements AutoCloseable, StatusSource {
       return refuse(initial.file() + ": the firewall section is gone; running without a firewall needs a "
           + "restart", initial.file() + ": firewall section removed");
     }
+    install(next);
+    return true;
+  }
+
+  /**
+   * Installs the rules of {@code next}, a whole configuration already loaded and checked (a
+   * gateway's reload); does nothing without a firewall here or there.
+   */
+  synchronized void install(GatewayConfig next) {
+    if (firewall == null || next.firewall().isEmpty()) {
+      return;
+    }
     FirewallConfig fc = next.firewall().get();
     if (fc.options().maxFlows() != current.options().maxFlows()) {
       LOG.warn("{}: firewall reload: max-flows {} applies only after a restart (the table keeps {})",
@@ -165,7 +184,17 @@ public final class GatewayFirewall implements AutoCloseable, StatusSource {
     lastReloadError = "none";
     LOG.info("{}: firewall rules reloaded from {}: version {}, {} rule(s); tracked flows are re-checked "
         + "on their next packet", ifName, fc.file(), firewall.rulesVersion(), rs.size());
-    return true;
+  }
+
+  /**
+   * The gateway refused a reload of its whole file (logged there): the rules were not reloaded
+   * either, which this firewall's counters say too.
+   */
+  void reloadRefused(String shortWhy) {
+    if (firewall != null) {
+      reloadFailures.incrementAndGet();
+      lastReloadError = shortWhy.replace('\n', ' ');
+    }
   }
 
   private boolean refuse(String why, String shortWhy) {

@@ -15,7 +15,7 @@ import picocli.CommandLine.Command;
     version = "dctun 0.1.0",
     description = "Inter-datacenter WireGuard-compatible tunnel.",
     subcommands = {
-      CheckCommand.class, UpCommand.class, GenkeyCommand.class, PubkeyCommand.class,
+      CheckCommand.class, UpCommand.class, ReloadCommand.class, GenkeyCommand.class, PubkeyCommand.class,
       ImportWgCommand.class, FirewallCommand.class, StatusCommand.class, ForwardCommand.class, CommandLine.HelpCommand.class
     })
 public final class Main implements Runnable {

@@ -22,7 +22,8 @@ import picocli.CommandLine.ParentCommand;
  * {@code wg show} reads), as text or {@code --json}; with {@code -c} the peers get their names
  * from the file. Prints no key but public ones.
  */
-@Command(name = "status", description = "Show a running gateway's peers (from its UAPI socket, as `wg show`), as text or JSON.")
+@Command(name = "status", description = "Show a running gateway's peers (from its UAPI socket, as `wg show`) and, with "
+    + "--status-file, its HA pair, firewall, routes and drops; as tables or JSON.")
 final class StatusCommand implements Callable<Integer> {
   @ParentCommand Main main;
 
@@ -34,6 +35,11 @@ final class StatusCommand implements Callable<Integer> {
 
   @Option(names = "--json", description = "one JSON object instead of text")
   boolean json;
+
+  @Option(names = "--status-file", paramLabel = "FILE",
+      description = "the gateway's --status-file: also its HA pair, firewall rules and table fill, routes, drops, "
+          + "reloads and transports (or the status file of `dctun forward`: its sessions, listeners, connects)")
+  Path statusFile;
 
   @Option(names = "--socket-dir", hidden = true, description = "where the sockets are (tests)")
   Path socketDir = UapiServer.DEFAULT_DIRECTORY;
@@ -61,17 +67,61 @@ final class StatusCommand implements Callable<Integer> {
       name = GatewayConfig.DEFAULT_INTERFACE;
     }
     Path sock = socketDir.resolve(name + ".sock");
-    UapiState st;
+    Map<String, String> gateway = null;
+    if (statusFile != null) {
+      try {
+        gateway = StatusFile.read(main.resolve(statusFile));
+      } catch (IOException e) {
+        err.println("dctun status: cannot read " + statusFile + ": " + e.getMessage());
+        err.flush();
+        return Main.EXIT_FAILED;
+      }
+      if (gateway.isEmpty()) {
+        err.println("dctun status: " + statusFile + " is empty or missing: is dctun up running with --status-file "
+            + statusFile + "?");
+        err.flush();
+        return Main.EXIT_FAILED;
+      }
+    }
+    UapiState st = null;
+    String uapiError = null;
+    boolean forwardOnly = gateway != null && !gateway.containsKey("interface") && iface == null && config == null;
     try {
+      if (forwardOnly) {
+        // the status file of `dctun forward`: no tunnel interface, no UAPI socket to ask
+        PrintWriter out = spec.commandLine().getOut();
+        out.print(json ? "{\"uapi\":null,\"status\":" + StatusTables.json(gateway) + "}\n" : StatusTables.text(gateway));
+        out.flush();
+        return Main.EXIT_OK;
+      }
       st = UapiState.get(sock, 5000);
     } catch (IOException | UapiException e) {
-      err.println("dctun status: " + name + ": cannot read " + sock + " (" + e.getMessage()
-          + "); is dctun up running with uapi on?");
-      err.flush();
-      return Main.EXIT_FAILED;
+      uapiError = name + ": cannot read " + sock + " (" + e.getMessage() + "); is dctun up running with uapi on?";
+      if (gateway == null) {
+        err.println("dctun status: " + uapiError);
+        err.flush();
+        return Main.EXIT_FAILED;
+      }
     }
     PrintWriter out = spec.commandLine().getOut();
-    out.print(json ? json(name, st, names) : text(name, st, names, System.currentTimeMillis() / 1000));
+    if (json) {
+      String peers = st == null ? null : json(name, st, names).strip();
+      if (gateway == null) {
+        out.println(peers);
+      } else {
+        // {"uapi": <the peer object, or null>, "status": <every status key>}
+        out.println("{\"uapi\":" + (peers == null ? "null" : peers) + ",\"status\":" + StatusTables.json(gateway) + "}");
+      }
+    } else {
+      if (st != null) {
+        out.print(text(name, st, names, System.currentTimeMillis() / 1000));
+      } else {
+        out.println("interface: " + name + " (peers: " + uapiError + ")");
+      }
+      if (gateway != null) {
+        out.print(StatusTables.text(gateway));
+      }
+    }
     out.flush();
     return Main.EXIT_OK;
   }

@@ -52,6 +52,27 @@ final class StatusFile {
     }
   }
 
+  /**
+   * The {@code key value} lines of a status file (written whole by a rename, so never half a
+   * snapshot); empty if there is none (yet).
+   */
+  static java.util.Map<String, String> read(Path file) throws IOException {
+    java.util.Map<String, String> m = new java.util.LinkedHashMap<>();
+    String text;
+    try {
+      text = java.nio.file.Files.readString(file);
+    } catch (java.nio.file.NoSuchFileException e) {
+      return m;
+    }
+    for (String line : text.split("\n")) {
+      int sp = line.indexOf(' ');
+      if (sp > 0) {
+        m.put(line.substring(0, sp), line.substring(sp + 1).strip());
+      }
+    }
+    return m;
+  }
+
   /** Removes the status file (a symlink there is removed, not its target). */
   static void remove(Path file) throws IOException {
     Files.deleteIfExists(file);

@@ -70,4 +70,34 @@ class CheckMeshTest {
     assertThat(run("check", "-c", "gw.yaml")).isEqualTo(1);
     assertThat(err.toString()).contains("gw.yaml:9: mesh.etcd-endpoints: is required with mode: etcd");
   }
+
+  @Test
+  void checkSaysHowItReachesEtcd() throws Exception {
+    io.dctun.core.testing.TestPki.assumeAvailable();
+    io.dctun.core.testing.TestPki pki = new io.dctun.core.testing.TestPki(dir, "ca");
+    pki.client("gw1", "ec");
+    Files.writeString(dir.resolve("etcd.pw"), "pw-not-shown\n");
+    Files.setPosixFilePermissions(dir.resolve("etcd.pw"), java.nio.file.attribute.PosixFilePermissions.fromString("rw-------"));
+    KeyFiles.writePrivateKey(dir.resolve("gw.key"), PrivateKey.generate());
+    Files.writeString(dir.resolve("gw.yaml"), String.join("\n",
+        "private-key-file: gw.key",
+        "listen-port: 51820",
+        "peers:",
+        "  - name: laptop",
+        "    public-key: " + PrivateKey.generate().publicKey(),
+        "    allowed-ips: [198.18.90.5/32]",
+        "    role: host",
+        "mesh:",
+        "  mode: etcd",
+        "  etcd-endpoints: [https://198.18.40.1:2379, https://198.18.40.2:2379]",
+        "  etcd-ca-file: ca-ca.pem",
+        "  etcd-cert-file: gw1.pem",
+        "  etcd-key-file: gw1.key",
+        "  etcd-user: gw1",
+        "  etcd-password-file: etcd.pw",
+        ""));
+    assertThat(run("check", "-c", "gw.yaml")).as(err.toString()).isZero();
+    assertThat(out.toString()).contains("; etcd: 2 endpoint(s), TLS (trust: " + pki.caCert() + "), client certificate "
+        + pki.cert("gw1") + ", user gw1\n").doesNotContain("pw-not-shown");
+  }
 }

@@ -125,6 +125,12 @@ class MainTest {
     assertThat(err.toString()).contains("the data plane is not wired yet");
   }
 
+  @Test
+  void upWithUserOutsideTheLauncherSaysWhoDoesIt() {
+    assertThat(run("", "up", "--user", "dctun", "-c", "gw.yaml")).isEqualTo(2);
+    assertThat(err.toString()).contains("--user dctun is done by the dctun launcher").contains("Least privilege");
+  }
+
   static final String WG0 = String.join("\n",
       "[Interface]",                                         // 1
       "# site one",                                          // 2

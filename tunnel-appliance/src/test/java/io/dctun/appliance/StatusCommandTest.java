@@ -89,4 +89,84 @@ class StatusCommandTest {
     assertThat(err.toString()).contains("du0none").contains("is dctun up running with uapi on?");
     assertThat(List.of(out.toString())).containsExactly("");
   }
+
+  /** Lines as a running gateway writes them (taken from a real gwB of E2eFirewallPairTest, plus HA and a route). */
+  static final String STATUS = String.join("\n",
+      "interface du0st",
+      "reload.count 1",
+      "reload.failures 0",
+      "reload.last add peer siteC [198.18.30.0/24]",
+      "listen *:51820",
+      "peer siteA cLIsqbiMW6VJIlUXldIE3trrATCaETbGlNRfSPUMNV8=",
+      "peer.siteA.endpoint 198.18.0.1:51820",
+      "peer.siteA.rx-bytes 13367824",
+      "drop.BAD_MAC1 0",
+      "drop.FILTERED 3",
+      "drop.NO_ROUTE 0",
+      "route.198.18.70.5/32 gw2 learned from mesh",
+      "firewall on",
+      "firewall.reloads 1",
+      "firewall.flows 3",
+      "firewall.max-flows 262144",
+      "firewall.rule.pg-in.packets 10",
+      "firewall.rule.pg-in.bytes 558",
+      "firewall.rule.bulk-in.packets 10292",
+      "firewall.rule.bulk-in.bytes 13126380",
+      "ha.state MASTER",
+      "ha.takeovers 1",
+      "transport.tcp.connections-timed-out 2",
+      "uapi.sets 0",
+      "");
+
+  @Test
+  void withTheStatusFileTheTablesShowTheWholeGateway() throws Exception {
+    Files.writeString(dir.resolve("gw.status"), STATUS);
+    assertThat(run("status", "-i", "du0st", "--socket-dir", dir.toString(), "--status-file", "gw.status"))
+        .as(err.toString()).isZero();
+    String text = out.toString();
+    assertThat(text).startsWith("interface: du0st\n  public key: ");
+    assertThat(text).contains("\nHA pair\n").containsPattern("\n  state +MASTER\n");
+    assertThat(text).containsPattern("\n  connection table +3 of 262144 flows \\(0\\.0 %\\)\n");
+    assertThat(text).contains("\nFirewall rules\n").containsPattern("\n  bulk-in +10292 +13126380\n")
+        .containsPattern("\n  pg-in +10 +558\n");
+    assertThat(text).containsPattern("\n  198\\.18\\.70\\.5/32 +gw2 +learned from mesh\n");
+    assertThat(text).contains("\nDrops (non-zero)\n").containsPattern("\n  FILTERED +3\n").doesNotContain("BAD_MAC1");
+    assertThat(text).containsPattern("\n  tcp\\.connections-timed-out +2\n").containsPattern("\n  last +add peer siteC");
+    assertThat(text).doesNotContain(key.toBase64());
+  }
+
+  @Test
+  void withTheStatusFileJsonCarriesEveryKey() throws Exception {
+    Files.writeString(dir.resolve("gw.status"), STATUS);
+    assertThat(run("status", "-i", "du0st", "--json", "--socket-dir", dir.toString(), "--status-file", "gw.status"))
+        .as(err.toString()).isZero();
+    com.fasterxml.jackson.databind.JsonNode j = new com.fasterxml.jackson.databind.ObjectMapper().readTree(out.toString());
+    assertThat(j.get("uapi").get("listenPort").asInt()).isEqualTo(51820);
+    assertThat(j.get("status").get("firewall.rule.bulk-in.packets").isNumber()).isTrue();
+    assertThat(j.get("status").get("firewall.rule.bulk-in.packets").asLong()).isEqualTo(10292);
+    assertThat(j.get("status").get("ha.state").asText()).isEqualTo("MASTER");
+    assertThat(j.get("status").get("route.198.18.70.5/32").asText()).isEqualTo("gw2 learned from mesh");
+    assertThat(j.get("status").size()).isEqualTo(STATUS.strip().split("\n").length);
+  }
+
+  @Test
+  void theStatusFileAloneWhenTheUapiIsOff() throws Exception {
+    Files.writeString(dir.resolve("gw.status"), STATUS);
+    assertThat(run("status", "-i", "du0off", "--socket-dir", dir.toString(), "--status-file", "gw.status")).isZero();
+    assertThat(out.toString()).startsWith("interface: du0off (peers: du0off: cannot read").contains("\nFirewall rules\n");
+    assertThat(run("status", "-i", "du0st", "--socket-dir", dir.toString(), "--status-file", "none.status"))
+        .isEqualTo(Main.EXIT_FAILED);
+    assertThat(err.toString()).contains("none.status is empty or missing");
+  }
+
+  @Test
+  void theStatusFileOfAReverseForward() throws Exception {
+    Files.writeString(dir.resolve("fwd.status"), String.join("\n", "forward-outer.listen 198.18.62.1:2222",
+        "forward-outer.sessions 1", "forward-outer.listeners 1", "forward-outer.refused-keys 0",
+        "forward-inner.state connected", "forward-inner.connects 2", ""));
+    assertThat(run("status", "--status-file", "fwd.status")).as(err.toString()).isZero();
+    assertThat(out.toString()).startsWith("\nReverse forwards, outer side\n").containsPattern("\n  sessions +1\n")
+        .contains("\nReverse forwards, inner side\n").containsPattern("\n  state +connected\n")
+        .doesNotContain("Drops").doesNotContain("cannot read");
+  }
 }

@@ -4,6 +4,7 @@ import java.io.IOException;
 import java.nio.ByteBuffer;
 import java.nio.channels.FileChannel;
 import java.nio.charset.StandardCharsets;
+import java.nio.file.AccessDeniedException;
 import java.nio.file.AtomicMoveNotSupportedException;
 import java.nio.file.Files;
 import java.nio.file.LinkOption;
@@ -175,6 +176,9 @@ public final class KeyFiles {
       real = file.toRealPath();
     } catch (NoSuchFileException e) {
       throw new KeyFileException(file, "does not exist");
+    } catch (AccessDeniedException e) {
+      throw new KeyFileException(file, "cannot be reached by this process's user" + processUid()
+          + ": a directory on its path is not searchable by it");
     } catch (IOException e) {
       throw new KeyFileException(file, "cannot be read: " + e.getMessage());
     }
@@ -201,6 +205,10 @@ public final class KeyFiles {
       }
     } catch (KeyFileException e) {
       throw e;
+    } catch (AccessDeniedException e) {
+      // Mode 0600 and another owner: a gateway run unprivileged (README, "Least privilege") must own its key.
+      throw new KeyFileException(file, "cannot be read by this process's user" + processUid() + owner(real)
+          + ": chown it to the user the gateway runs as (and keep it mode 0600)");
     } catch (IOException e) {
       if (Files.isSymbolicLink(real)) { // O_NOFOLLOW's ELOOP
         throw new KeyFileException(file, "became a symbolic link after it was checked; not followed");
@@ -218,6 +226,29 @@ public final class KeyFiles {
       return text;
     } finally {
       Arrays.fill(bytes, (byte) 0);
+    }
+  }
+
+  /** " (uid 65534)", or "" where the platform cannot say. */
+  private static String processUid() {
+    try {
+      for (String line : Files.readAllLines(Path.of("/proc/self/status"), StandardCharsets.US_ASCII)) {
+        if (line.startsWith("Uid:")) {
+          return " (uid " + line.substring(4).strip().split("\\s+")[0] + ")";
+        }
+      }
+    } catch (IOException | RuntimeException e) {
+      // not Linux: say nothing
+    }
+    return "";
+  }
+
+  /** ", owned by uid 0", or "" where the platform cannot say. */
+  private static String owner(Path real) {
+    try {
+      return ", owned by uid " + Files.getAttribute(real, "unix:uid", LinkOption.NOFOLLOW_LINKS);
+    } catch (IOException | RuntimeException e) {
+      return "";
     }
   }
 

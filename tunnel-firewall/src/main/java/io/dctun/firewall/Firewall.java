@@ -258,6 +258,26 @@ public final class Firewall implements PacketFilter, StatusSource {
     return current.rules.stats();
   }
 
+  /**
+   * {@code Firewall[rules v2 (4 rules), 12/262144 flows, decided RULE_ACCEPT=10, NO_RULE=3]}: the
+   * installed version, the table's fill and every non-zero verdict reason, for a program that
+   * prints what it reads; per-rule and per-peer counts are in {@link #report}.
+   */
+  @Override
+  public String toString() {
+    StringBuilder b = new StringBuilder("Firewall[rules v").append(rulesVersion()).append(" (")
+        .append(ruleSet().size()).append(ruleSet().size() == 1 ? " rule), " : " rules), ")
+        .append(table.size()).append('/').append(table.maxFlows()).append(" flows, decided");
+    int shown = 0;
+    for (Reason r : Reason.VALUES) {
+      long c = reasonCount(r);
+      if (c != 0) {
+        b.append(shown++ == 0 ? " " : ", ").append(r.name()).append('=').append(c);
+      }
+    }
+    return b.append(shown == 0 ? " nothing yet]" : "]").toString();
+  }
+
   /** Removes expired flows; call periodically (e.g. each second) from the engine's timer. */
   /**
    * Exports up to {@code max} established (assured) flows that changed since their last export,

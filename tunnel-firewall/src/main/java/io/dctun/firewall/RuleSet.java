@@ -12,10 +12,12 @@ import java.util.ArrayList;
 import java.util.Arrays;
 import java.util.HashMap;
 import java.util.HashSet;
+import java.util.Iterator;
 import java.util.LinkedHashMap;
 import java.util.List;
 import java.util.Locale;
 import java.util.Map;
+import java.util.ServiceConfigurationError;
 import java.util.ServiceLoader;
 import java.util.Set;
 import java.util.TreeSet;
@@ -179,6 +181,8 @@ public final class RuleSet {
     private final Map<String, PeerDef> peers = new LinkedHashMap<>();
     private final List<Rule> rules = new ArrayList<>();
     private Map<String, RuleModule> modules;
+    /** Why rule modules on the class path failed to load, for the error of a rule that names one. */
+    private final List<String> moduleFailures = new ArrayList<>();
     private final List<RuleError> early = new ArrayList<>();
 
     private Builder() {}
@@ -211,11 +215,35 @@ public final class RuleSet {
       return this;
     }
 
-    /** The modules on the class path, by name ({@link ServiceLoader}). */
+    /** The modules on the class path, by name ({@link ServiceLoader}); those that fail to load are left out. */
     public static Map<String, RuleModule> discoverModules() {
+      return discoverModules(new ArrayList<>());
+    }
+
+    /** The most broken providers one discovery reports before it gives up on the rest. */
+    private static final int MAX_MODULE_FAILURES = 20;
+
+    /**
+     * As {@link #discoverModules()}, adding to {@code failures} why each provider that could not
+     * be loaded failed. An operator's module jar is input: a services file naming a missing class,
+     * a class built for a newer JDK or a constructor that throws must come out as a configuration
+     * error naming it, not as an Error out of the loader.
+     */
+    static Map<String, RuleModule> discoverModules(List<String> failures) {
       Map<String, RuleModule> m = new HashMap<>();
-      for (RuleModule r : ServiceLoader.load(RuleModule.class)) {
-        m.putIfAbsent(r.name(), r);
+      Iterator<RuleModule> it = ServiceLoader.load(RuleModule.class).iterator();
+      while (failures.size() < MAX_MODULE_FAILURES) {
+        try {
+          if (!it.hasNext()) {
+            break;
+          }
+          RuleModule r = it.next();
+          m.putIfAbsent(r.name(), r);
+        } catch (ServiceConfigurationError | LinkageError | RuntimeException e) {
+          Throwable cause = e.getCause();
+          failures.add(e.getClass().getSimpleName() + ": " + e.getMessage()
+              + (cause != null ? " (" + cause.getClass().getSimpleName() + ": " + cause.getMessage() + ")" : ""));
+        }
       }
       return m;
     }
@@ -228,7 +256,7 @@ public final class RuleSet {
     public RuleSet build() throws RuleSetException {
       List<RuleError> errors = new ArrayList<>(early);
       if (modules == null) {
-        modules = discoverModules();
+        modules = discoverModules(moduleFailures);
       }
       // Peers and groups.
       String[] names = peers.keySet().toArray(new String[0]);
@@ -356,7 +384,8 @@ public final class RuleSet {
         RuleModule m = modules.get(e.getKey());
         if (m == null) {
           errs.add(new RuleError(label, "match." + e.getKey(), "no rule module named '"
-              + e.getKey() + "' (loaded: " + new TreeSet<>(modules.keySet()) + ")"));
+              + e.getKey() + "' (loaded: " + new TreeSet<>(modules.keySet()) + ")"
+              + (moduleFailures.isEmpty() ? "" : "; failed to load: " + String.join("; ", moduleFailures))));
           continue;
         }
         try {

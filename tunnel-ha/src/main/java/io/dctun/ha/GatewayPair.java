@@ -36,6 +36,7 @@ import org.slf4j.LoggerFactory;
  */
 public final class GatewayPair implements AutoCloseable, StatusSource {
   private static final Logger LOG = LoggerFactory.getLogger(GatewayPair.class);
+  private final io.dctun.core.LogLimiter trackLog = new io.dctun.core.LogLimiter();
   /** The tracking thread's period. */
   public static final long TRACK_NANOS = 100_000_000L;
 
@@ -253,7 +254,9 @@ public final class GatewayPair implements AutoCloseable, StatusSource {
       } catch (InterruptedException e) {
         return;
       } catch (RuntimeException e) {
-        LOG.warn("HA tracking: {}", e.toString());
+        if (trackLog.allow()) { // a bug that repeats every 100 ms must not flood the log
+          LOG.warn("HA tracking: {}", e.toString());
+        }
       }
     }
   }

@@ -195,7 +195,7 @@ public final class LinuxTun implements PacketDevice {
         return "no TUN device " + TUN_PATH + " (is the tun module loaded / the device mapped?)";
       case 1: // EPERM
       case 13: // EACCES
-        return "no permission to open " + TUN_PATH;
+        return "no permission to open " + TUN_PATH + " (this user needs read-write access: the kernel makes it 0666)";
       default:
         return null;
     }

@@ -73,9 +73,18 @@ public final class NettyTlsTransport implements Transport {
   private final StreamCounters counters = new StreamCounters();
   private volatile int maxConnections = StreamCounters.MAX_CONNECTIONS;
 
+  private volatile long firstMessageTimeoutNanos = StreamCounters.FIRST_MESSAGE_TIMEOUT_NANOS;
+  private volatile long idleTimeoutNanos = StreamCounters.IDLE_TIMEOUT_NANOS;
+
   /** For tests: a lower bound than {@link StreamCounters#MAX_CONNECTIONS}. */
   void maxConnections(int n) {
     maxConnections = n;
+  }
+
+  /** For tests: shorter silence bounds than {@link StreamCounters}'s, for connections accepted from now on. */
+  void timeouts(long firstMessageNanos, long idleNanos) {
+    firstMessageTimeoutNanos = firstMessageNanos;
+    idleTimeoutNanos = idleNanos;
   }
 
   /** Messages dropped because their connection's send buffer was full. */
@@ -84,6 +93,7 @@ public final class NettyTlsTransport implements Transport {
     return counters.queueFullDrops();
   }
   private volatile Receiver receiver;
+  private volatile boolean closing;
   private final SslContext serverTls;
 
   private NettyTlsTransport(EventLoopGroup group, SslContext serverTls, SslContext clientTls, LongSupplier nanoTime) {
@@ -151,7 +161,12 @@ public final class NettyTlsTransport implements Transport {
       @Override
       protected void initChannel(SocketChannel ch) {
         SslContext ctx = dialled == null ? serverTls : clientTls;
-        ch.pipeline().addLast(ctx.newHandler(ch.alloc()));
+        ch.pipeline().addLast(ctx.newHandler(ch.alloc())); // its TLS handshake must finish within 10 s
+        if (dialled == null) {
+          // Anyone can reach the listener: a connection quiet this long holds a slot for nothing.
+          ch.pipeline().addLast(new io.netty.handler.timeout.IdleStateHandler(
+              idleTimeoutNanos, 0, 0, TimeUnit.NANOSECONDS));
+        }
         ch.pipeline().addLast(new LengthFieldBasedFrameDecoder(StreamFraming.PREFIX + StreamFraming.MAX_MESSAGE,
             0, StreamFraming.PREFIX, 0, StreamFraming.PREFIX));
         ch.pipeline().addLast(new Messages(dialled));
@@ -163,9 +178,21 @@ public final class NettyTlsTransport implements Transport {
   private final class Messages extends SimpleChannelInboundHandler<ByteBuf> {
     private final byte[] scratch = new byte[StreamFraming.MAX_MESSAGE];
     private StreamEndpoint endpoint;
+    private boolean framed;
 
     Messages(StreamEndpoint dialled) {
       this.endpoint = dialled;
+    }
+
+    @Override
+    public void userEventTriggered(ChannelHandlerContext ctx, Object evt) throws Exception {
+      if (evt instanceof io.netty.handler.timeout.IdleStateEvent) {
+        counters.timedOut();
+        LOG.debug("TLS {} closed: nothing received for {} s", endpoint, idleTimeoutNanos / 1_000_000_000L);
+        ctx.close();
+        return;
+      }
+      super.userEventTriggered(ctx, evt);
     }
 
     @Override
@@ -182,6 +209,13 @@ public final class NettyTlsTransport implements Transport {
           old.close();
         }
         counters.opened();
+        ctx.executor().schedule(() -> {
+          if (!framed && ctx.channel().isActive()) {
+            counters.timedOut();
+            LOG.debug("TLS {} closed: no whole message within 10 s of accepting it", endpoint);
+            ctx.close();
+          }
+        }, firstMessageTimeoutNanos, TimeUnit.NANOSECONDS);
       } else {
         backoff.connected(endpoint);
       }
@@ -195,6 +229,7 @@ public final class NettyTlsTransport implements Transport {
         ctx.close();
         return;
       }
+      framed = true;
       Receiver r = receiver;
       if (r != null) {
         msg.readBytes(scratch, 0, len);
@@ -240,6 +275,23 @@ public final class NettyTlsTransport implements Transport {
   @Override
   public void start(Receiver receiver) {
     this.receiver = receiver;
+    Channel listener = server;
+    if (listener != null) {
+      // A listener that closes while the transport runs (not by close()) accepts no peer again:
+      // say so to the engine, which treats it as fatal, rather than serve on without it.
+      listener.closeFuture().addListener(f -> {
+        if (!closing) {
+          LOG.error("TLS transport: the listener on {} closed; it accepts no connection any more",
+              listener.localAddress());
+          receiver.failed(new IOException("TLS listener on " + listener.localAddress() + " closed"));
+        }
+      });
+    }
+  }
+
+  /** For tests: the listening channel (null when dialling only). */
+  Channel listener() {
+    return server;
   }
 
   @Override
@@ -316,6 +368,8 @@ public final class NettyTlsTransport implements Transport {
       }
       ChannelFuture f = new Bootstrap().group(group).channel(NioSocketChannel.class)
           .option(ChannelOption.TCP_NODELAY, true)
+          .option(ChannelOption.CONNECT_TIMEOUT_MILLIS,
+              (int) (StreamCounters.FIRST_MESSAGE_TIMEOUT_NANOS / 1_000_000L)) // not Netty's 30 s
           .option(ChannelOption.ALLOCATOR, PooledByteBufAllocator.DEFAULT)
           .option(ChannelOption.WRITE_BUFFER_WATER_MARK, new WriteBufferWaterMark(SEND_BUFFER_BYTES / 2, SEND_BUFFER_BYTES))
           .handler(initializer(ep))
@@ -331,6 +385,9 @@ public final class NettyTlsTransport implements Transport {
           connecting.remove(c);
         }
         if (!done.isSuccess()) {
+          if (done.cause() instanceof io.netty.channel.ConnectTimeoutException) {
+            counters.timedOut();
+          }
           backoff.failed(ep);
           conns.remove(ep, c);
           LOG.debug("TLS dial {}: {}", ep, done.cause() == null ? "cancelled" : done.cause().toString());
@@ -362,6 +419,7 @@ public final class NettyTlsTransport implements Transport {
 
   @Override
   public void close() {
+    closing = true;
     if (server != null) {
       server.close().awaitUninterruptibly(2, TimeUnit.SECONDS);
     }

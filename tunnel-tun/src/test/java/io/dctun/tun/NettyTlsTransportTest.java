@@ -10,6 +10,7 @@ import io.dctun.core.session.Device;
 import io.dctun.core.session.Peer;
 import io.dctun.core.session.PeerConfig;
 import io.dctun.core.testing.ManualClock;
+import io.dctun.core.transport.StreamCounters;
 import io.dctun.core.transport.StreamEndpoint;
 import io.dctun.core.transport.Transports;
 import io.dctun.core.transport.UdpEndpoint;
@@ -180,5 +181,116 @@ class NettyTlsTransportTest {
         s.close();
       }
     }
+  }
+
+  /**
+   * A client that completes TLS and then says nothing is closed once the first-message bound has
+   * passed, and counted; a peer that sent a message in time is kept.
+   */
+  @Test
+  void aSilentClientIsClosedAfterTheFirstMessageBoundAndCounted() throws Exception {
+    Node server = new Node("srv", true);
+    server.tls.timeouts(300_000_000L, StreamCounters.IDLE_TIMEOUT_NANOS);
+    server.start();
+    talkerThatSentOneMessage(server);
+
+    try (javax.net.ssl.SSLSocket silent = (javax.net.ssl.SSLSocket) trustingTls().getSocketFactory()
+        .createSocket(LO, server.tls.localAddress().getPort())) {
+      silent.setSoTimeout((int) WAIT.toMillis());
+      silent.startHandshake();
+      assertThat(server.tls.connections()).isEqualTo(2);
+      int r;
+      try {
+        do {
+          r = silent.getInputStream().read(); // nothing is sent to it: read until the server closes
+        } while (r >= 0);
+      } catch (java.net.SocketException reset) {
+        // closed with a reset: closed all the same
+      }
+    }
+    // The talker was accepted first, so its own first-message check ran before the silent one's:
+    // it spoke, it stays (had it been closed, it would have been counted first).
+    assertThat(server.tls.counters().connectionsTimedOut()).isEqualTo(1);
+    assertThat(await(() -> server.tls.connections() == 1)).as("the silent one leaves the table, the talker stays")
+        .isTrue();
+  }
+
+  /** An accepted connection on which nothing arrives for the idle bound is closed and counted. */
+  @Test
+  void anIdleConnectionIsClosedAndCounted() throws Exception {
+    Node server = new Node("srv", true);
+    server.tls.timeouts(StreamCounters.FIRST_MESSAGE_TIMEOUT_NANOS, 500_000_000L);
+    server.start();
+    NettyTlsTransport talker = talkerThatSentOneMessage(server);
+    assertThat(await(() -> server.tls.connections() == 0)).as("closed after 0.5 s of silence").isTrue();
+    assertThat(server.tls.counters().connectionsTimedOut()).isEqualTo(1);
+    assertThat(await(() -> talker.connections() == 0)).as("the talker sees it closed").isTrue();
+  }
+
+  /** A listener that dies under a running transport is reported to the engine (fatal there); close() is not. */
+  @Test
+  void aListenerThatClosesIsReportedAsAFailureButCloseIsNot() throws Exception {
+    java.util.concurrent.CompletableFuture<Throwable> failed = new java.util.concurrent.CompletableFuture<>();
+    NettyTlsTransport tls = NettyTlsTransport.open(new InetSocketAddress(LO, 0));
+    open.add(tls);
+    tls.start(new io.dctun.core.transport.Transport.Receiver() {
+      @Override
+      public void onPacket(byte[] buf, int off, int len, io.dctun.core.transport.Endpoint from) {}
+
+      @Override
+      public void failed(Throwable cause) {
+        failed.complete(cause);
+      }
+    });
+    tls.listener().close().sync();
+    assertThat(failed.get(WAIT.toMillis(), java.util.concurrent.TimeUnit.MILLISECONDS))
+        .hasMessageContaining("TLS listener").hasMessageContaining("closed");
+
+    java.util.concurrent.CompletableFuture<Throwable> notFailed = new java.util.concurrent.CompletableFuture<>();
+    NettyTlsTransport other = NettyTlsTransport.open(new InetSocketAddress(LO, 0));
+    other.start(new io.dctun.core.transport.Transport.Receiver() {
+      @Override
+      public void onPacket(byte[] buf, int off, int len, io.dctun.core.transport.Endpoint from) {}
+
+      @Override
+      public void failed(Throwable cause) {
+        notFailed.complete(cause);
+      }
+    });
+    io.netty.channel.Channel l = other.listener();
+    other.close();
+    assertThat(l.closeFuture().isDone()).isTrue();
+    assertThat(notFailed).as("an orderly close is no failure").isNotDone();
+  }
+
+  /** A dial-only transport that has sent {@code server} one (junk) message, which has arrived. */
+  private NettyTlsTransport talkerThatSentOneMessage(Node server) throws Exception {
+    NettyTlsTransport talker = NettyTlsTransport.open(null);
+    open.add(talker);
+    talker.start((buf, off, len, from) -> {});
+    talker.send(StreamEndpoint.tls(server.tls.localAddress()), new byte[32], 0, 32);
+    assertThat(await(() -> server.device.drops().total() == 1)).as("the talker's message arrived").isTrue();
+    return talker;
+  }
+
+  private static javax.net.ssl.SSLContext trustingTls() throws Exception {
+    javax.net.ssl.X509TrustManager trustAll = new javax.net.ssl.X509TrustManager() {
+      @Override
+      public void checkClientTrusted(java.security.cert.X509Certificate[] chain, String authType) {
+      }
+
+      @Override
+      public void checkServerTrusted(java.security.cert.X509Certificate[] chain, String authType) {
+        // the test's server has a self-signed certificate; what is tested is not the certificate
+      }
+
+      @Override
+      public java.security.cert.X509Certificate[] getAcceptedIssuers() {
+        return new java.security.cert.X509Certificate[0];
+      }
+    };
+    javax.net.ssl.SSLContext tls = javax.net.ssl.SSLContext.getInstance("TLS");
+    tls.init(null, new javax.net.ssl.TrustManager[] {trustAll}, null);
+    return tls;
   }
 }

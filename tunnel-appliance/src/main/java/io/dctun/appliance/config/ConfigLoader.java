@@ -81,7 +81,8 @@ public final class ConfigLoader {
   static final Set<String> PEER_FIELDS = Set.of(
       "name", "public-key", "endpoint", "endpoints", "allowed-ips", "persistent-keepalive", "preshared-key-file", "role",
       "groups");
-  static final Set<String> MESH_FIELDS = Set.of("mode", "lease", "etcd-endpoints", "name");
+  static final Set<String> MESH_FIELDS = Set.of("mode", "lease", "etcd-endpoints", "name", "etcd-ca-file",
+      "etcd-cert-file", "etcd-key-file", "etcd-user", "etcd-password-file");
   static final Set<String> ROUTE_FIELDS = Set.of("prefix", "via");
   private static final Pattern DURATION = Pattern.compile("([0-9]{1,9})(ms|s|m)?");
 
@@ -348,6 +349,7 @@ public final class ConfigLoader {
         }
       }
       List<java.net.URI> etcd = new ArrayList<>();
+      String scheme = null;
       n = value(f, "etcd-endpoints");
       if (n != null && mode != MeshConfig.Mode.ETCD) {
         error(n, "mesh.etcd-endpoints", "only with mode: etcd");
@@ -359,11 +361,15 @@ public final class ConfigLoader {
         if (s == null) continue;
         try {
           java.net.URI u = new java.net.URI(s);
-          if (!"http".equals(u.getScheme()) || u.getHost() == null || u.getPort() < 1 || u.getRawPath() != null
-              && !u.getRawPath().isEmpty() && !u.getRawPath().equals("/")) {
-            error(eItems.get(i), field, "'" + s + "' is not an etcd client URL like http://198.18.40.1:2379 "
-                + "(http, a host and a port; TLS to etcd is not supported yet)");
+          if (!("http".equals(u.getScheme()) || "https".equals(u.getScheme())) || u.getHost() == null
+              || u.getPort() < 1 || u.getRawPath() != null && !u.getRawPath().isEmpty() && !u.getRawPath().equals("/")) {
+            error(eItems.get(i), field, "'" + s + "' is not an etcd client URL like https://198.18.40.1:2379 "
+                + "(http or https, a host and a port)");
+          } else if (scheme != null && !scheme.equals(u.getScheme())) {
+            error(eItems.get(i), field, "'" + s + "' is " + u.getScheme() + ":// but the first endpoint is " + scheme
+                + "://; use one for all");
           } else {
+            scheme = u.getScheme();
             etcd.add(u);
           }
         } catch (java.net.URISyntaxException e) {
@@ -383,13 +389,100 @@ public final class ConfigLoader {
           name = s;
         }
       }
+      io.dctun.core.mesh.etcd.EtcdSecurity security = etcdSecurity(f, mode, "https".equals(scheme));
       if (!meshPeers) {
         error(tuple.getKeyNode(), "mesh", "is set but no peer has role gateway or host: there is nothing to share");
       }
-      if (mode == MeshConfig.Mode.ETCD && etcd.isEmpty()) {
+      if (mode == MeshConfig.Mode.ETCD && etcd.isEmpty() || security == null) {
         return Optional.empty(); // errors reported above
       }
-      return Optional.of(new MeshConfig(mode, lease, etcd, name));
+      return Optional.of(new MeshConfig(mode, lease, etcd, name, security));
+    }
+
+    /**
+     * TLS files and the etcd user of the mesh section, each file checked now (exists, parses, key
+     * and password file mode 0600, key matches certificate); null after an error.
+     */
+    io.dctun.core.mesh.etcd.EtcdSecurity etcdSecurity(Map<String, NodeTuple> f, MeshConfig.Mode mode, boolean https) {
+      int before = errors.size();
+      Map<String, Path> files = new HashMap<>();
+      Map<String, Node> nodes = new HashMap<>();
+      for (String k : List.of("etcd-ca-file", "etcd-cert-file", "etcd-key-file", "etcd-user", "etcd-password-file")) {
+        Node n = value(f, k);
+        if (n == null) {
+          continue;
+        }
+        String s = scalar(n, "mesh." + k);
+        if (s == null) {
+          continue;
+        }
+        nodes.put(k, n);
+        if (mode != MeshConfig.Mode.ETCD) {
+          error(n, "mesh." + k, "only with mode: etcd");
+        } else if (k.endsWith("-file")) {
+          files.put(k, dir.resolve(s).normalize());
+          if (!https && !k.equals("etcd-password-file")) {
+            error(n, "mesh." + k, "needs https:// etcd-endpoints (TLS); they are http://");
+          }
+        } else if (s.isEmpty() || s.chars().anyMatch(c -> c < 0x20 || c == 0x7f)) {
+          error(n, "mesh." + k, "'" + s + "' is not an etcd user name");
+        }
+      }
+      if (mode != MeshConfig.Mode.ETCD) {
+        return errors.size() > before ? null : io.dctun.core.mesh.etcd.EtcdSecurity.NONE;
+      }
+      pair(nodes, "etcd-cert-file", "etcd-key-file", "a client certificate needs its key");
+      pair(nodes, "etcd-user", "etcd-password-file", "etcd authentication needs both the user and the password file");
+      if (errors.size() > before) {
+        return null;
+      }
+      Path ca = files.get("etcd-ca-file");
+      Path cert = files.get("etcd-cert-file");
+      Path key = files.get("etcd-key-file");
+      Path pw = files.get("etcd-password-file");
+      String user = nodes.containsKey("etcd-user") ? scalar(nodes.get("etcd-user"), "mesh.etcd-user") : null;
+      try {
+        if (ca != null) io.dctun.core.mesh.etcd.PemFiles.readCertificates(ca);
+      } catch (IOException e) {
+        error(nodes.get("etcd-ca-file"), "mesh.etcd-ca-file", e.getMessage());
+      }
+      if (cert != null) {
+        try {
+          io.dctun.core.mesh.etcd.PemFiles.readCertificates(cert);
+        } catch (IOException e) {
+          error(nodes.get("etcd-cert-file"), "mesh.etcd-cert-file", e.getMessage());
+        }
+        try {
+          io.dctun.core.mesh.etcd.PemFiles.readPrivateKey(key);
+        } catch (IOException e) {
+          error(nodes.get("etcd-key-file"), "mesh.etcd-key-file", e.getMessage());
+        }
+      }
+      io.dctun.core.mesh.etcd.EtcdSecurity security = new io.dctun.core.mesh.etcd.EtcdSecurity(ca, cert, key, user, pw);
+      if (errors.size() == before && security.hasTlsFiles()) {
+        try {
+          security.sslContext(); // the key must be the certificate's
+        } catch (IOException e) {
+          error(nodes.get(cert != null ? "etcd-key-file" : "etcd-ca-file"),
+              cert != null ? "mesh.etcd-key-file" : "mesh.etcd-ca-file", e.getMessage());
+        }
+      }
+      if (pw != null) {
+        try {
+          security.checkPasswordFile();
+        } catch (IOException e) {
+          error(nodes.get("etcd-password-file"), "mesh.etcd-password-file", e.getMessage());
+        }
+      }
+      return errors.size() > before ? null : security;
+    }
+
+    private void pair(Map<String, Node> nodes, String a, String b, String why) {
+      if (nodes.containsKey(a) != nodes.containsKey(b)) {
+        String missing = nodes.containsKey(a) ? b : a;
+        String present = nodes.containsKey(a) ? a : b;
+        error(nodes.get(present), "mesh." + missing, "is required with " + present + " (" + why + ")");
+      }
     }
 
     /** 500ms, 15s, 2m, or a bare number of seconds, in milliseconds within [min, max]. */

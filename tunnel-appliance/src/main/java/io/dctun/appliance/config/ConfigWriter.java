@@ -88,8 +88,18 @@ public final class ConfigWriter {
     cfg.mesh().filter(m -> !m.equals(MeshConfig.DEFAULTS)).ifPresent(m -> y.append("mesh:\n  mode: ")
         .append(m.mode().name().toLowerCase(java.util.Locale.ROOT)).append("\n  lease: ").append(m.leaseMillis())
         .append("ms\n").append(m.etcdEndpoints().isEmpty() ? "" : "  etcd-endpoints: " + flow(m.etcdEndpoints())
-            + "\n  name: " + quote(m.name()) + "\n"));
+            + "\n  name: " + quote(m.name()) + "\n" + etcdSecurity(m.etcdSecurity(), dir)));
     return y.toString();
+  }
+
+  private static String etcdSecurity(io.dctun.core.mesh.etcd.EtcdSecurity s, Path dir) {
+    StringBuilder b = new StringBuilder();
+    if (s.caFile() != null) b.append("  etcd-ca-file: ").append(quote(path(s.caFile(), dir))).append('\n');
+    if (s.certFile() != null) b.append("  etcd-cert-file: ").append(quote(path(s.certFile(), dir))).append('\n');
+    if (s.keyFile() != null) b.append("  etcd-key-file: ").append(quote(path(s.keyFile(), dir))).append('\n');
+    if (s.user() != null) b.append("  etcd-user: ").append(quote(s.user())).append('\n');
+    if (s.passwordFile() != null) b.append("  etcd-password-file: ").append(quote(path(s.passwordFile(), dir))).append('\n');
+    return b.toString();
   }
 
   private static String flow(List<?> items) {

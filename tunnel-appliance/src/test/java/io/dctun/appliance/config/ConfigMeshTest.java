@@ -134,7 +134,7 @@ class ConfigMeshTest {
 
   @Test
   void reportsBadEtcdSettingsWithTheirLines() throws IOException {
-    assertThat(errors(valid() + "mesh:\n  mode: etcd\n  lease: 1s\n  etcd-endpoints: [https://198.18.40.1:2379, nope]\n"))
+    assertThat(errors(valid() + "mesh:\n  mode: etcd\n  lease: 1s\n  etcd-endpoints: [ftp://198.18.40.1:2379, nope]\n"))
         .satisfiesExactly(
             e -> {
               assertThat(e.line()).isEqualTo(24);

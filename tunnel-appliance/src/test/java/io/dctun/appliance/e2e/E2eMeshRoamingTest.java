@@ -136,6 +136,50 @@ class E2eMeshRoamingTest {
     run();
   }
 
+  /**
+   * The same against etcd as production runs it: https client URLs with {@code
+   * --client-cert-auth} (certificates made with openssl now) and etcd authentication on.
+   */
+  @Test
+  void theSameInEtcdModeOverTlsWithAuthentication() throws Exception {
+    io.dctun.core.testing.EtcdCluster.assumeAvailable();
+    io.dctun.core.testing.TestPki.assumeAvailable();
+    Path pkiDir = Files.createTempDirectory("dctun-e2e-et-pki-");
+    try {
+      io.dctun.core.testing.TestPki pki = new io.dctun.core.testing.TestPki(pkiDir, "et-ca");
+      pki.client("dctun", "ec");
+      etcd = io.dctun.core.testing.EtcdCluster.start(3, new io.dctun.core.testing.EtcdCluster.Options("et", ips -> {
+        pki.server("etcd", ips);
+        return new io.dctun.core.testing.EtcdCluster.Tls(pki.cert("etcd"), pki.key("etcd"), pki.caCert(),
+            pki.cert("dctun"), pki.key("dctun"));
+      }, List.of()));
+      for (String[] cmd : List.of(new String[] {"user", "add", "root:e2e-pw"}, new String[] {"role", "add", "root"},
+          new String[] {"user", "grant-role", "root", "root"}, new String[] {"auth", "enable"})) {
+        ExecResult r = etcd.etcdctl(0, cmd);
+        assertThat(r.ok()).as("etcdctl %s: %s", String.join(" ", cmd), r.stderr()).isTrue();
+      }
+      Path pw = pkiDir.resolve("etcd.pw");
+      Files.writeString(pw, "e2e-pw\n");
+      Files.setPosixFilePermissions(pw, java.nio.file.attribute.PosixFilePermissions.fromString("rw-------"));
+      StringBuilder urls = new StringBuilder();
+      for (java.net.URI u : etcd.clientUrls()) {
+        urls.append(urls.length() == 0 ? "" : ", ").append(u);
+      }
+      assertThat(urls.toString()).startsWith("https://");
+      meshYaml = "mesh:\n  mode: etcd\n  lease: 15s\n  name: dm" + System.nanoTime() % 100000 + "\n  etcd-endpoints: ["
+          + urls + "]\n  etcd-ca-file: " + pki.caCert() + "\n  etcd-cert-file: " + pki.cert("dctun")
+          + "\n  etcd-key-file: " + pki.key("dctun") + "\n  etcd-user: root\n  etcd-password-file: " + pw + "\n";
+      source = "etcd";
+      run();
+      for (Gw g : gws) {
+        assertThat(g.process().output()).as("g%d's log", g.n()).doesNotContain("e2e-pw");
+        assertThat(g.status().toString()).as("g%d's status", g.n()).doesNotContain("e2e-pw");
+      }
+    } finally {
+      deleteRecursively(pkiDir);
+    }
+  }
+
   void run() throws Exception {
     topology = new Topology();
     dir = Files.createTempDirectory("dctun-e2e-dm-" + topology.id());

@@ -58,19 +58,21 @@ class E2eTcpFallbackTest {
         + " after " + bound + "\n" + gw.status());
   }
 
-  @Test
-  void udpBlockedMovesTheTunnelToTcpAndBackWhenUdpReturns() throws Exception {
+  /** Over plain TCP, and over TLS (Netty's SslHandler, for networks that only let HTTPS through). */
+  @org.junit.jupiter.params.ParameterizedTest
+  @org.junit.jupiter.params.provider.ValueSource(strings = {"tcp", "tls"})
+  void udpBlockedMovesTheTunnelToTcpAndBackWhenUdpReturns(String carrier) throws Exception {
     try (Sites s = new Sites()) {
       PrivateKey ka = PrivateKey.generate();
       PrivateKey kb = PrivateKey.generate();
-      Sites.Gw b = start(s, s.gwB, "gwB", kb, "listen-tcp: " + TCP_PORT + "\naddresses: [" + TUN_B + "/24]\npeers:\n"
+      Sites.Gw b = start(s, s.gwB, "gwB", kb, "listen-" + carrier + ": " + TCP_PORT + "\naddresses: [" + TUN_B + "/24]\npeers:\n"
           + "  - name: siteA\n    public-key: " + publicKeyOf(ka) + "\n    allowed-ips: [" + LAN_A + ", " + TUN_A + "/32]\n");
       Sites.Gw a = start(s, s.gwA, "gwA", ka, "addresses: [" + TUN_A + "/24]\npeers:\n"
           + "  - name: siteB\n    public-key: " + publicKeyOf(kb) + "\n    endpoints: [" + WAN_B + ":" + PORT
-          + ", tcp://" + WAN_B + ":" + TCP_PORT + "]\n    allowed-ips: [" + LAN_B + ", " + TUN_B + "/32]\n"
+          + ", " + carrier + "://" + WAN_B + ":" + TCP_PORT + "]\n    allowed-ips: [" + LAN_B + ", " + TUN_B + "/32]\n"
           + "    persistent-keepalive: 1\n");
       String udp = WAN_B + ":" + PORT;
-      String tcp = "tcp://" + WAN_B + ":" + TCP_PORT;
+      String tcp = carrier + "://" + WAN_B + ":" + TCP_PORT;
 
       assertPing(s.srvA, SRV_B, a, b);
       assertThat(a.endpoint("siteB")).as("UDP first, while it answers").isEqualTo(udp);
@@ -84,12 +86,12 @@ class E2eTcpFallbackTest {
       s.gwB.run("nft", "add chain inet dtblock in { type filter hook input priority 0 ; }");
       s.gwB.run("nft", "add rule inet dtblock in udp dport " + PORT + " drop");
       Duration toTcp = pingUntilEndpoint(s, a, "siteB", tcp, Duration.ofSeconds(30));
-      System.out.printf("UDP dropped: moved to TCP in %d ms%n", toTcp.toMillis());
+      System.out.printf("UDP dropped: moved to %s in %d ms%n", carrier, toTcp.toMillis());
 
       Duration took = s.assertTcpTransfer(s.srvA, s.srvB, SRV_B, p, Duration.ofSeconds(180), a, b);
-      System.out.printf("100 MB over WireGuard over TCP in %d ms (%.1f MB/s)%n", took.toMillis(),
+      System.out.printf("100 MB over WireGuard over %s in %d ms (%.1f MB/s)%n", carrier, took.toMillis(),
           100.0 * 1000 / Math.max(1, took.toMillis()));
-      System.out.printf("TCP/UDP throughput ratio: %.2f%n", (double) overUdp.toMillis() / Math.max(1, took.toMillis()));
+      System.out.printf("%s/UDP throughput ratio: %.2f%n", carrier, (double) overUdp.toMillis() / Math.max(1, took.toMillis()));
       assertThat(a.endpoint("siteB")).as("still on TCP while UDP is dropped").isEqualTo(tcp);
 
       s.gwB.run("nft", "delete table inet dtblock");

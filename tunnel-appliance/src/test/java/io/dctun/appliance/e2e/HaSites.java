@@ -81,6 +81,14 @@ final class HaSites implements AutoCloseable {
    * test that starts several JVMs at once on a busy machine raises it.
    */
   Duration launchTimeout = Duration.ofSeconds(30);
+  /**
+   * How a box's {@code dctun up} starts: from its label and the arguments after {@code dctun} (
+   * {@code up -c FILE --status-file FILE}), the argument vector run in its namespace. By default
+   * this module's classes in a JVM like the test's own ({@link #inTestJvm}).
+   */
+  java.util.function.BiFunction<String, List<String>, List<String>> upCommand = (label, args) -> inTestJvm(args);
+  /** Every {@code dctun up} started, for {@link #close()}. */
+  private final List<Spawned> gateways = new ArrayList<>();
   /** Set (before starting site B's boxes) to give site B's private side an IPv6 VIP too. */
   String privateVip6B;
   /** Site A's pair's interfaces (in gwA1 / gwA2; pairAtA only). */
@@ -388,9 +396,12 @@ final class HaSites implements AutoCloseable {
       Path cfg = dir.resolve(label + ".yaml");
       Files.writeString(cfg, yaml);
       Path status = dir.resolve(label + ".status");
-      List<String> cmd = new ArrayList<>(Sites.javaCommand());
-      cmd.addAll(List.of("io.dctun.appliance.Main", "up", "-c", cfg.toString(), "--status-file", status.toString()));
+      List<String> cmd = upCommand.apply(label, List.of("up", "-c", cfg.toString(), "--status-file",
+          status.toString()));
       Spawned p = ns.spawn(cmd.toArray(String[]::new));
+      synchronized (gateways) {
+        gateways.add(p);
+      }
       Gw gw = new Gw(label, ns, tun, status, p);
       long deadline = System.nanoTime() + launchTimeout.toNanos();
       while (System.nanoTime() < deadline) {
@@ -406,6 +417,14 @@ final class HaSites implements AutoCloseable {
     } catch (IOException e) {
       throw new UncheckedIOException(e);
     }
+  }
+
+  /** {@code java ... io.dctun.appliance.Main ARGS} on the test's class path. */
+  static List<String> inTestJvm(List<String> args) {
+    List<String> cmd = new ArrayList<>(Sites.javaCommand());
+    cmd.add("io.dctun.appliance.Main");
+    cmd.addAll(args);
+    return cmd;
   }
 
   // ------------------------------------------------------------------ measurements
@@ -519,8 +538,34 @@ final class HaSites implements AutoCloseable {
     }
   }
 
+  /**
+   * Stops the gateways first (they write status files into {@link #dir} every second, which
+   * would race its removal), then removes everything else.
+   */
   @Override
   public void close() {
-    topology.close();
+    RuntimeException failure = null;
+    List<Spawned> started;
+    synchronized (gateways) {
+      started = new ArrayList<>(gateways);
+    }
+    for (int i = started.size() - 1; i >= 0; i--) {
+      try {
+        started.get(i).close();
+      } catch (RuntimeException e) {
+        failure = failure == null ? e : failure;
+      }
+    }
+    try {
+      topology.close();
+    } catch (RuntimeException e) {
+      if (failure != null) {
+        e.addSuppressed(failure);
+      }
+      throw e;
+    }
+    if (failure != null) {
+      throw failure;
+    }
   }
 }

@@ -45,7 +45,12 @@ import java.util.Objects;
  *   <li>Claims are leases: refreshed every third of the lease, and gone without a refresh. A lost
  *       message is repaired by the next refresh; a dead gateway's hosts vanish after one lease.
  *   <li>Every message carries the sender's incarnation; one from an older incarnation is ignored,
- *       and the first from a newer one drops everything the old one said.
+ *       and the first from a newer one drops everything the old one said. A Hello from an older
+ *       incarnation is answered with a Hello that acknowledges the newer one; a gateway that is
+ *       acknowledged an incarnation of its own identity above its own (the HA twin that shares its
+ *       key and ran as master before it, or its own earlier run on a clock set back) raises its
+ *       incarnation above it and greets everyone again, so it is heard after one more round trip
+ *       instead of being ignored as stale until it restarts.
  * </ul>
  *
  * <p>Not thread-safe: one driver thread (the engine's tick and the control handler hand events to
@@ -61,7 +66,7 @@ public final class HostDirectory<G extends Comparable<G>> implements StatusSourc
   private static final long HELLO_RETRY_NANOS = 1_000_000_000L;
 
   private final G self;
-  private final long incarnation;
+  private long incarnation;
   private final int leaseMillis;
   private final long leaseNanos;
   private final MeshOutput<G> out;
@@ -77,6 +82,7 @@ public final class HostDirectory<G extends Comparable<G>> implements StatusSourc
 
   private long staleEntries;
   private long staleIncarnation;
+  private long incarnationRaised;
   private long unknownGateway;
   private long superseded;
   private long expired;
@@ -211,6 +217,11 @@ public final class HostDirectory<G extends Comparable<G>> implements StatusSourc
     }
     if (m.incarnation() < p.incarnation) {
       staleIncarnation++;
+      if (m instanceof Hello) {
+        // Tell it which incarnation of it we hold: if it is a twin of the one we heard, it rises
+        // above (one answer per Hello, and a Hello is sent at most once a second while unanswered).
+        send(from, new Hello(incarnation, p.incarnation));
+      }
       return false;
     }
     if (m.incarnation() > p.incarnation) {
@@ -224,6 +235,8 @@ public final class HostDirectory<G extends Comparable<G>> implements StatusSourc
     if (m instanceof Hello h) {
       if (h.ackIncarnation() == incarnation) {
         p.acked = true;
+      } else if (h.ackIncarnation() > incarnation) {
+        raiseIncarnation(h.ackIncarnation() + 1, now);
       } else {
         p.acked = false;
         hello(from, p, now); // it does not have us (yet, or any more)
@@ -343,6 +356,7 @@ public final class HostDirectory<G extends Comparable<G>> implements StatusSourc
     s.counter("route-changes", routeChanges);
     s.counter("stale-entries", staleEntries);
     s.counter("stale-incarnation", staleIncarnation);
+    s.counter("incarnation-raised", incarnationRaised);
     s.counter("unknown-gateway", unknownGateway);
     s.counter("superseded", superseded);
     s.counter("expired", expired);
@@ -360,7 +374,27 @@ public final class HostDirectory<G extends Comparable<G>> implements StatusSourc
     return messagesSent;
   }
 
+  /** How many times this gateway found a newer incarnation of its own identity and rose above it. */
+  public long incarnationRaised() {
+    return incarnationRaised;
+  }
+
   // ------------------------------------------------------------------ internals
+
+  /**
+   * Another run of this identity (an HA twin, or an earlier start on a clock since set back) is
+   * known as {@code above - 1}: take {@code above}, and greet and send the local hosts to every
+   * gateway again, so that they drop what the other run said and hear this one.
+   */
+  private void raiseIncarnation(long above, long now) {
+    incarnation = above;
+    incarnationRaised++;
+    for (Map.Entry<G, PeerState> e : peers.entrySet()) {
+      e.getValue().acked = false;
+      hello(e.getKey(), e.getValue(), now);
+      sendLocalState(e.getKey());
+    }
+  }
 
   private void hello(G g, PeerState p, long now) {
     p.lastHello = now;

@@ -9,6 +9,7 @@ import io.dctun.crypto.PublicKey;
 import java.util.Map;
 import java.util.concurrent.ConcurrentHashMap;
 import java.util.concurrent.atomic.AtomicLong;
+import java.util.stream.Collectors;
 
 /**
  * A device's control channel: dctun-only messages ({@link ControlFrame}) inside the encrypted
@@ -115,5 +116,13 @@ public final class ControlChannel {
   /** Control messages handed to a handler. */
   public long received() {
     return received.get();
+  }
+
+  /** {@code ControlChannel[sent=4, received=3, handlers for types 1, 2]}. */
+  @Override
+  public String toString() {
+    return "ControlChannel[sent=" + sent.get() + ", received=" + received.get() + ", handlers for types "
+        + (handlers.isEmpty() ? "none" : handlers.keySet().stream().sorted().map(String::valueOf)
+            .collect(Collectors.joining(", "))) + "]";
   }
 }

@@ -135,6 +135,16 @@ public final class Device implements StatusSource {
   }
 
   /**
+   * {@code Device[KEY, mtu 1420, 2 peers, 5 forwarded, 3 dropped]}: the public key only; per-reason
+   * drops are in {@link #drops()}, everything in {@link #report}.
+   */
+  @Override
+  public String toString() {
+    return "Device[" + identity.publicKey() + ", mtu " + mtu + ", " + peers.size() + (peers.size() == 1 ? " peer, " : " peers, ")
+        + forwarded.get() + " forwarded, " + drops.total() + " dropped]";
+  }
+
+  /**
    * Each peer ({@code peer NAME KEY}, then its endpoint, last handshake and byte counts under
    * {@code peer.NAME.}), the control channel's counts and every drop counter.
    */

@@ -58,6 +58,26 @@ public final class DropCounters {
     return t;
   }
 
+  /**
+   * The owner, the total and each non-zero reason in enum order, for a program that prints what it
+   * reads: {@code DropCounters[device AbCdEfGh: 3 dropped: BAD_MAC1=1, NO_ROUTE=2]}. Counts only;
+   * the details a drop was logged with (addresses, peer names) are not kept.
+   */
+  @Override
+  public String toString() {
+    StringBuilder b = new StringBuilder("DropCounters[").append(owner).append(": ");
+    long total = 0;
+    StringBuilder reasons = new StringBuilder();
+    for (DropReason r : DropReason.values()) {
+      long c = counts.get(r.ordinal());
+      if (c != 0) {
+        total += c;
+        reasons.append(reasons.length() == 0 ? ": " : ", ").append(r.name()).append('=').append(c);
+      }
+    }
+    return b.append(total == 0 ? "none" : Long.toString(total)).append(" dropped").append(reasons).append(']').toString();
+  }
+
   /** The non-zero counters, for status output. */
   public Map<DropReason, Long> snapshot() {
     Map<DropReason, Long> m = new EnumMap<>(DropReason.class);

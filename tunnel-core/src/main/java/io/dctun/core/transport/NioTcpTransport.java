@@ -27,6 +27,11 @@ import org.slf4j.LoggerFactory;
  * doubling to 10 s) has passed. A connection that a peer opened is known by its remote address,
  * which is the endpoint roaming learns from its packets.
  *
+ * <p>Silence is bounded: an accepted connection that carries no whole message within 10 s, one
+ * on which nothing arrives for 200 s, and a dial that has not connected within 10 s are closed and
+ * counted ({@link StreamCounters#connectionsTimedOut()}), so nobody holds a connection slot, or
+ * stalls a peer's sends behind an unanswered SYN, for longer than that.
+ *
  * <p>Thread-safety: {@link #send} from any thread (per-connection lock); the receiver is called on
  * the selector thread.
  */
@@ -41,6 +46,7 @@ public final class NioTcpTransport implements Transport {
   private final ConcurrentLinkedQueue<Conn> toRegister = new ConcurrentLinkedQueue<>();
   private final StreamCounters counters = new StreamCounters();
   private final ByteBuffer readBuf = ByteBuffer.allocate(64 * 1024);
+  private final io.dctun.core.LogLimiter failureLog = new io.dctun.core.LogLimiter();
   private volatile boolean running = true;
   private volatile Receiver receiver = (buf, off, len, from) -> {};
   private Thread thread;
@@ -52,14 +58,25 @@ public final class NioTcpTransport implements Transport {
     final StreamFraming in = new StreamFraming();
     final ByteBuffer out = ByteBuffer.allocate(SEND_BUFFER_BYTES); // write mode
     final StreamFraming.Sink sink;
+    final boolean accepted;
+    final long openedNanos;
     SelectionKey key;
     boolean connected;
+    /** Selector thread only: whether a whole message has arrived, and when bytes last did. */
+    boolean framed;
+    long lastReadNanos;
 
-    Conn(StreamEndpoint endpoint, SocketChannel ch, boolean connected) {
+    Conn(StreamEndpoint endpoint, SocketChannel ch, boolean connected, boolean accepted, long now) {
       this.endpoint = endpoint;
       this.ch = ch;
       this.connected = connected;
-      this.sink = (buf, off, len) -> receiver.onPacket(buf, off, len, endpoint);
+      this.accepted = accepted;
+      this.openedNanos = now;
+      this.lastReadNanos = now;
+      this.sink = (buf, off, len) -> {
+        framed = true;
+        receiver.onPacket(buf, off, len, endpoint);
+      };
     }
 
     /** Appends one framed message; false (dropped) when the buffer has no room. */
@@ -93,7 +110,15 @@ public final class NioTcpTransport implements Transport {
   }
 
   private final DialBackoff backoff;
+  private final java.util.function.LongSupplier nanoTime;
+  private long lastSweepNanos;
+  private volatile long sweeps;
   private volatile int maxConnections = StreamCounters.MAX_CONNECTIONS;
+
+  /** For tests: how many times the silent connections have been swept (once per second of the clock). */
+  long sweeps() {
+    return sweeps;
+  }
 
   /** For tests: a lower bound than {@link StreamCounters#MAX_CONNECTIONS}. */
   void maxConnections(int n) {
@@ -110,6 +135,8 @@ public final class NioTcpTransport implements Transport {
     this.selector = selector;
     this.server = server;
     this.backoff = new DialBackoff(nanoTime);
+    this.nanoTime = nanoTime;
+    this.lastSweepNanos = nanoTime.getAsLong();
   }
 
   /**
@@ -199,11 +226,38 @@ public final class NioTcpTransport implements Transport {
             c.drain();
           }
         } catch (RuntimeException e) {
-          LOG.warn("TCP transport: {}", e.toString());
+          if (failureLog.allow()) { // a peer may be able to repeat it: once per 10 s
+            LOG.warn("TCP transport: {}", e.toString());
+          }
         }
       }
       selector.selectedKeys().clear();
       receiver.endOfBatch();
+      long now = nanoTime.getAsLong();
+      if (now - lastSweepNanos >= 1_000_000_000L) {
+        lastSweepNanos = now;
+        closeSilent(now);
+        sweeps++; // selector thread only writes it
+      }
+    }
+  }
+
+  /** Closes what has been silent too long (see the class comment); selector thread, once a second. */
+  private void closeSilent(long now) {
+    for (Conn c : conns.values()) {
+      String why = null;
+      if (!c.connected && now - c.openedNanos >= StreamCounters.FIRST_MESSAGE_TIMEOUT_NANOS) {
+        backoff.failed(c.endpoint);
+        why = "not connected within 10 s";
+      } else if (c.accepted && !c.framed && now - c.openedNanos >= StreamCounters.FIRST_MESSAGE_TIMEOUT_NANOS) {
+        why = "no whole message within 10 s of accepting it";
+      } else if (c.accepted && now - c.lastReadNanos >= StreamCounters.IDLE_TIMEOUT_NANOS) {
+        why = "nothing received for 200 s";
+      }
+      if (why != null) {
+        counters.timedOut();
+        closeConn(c, why);
+      }
     }
   }
 
@@ -221,7 +275,7 @@ public final class NioTcpTransport implements Transport {
       ch.configureBlocking(false);
       ch.setOption(StandardSocketOptions.TCP_NODELAY, true);
       StreamEndpoint ep = StreamEndpoint.tcp((InetSocketAddress) ch.getRemoteAddress());
-      Conn c = new Conn(ep, ch, true);
+      Conn c = new Conn(ep, ch, true, true, nanoTime.getAsLong());
       c.key = ch.register(selector, SelectionKey.OP_READ, c);
       Conn old = conns.put(ep, c);
       if (old != null) {
@@ -262,6 +316,7 @@ public final class NioTcpTransport implements Transport {
       closeConn(c, "closed by the peer");
       return;
     }
+    c.lastReadNanos = nanoTime.getAsLong();
     try {
       c.in.feed(readBuf.array(), 0, n, c.sink);
     } catch (StreamFraming.FramingException e) {
@@ -323,7 +378,7 @@ public final class NioTcpTransport implements Transport {
         ch.configureBlocking(false);
         ch.setOption(StandardSocketOptions.TCP_NODELAY, true);
         boolean now = ch.connect(ep.address());
-        c = new Conn(ep, ch, now);
+        c = new Conn(ep, ch, now, false, nanoTime.getAsLong());
         conns.put(ep, c);
         counters.opened();
         toRegister.add(c);

@@ -14,6 +14,7 @@ public final class StreamCounters {
   private final AtomicLong framingErrors = new AtomicLong();
   private final AtomicLong opened = new AtomicLong();
   private final AtomicLong refused = new AtomicLong();
+  private final AtomicLong timedOut = new AtomicLong();
   private final io.dctun.core.LogLimiter refusedLog = new io.dctun.core.LogLimiter();
 
   /**
@@ -22,6 +23,21 @@ public final class StreamCounters {
    * to open them without limit. Far above what a gateway's TCP-fallback peers need.
    */
   public static final int MAX_CONNECTIONS = 1024;
+
+  /**
+   * An accepted connection that has not carried one whole message within this time is closed: the
+   * listener is reachable by anyone, and a silent connection would otherwise hold one of the
+   * {@link #MAX_CONNECTIONS} slots for ever. The same bound closes a dial that has not connected.
+   */
+  public static final long FIRST_MESSAGE_TIMEOUT_NANOS = 10_000_000_000L;
+
+  /**
+   * An accepted connection on which nothing has arrived for this long is closed. A live WireGuard
+   * session is never this quiet: whoever receives data answers within 10 s (passive keepalive), and
+   * after 180 s without a handshake the session is dead anyway; the peer that dialled dials again on
+   * its next send.
+   */
+  public static final long IDLE_TIMEOUT_NANOS = 200_000_000_000L;
 
   /** A message that could not be sent (no connection, a dial in backoff, a bad length). */
   public void sendFailed() {
@@ -55,6 +71,16 @@ public final class StreamCounters {
     return refused.get();
   }
 
+  /** A connection closed for silence: no first message, no connect, or idle (see the timeouts above). */
+  public void timedOut() {
+    timedOut.incrementAndGet();
+  }
+
+  /** Connections closed by {@link #FIRST_MESSAGE_TIMEOUT_NANOS} or {@link #IDLE_TIMEOUT_NANOS}. */
+  public long connectionsTimedOut() {
+    return timedOut.get();
+  }
+
   /** A connection dialled or accepted. */
   public void opened() {
     opened.incrementAndGet();
@@ -78,5 +104,16 @@ public final class StreamCounters {
   /** Connections opened (dialled or accepted) since start. */
   public long connectionsOpened() {
     return opened.get();
+  }
+
+  /**
+   * Every counter, for a program that prints what it reads: {@code StreamCounters[opened=3,
+   * refused=0, timed-out=1, send-errors=2 (queue-full 1), framing-errors=0]}.
+   */
+  @Override
+  public String toString() {
+    return "StreamCounters[opened=" + opened.get() + ", refused=" + refused.get() + ", timed-out=" + timedOut.get()
+        + ", send-errors=" + sendErrors.get() + " (queue-full " + queueFull.get() + "), framing-errors="
+        + framingErrors.get() + "]";
   }
 }

@@ -98,4 +98,43 @@ class HostDirectoryTest {
     assertThat(s.gateways.get(0).unknownGateway()).isEqualTo(1);
     assertThat(StatusText.of(s.gateways.get(0))).contains("unknown-gateway 1\n");
   }
+
+  /**
+   * HA twins share one identity. The twin that takes over was started before the master it
+   * replaces, so its incarnation is the older one: the other gateways must not ignore it as stale
+   * (its hosts would go unrouted until it restarted); it learns the newer one and rises above it.
+   */
+  @Test
+  void aTwinThatTakesOverWithAnOlderIncarnationRisesAboveItAndIsHeard() {
+    MeshSim s = new MeshSim(3); // incarnations 1, 2, 3
+    s.settle(500);
+    Prefix before = Prefix.parse("198.18.50.8/32");
+    s.gateways.get(2).connected(before, 100, s.now);
+    s.deliverAll();
+    assertThat(s.gateways.get(0).owner(before)).isEqualTo(2);
+
+    s.kill(2); // the master dies; its twin, started first (incarnation 1 < 3), takes over
+    HostDirectory<Integer> twin = s.start(2, 1);
+    twin.connected(H, 200, s.now); // a host that connects to the new master
+    s.settle(500);
+
+    assertThat(twin.incarnation()).as("risen above the master it replaced").isGreaterThan(3);
+    assertThat(twin.incarnationRaised()).isEqualTo(1);
+    for (int g = 0; g < 2; g++) {
+      assertThat(s.gateways.get(g).owner(H)).as("gateway %d hears the twin", g).isEqualTo(2);
+      assertThat(s.gateways.get(g).owner(before)).as("the old master's claim is void at %d", g).isNull();
+      assertThat(s.gateways.get(g).incarnationRaised()).isZero();
+    }
+    String stale0 = staleIncarnation(s.gateways.get(0));
+    s.settle(3 * MeshSim.LEASE_MILLIS); // hello retries and refreshes: nothing more is stale, nothing rises
+    assertThat(twin.incarnationRaised()).as("no incarnation ping-pong").isEqualTo(1);
+    assertThat(staleIncarnation(s.gateways.get(0))).isEqualTo(stale0).isNotEqualTo("0");
+    assertThat(s.gateways.get(0).owner(H)).isEqualTo(2);
+  }
+
+  private static String staleIncarnation(HostDirectory<Integer> d) {
+    String text = StatusText.of(d);
+    int at = text.indexOf("stale-incarnation ");
+    return text.substring(at + "stale-incarnation ".length(), text.indexOf('\n', at));
+  }
 }

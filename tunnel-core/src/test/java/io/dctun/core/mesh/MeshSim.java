@@ -33,8 +33,16 @@ final class MeshSim {
 
   /** (Re)starts gateway {@code g} with a new incarnation and no state, in a mesh with every other live one. */
   HostDirectory<Integer> start(int g) {
+    return start(g, nextIncarnation++);
+  }
+
+  /**
+   * Starts gateway {@code g} with {@code incarnation}: lower than its last one, this is an HA twin
+   * that shares g's identity, was started before the master it replaces, and now takes over.
+   */
+  HostDirectory<Integer> start(int g, long incarnation) {
     int id = g;
-    HostDirectory<Integer> d = new HostDirectory<>(id, nextIncarnation++, LEASE_MILLIS, new MeshOutput<>() {
+    HostDirectory<Integer> d = new HostDirectory<>(id, incarnation, LEASE_MILLIS, new MeshOutput<>() {
       @Override
       public void send(Integer to, MeshMessage m) {
         wire.add(new InFlight(id, to, MeshCodec.encode(m)));

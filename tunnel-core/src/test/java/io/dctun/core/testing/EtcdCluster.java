@@ -33,17 +33,39 @@ import java.util.stream.Stream;
  * links, the namespaces and the data directories (registered with {@link Cleanup} too, so a
  * crashed test run still cleans up). {@link #assumeAvailable()} skips when not root or etcd is
  * not installed.
+ *
+ * <p>{@link #start(Options)} names everything with another prefix (each test suite its own), can
+ * serve clients over TLS ({@link Tls}: https client URLs, {@code --client-cert-auth}) and passes
+ * further flags to every member ({@code --auth-token-ttl} say).
  */
 public final class EtcdCluster implements AutoCloseable {
-  private final String id = NetNs.randomId(5);
+  /**
+   * TLS on the client URLs: etcd's certificate and key (with every member's IP as SAN), the CA
+   * that signed both etcd's and the clients' certificates, and the client certificate and key this
+   * class itself uses (health checks, etcdctl).
+   */
+  public record Tls(Path serverCert, Path serverKey, Path ca, Path clientCert, Path clientKey) {}
+
+  /**
+   * How to start: name prefix (two letters), TLS (null: plain http; else made for the members'
+   * IPs, which are known only once the cluster picked its subnet), extra etcd flags.
+   */
+  public record Options(String prefix, java.util.function.Function<List<String>, Tls> tls, List<String> extraArgs) {
+    public static final Options PLAIN = new Options("dx", null, List.of());
+  }
+
+  private final String id;
+  private final String prefix;
+  private final Tls tls;
+  private final List<String> extraArgs;
   private final int subnet = 192 + ThreadLocalRandom.current().nextInt(32);
-  private final String bridge = "dxb" + id;
+  private final String bridge;
   private final List<NetNs> namespaces = new ArrayList<>();
   private final List<String> rootLinks = new ArrayList<>();
   private final List<Spawned> members = new ArrayList<>();
   private final List<Path> dataDirs = new ArrayList<>();
   private final int size;
-  private final HttpClient http = HttpClient.newBuilder().connectTimeout(Duration.ofMillis(500)).build();
+  private final HttpClient http;
   private boolean closed;
 
   /** Skips the test unless it runs as root with network namespaces and etcd installed. */
@@ -55,7 +77,12 @@ public final class EtcdCluster implements AutoCloseable {
 
   /** Starts {@code size} members and waits (bounded) until every one is healthy. */
   public static EtcdCluster start(int size) throws InterruptedException {
-    EtcdCluster c = new EtcdCluster(size);
+    return start(size, Options.PLAIN);
+  }
+
+  /** Starts {@code size} members as {@code options} say and waits (bounded) until every one is healthy. */
+  public static EtcdCluster start(int size, Options options) throws InterruptedException {
+    EtcdCluster c = new EtcdCluster(size, options);
     try {
       c.build();
       for (int i = 0; i < size; i++) {
@@ -71,8 +98,31 @@ public final class EtcdCluster implements AutoCloseable {
     }
   }
 
-  private EtcdCluster(int size) {
+  private EtcdCluster(int size, Options options) {
     this.size = size;
+    this.prefix = options.prefix();
+    if (!prefix.matches("[a-z]{2}")) {
+      throw new IllegalArgumentException("prefix must be two letters: " + prefix);
+    }
+    this.id = prefix.equals("dx") ? NetNs.randomId(5)
+        : String.format("%05x", ThreadLocalRandom.current().nextInt(1 << 20));
+    this.bridge = prefix + "b" + id;
+    List<String> ips = new ArrayList<>();
+    for (int i = 0; i < size; i++) {
+      ips.add(ip(i));
+    }
+    this.tls = options.tls() == null ? null : options.tls().apply(ips);
+    this.extraArgs = List.copyOf(options.extraArgs());
+    HttpClient.Builder b = HttpClient.newBuilder().connectTimeout(Duration.ofMillis(500));
+    if (tls != null) {
+      try {
+        b.sslContext(new io.dctun.core.mesh.etcd.EtcdSecurity(tls.ca(), tls.clientCert(), tls.clientKey(), null, null)
+            .sslContext());
+      } catch (IOException e) {
+        throw new UncheckedIOException(e);
+      }
+    }
+    this.http = b.build();
     Cleanup.register(this);
   }
 
@@ -81,7 +131,7 @@ public final class EtcdCluster implements AutoCloseable {
   }
 
   public URI clientUrl(int member) {
-    return URI.create("http://" + ip(member) + ":2379");
+    return URI.create((tls != null ? "https://" : "http://") + ip(member) + ":2379");
   }
 
   public List<URI> clientUrls() {
@@ -105,7 +155,7 @@ public final class EtcdCluster implements AutoCloseable {
     if (n < 0 || n > 100) {
       throw new IllegalArgumentException("attach index must be 0..100, got " + n);
     }
-    String outer = "dxa" + id + n;
+    String outer = prefix + "a" + id + n;
     Shell.run("ip", "link", "add", outer, "type", "veth", "peer", "name", "etcd0", "netns", ns.name());
     rootLinks.add(outer);
     Shell.run("ip", "link", "set", "dev", outer, "master", bridge);
@@ -124,9 +174,9 @@ public final class EtcdCluster implements AutoCloseable {
     Shell.run("ip", "addr", "add", "198.18." + subnet + ".1/24", "dev", bridge);
     Shell.run("ip", "link", "set", "dev", bridge, "up");
     for (int i = 0; i < size; i++) {
-      NetNs ns = NetNs.createNamed("dx-e" + (i + 1) + "-" + id);
+      NetNs ns = NetNs.createNamed(prefix.equals("dx") ? "dx-e" + (i + 1) + "-" + id : prefix + id + "-e" + (i + 1));
       namespaces.add(ns);
-      String outer = "dxv" + id + (i + 1);
+      String outer = prefix + "v" + id + (i + 1);
       Shell.run("ip", "link", "add", outer, "type", "veth", "peer", "name", "e0", "netns", ns.name());
       rootLinks.add(outer);
       Shell.run("ip", "link", "set", "dev", outer, "master", bridge);
@@ -134,7 +184,7 @@ public final class EtcdCluster implements AutoCloseable {
       ns.addAddress("e0", ip(i) + "/24");
       ns.linkUp("e0");
       try {
-        dataDirs.add(Files.createTempDirectory("dx-etcd-m" + (i + 1) + "-"));
+        dataDirs.add(Files.createTempDirectory(prefix + "-etcd-m" + (i + 1) + "-"));
       } catch (IOException e) {
         throw new UncheckedIOException(e);
       }
@@ -146,11 +196,17 @@ public final class EtcdCluster implements AutoCloseable {
     for (int j = 0; j < size; j++) {
       initial.append(j == 0 ? "" : ",").append("m").append(j + 1).append("=http://").append(ip(j)).append(":2380");
     }
-    return namespaces.get(i).spawn("etcd", "--name", "m" + (i + 1), "--data-dir", dataDirs.get(i).toString(),
-        "--listen-client-urls", "http://" + ip(i) + ":2379", "--advertise-client-urls", "http://" + ip(i) + ":2379",
+    List<String> cmd = new ArrayList<>(List.of("etcd", "--name", "m" + (i + 1), "--data-dir", dataDirs.get(i).toString(),
+        "--listen-client-urls", clientUrl(i).toString(), "--advertise-client-urls", clientUrl(i).toString(),
         "--listen-peer-urls", "http://" + ip(i) + ":2380", "--initial-advertise-peer-urls", "http://" + ip(i) + ":2380",
         "--initial-cluster", initial.toString(), "--initial-cluster-state", "new",
-        "--initial-cluster-token", "dx-" + id, "--heartbeat-interval", "100", "--election-timeout", "1000");
+        "--initial-cluster-token", prefix + "-" + id, "--heartbeat-interval", "100", "--election-timeout", "1000"));
+    if (tls != null) {
+      cmd.addAll(List.of("--cert-file", tls.serverCert().toString(), "--key-file", tls.serverKey().toString(),
+          "--trusted-ca-file", tls.ca().toString(), "--client-cert-auth"));
+    }
+    cmd.addAll(extraArgs);
+    return namespaces.get(i).spawn(cmd.toArray(String[]::new));
   }
 
   /** Kills member {@code i} at once (SIGKILL), as a crash would. */
@@ -164,13 +220,18 @@ public final class EtcdCluster implements AutoCloseable {
     awaitHealthy(i, Duration.ofSeconds(30));
   }
 
+  /** Starts member {@code i} again without waiting for it (a test whose client cannot check its health). */
+  public void restartNoWait(int i) {
+    members.set(i, spawn(i));
+  }
+
   /** Cuts member {@code i} off from the others and from the test JVM (its bridge port down); it keeps running. */
   public void isolate(int i) {
-    Shell.run("ip", "link", "set", "dev", "dxv" + id + (i + 1), "down");
+    Shell.run("ip", "link", "set", "dev", prefix + "v" + id + (i + 1), "down");
   }
 
   public void rejoin(int i) {
-    Shell.run("ip", "link", "set", "dev", "dxv" + id + (i + 1), "up");
+    Shell.run("ip", "link", "set", "dev", prefix + "v" + id + (i + 1), "up");
   }
 
   /**
@@ -188,6 +249,10 @@ public final class EtcdCluster implements AutoCloseable {
   /** Runs etcdctl (v3 API) inside member {@code i}'s namespace against that member. */
   public ExecResult etcdctl(int i, String... args) {
     List<String> cmd = new ArrayList<>(List.of("env", "ETCDCTL_API=3", "etcdctl", "--endpoints", clientUrl(i).toString()));
+    if (tls != null) {
+      cmd.addAll(List.of("--cacert", tls.ca().toString(), "--cert", tls.clientCert().toString(),
+          "--key", tls.clientKey().toString()));
+    }
     cmd.addAll(List.of(args));
     return namespaces.get(i).exec(cmd.toArray(String[]::new));
   }

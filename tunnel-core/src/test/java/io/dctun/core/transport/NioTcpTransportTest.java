@@ -10,6 +10,7 @@ import io.dctun.core.session.Peer;
 import io.dctun.core.session.PeerConfig;
 import io.dctun.core.testing.ManualClock;
 import io.dctun.crypto.PrivateKey;
+import java.io.IOException;
 import java.io.OutputStream;
 import java.net.InetAddress;
 import java.net.InetSocketAddress;
@@ -217,6 +218,94 @@ class NioTcpTransportTest {
       for (Socket s : held) {
         s.close();
       }
+    }
+  }
+
+  /**
+   * A connection that never carries a whole message is closed 10 s after it was accepted, one that
+   * did is kept until it has been quiet for 200 s, and both are counted: a silent client cannot hold
+   * one of the bounded connection slots for ever.
+   */
+  @Test
+  void silentAcceptedConnectionsAreClosedAndCounted() throws Exception {
+    AtomicLong now = new AtomicLong(5_000_000_000L); // the sweep's clock: moves only when the test moves it
+    List<byte[]> got = new java.util.concurrent.CopyOnWriteArrayList<>();
+    try (NioTcpTransport tcp = NioTcpTransport.open(new InetSocketAddress(LO, 0), now::get);
+        Socket silent = new Socket();
+        Socket talker = new Socket()) {
+      tcp.start((buf, off, len, from) -> got.add(java.util.Arrays.copyOfRange(buf, off, off + len)));
+      silent.connect(tcp.localAddress());
+      talker.connect(tcp.localAddress());
+      talker.getOutputStream().write(new byte[] {0, 4, 1, 2, 3, 4}); // one whole framed message
+      talker.getOutputStream().write(new byte[] {0, 9, 1}); // and the start of another
+      assertThat(await(() -> got.size() == 1 && tcp.connections() == 2)).as("both accepted, one message").isTrue();
+      assertThat(tcp.sweeps()).as("the clock has not moved: no sweep yet").isZero();
+
+      now.addAndGet(9_000_000_000L);
+      assertThat(await(() -> tcp.sweeps() == 1)).isTrue();
+      assertThat(tcp.connections()).as("9 s: nothing closed yet").isEqualTo(2);
+
+      now.addAndGet(1_500_000_000L);
+      assertThat(await(() -> tcp.sweeps() == 2)).isTrue();
+      assertThat(tcp.connections()).as("10.5 s: the silent one is closed, the one that spoke is kept").isEqualTo(1);
+      assertThat(tcp.counters().connectionsTimedOut()).isEqualTo(1);
+      assertThat(closedByPeer(silent)).as("the silent client sees its connection closed").isTrue();
+
+      now.addAndGet(190_000_000_000L); // 200.5 s since the talker's last bytes
+      assertThat(await(() -> tcp.sweeps() == 3)).isTrue();
+      assertThat(tcp.connections()).as("quiet for 200 s: closed").isZero();
+      assertThat(tcp.counters().connectionsTimedOut()).isEqualTo(2);
+      assertThat(closedByPeer(talker)).isTrue();
+    }
+  }
+
+  /** A dial whose SYN is never answered is given up after 10 s, counted, and backed off. */
+  @Test
+  void aDialThatNeverConnectsIsGivenUpAfterTenSeconds() throws Exception {
+    AtomicLong now = new AtomicLong(5_000_000_000L);
+    // A listener that never accepts, with its backlog filled: the kernel then drops further SYNs.
+    try (java.nio.channels.ServerSocketChannel full = java.nio.channels.ServerSocketChannel.open();
+        NioTcpTransport tcp = NioTcpTransport.open(null, now::get)) {
+      full.bind(new InetSocketAddress(LO, 0), 1);
+      List<Socket> fill = new ArrayList<>();
+      try {
+        for (int i = 0; i < 2; i++) {
+          Socket s = new Socket();
+          s.connect(full.getLocalAddress(), (int) WAIT.toMillis());
+          fill.add(s);
+        }
+        tcp.start((buf, off, len, from) -> {});
+        StreamEndpoint ep = StreamEndpoint.tcp((InetSocketAddress) full.getLocalAddress());
+        tcp.send(ep, new byte[32], 0, 32);
+        assertThat(tcp.connections()).isEqualTo(1);
+        now.addAndGet(5_000_000_000L);
+        assertThat(await(() -> tcp.sweeps() == 1)).isTrue();
+        assertThat(tcp.connections()).as("5 s: the dial is still pending").isEqualTo(1);
+        now.addAndGet(5_500_000_000L);
+        assertThat(await(() -> tcp.connections() == 0)).as("given up after 10 s").isTrue();
+        assertThat(tcp.counters().connectionsTimedOut()).isEqualTo(1);
+        long opened = tcp.counters().connectionsOpened();
+        tcp.send(ep, new byte[32], 0, 32);
+        assertThat(tcp.counters().connectionsOpened()).as("backed off, not dialled again at once").isEqualTo(opened);
+      } finally {
+        for (Socket s : fill) {
+          s.close();
+        }
+      }
+    }
+  }
+
+  private static boolean closedByPeer(Socket s) throws IOException {
+    s.setSoTimeout((int) WAIT.toMillis());
+    try {
+      while (s.getInputStream().read() >= 0) {
+        // nothing is sent to it; read to the end
+      }
+      return true;
+    } catch (java.net.SocketException reset) {
+      return true;
+    } catch (java.net.SocketTimeoutException stillOpen) {
+      return false;
     }
   }
 }

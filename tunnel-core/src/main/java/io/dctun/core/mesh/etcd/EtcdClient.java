@@ -15,6 +15,7 @@ import java.time.Duration;
 import java.util.ArrayList;
 import java.util.Base64;
 import java.util.List;
+import javax.net.ssl.SSLContext;
 
 /**
  * The few etcd v3 calls dctun needs, over etcd's JSON gRPC-gateway ({@code /v3/...}, keys and
@@ -35,6 +36,19 @@ import java.util.List;
  * an "unavailable"/"no leader" answer it tries the next, so losing one member costs at most one
  * timeout. Each call is bounded by {@code timeout}. Logical errors (a lease that is gone) come
  * back as {@link EtcdException} without trying further.
+ *
+ * <p><b>Security</b> ({@link EtcdSecurity}). With {@code https://} endpoints the JDK's client
+ * speaks TLS with an {@link SSLContext} built from the configured PEM files (a CA bundle to trust,
+ * a client certificate and key for etcd's {@code --client-cert-auth}); hostname verification
+ * stays on, so etcd's certificate must name the endpoint's host or IP. Once authentication is
+ * on, etcd's HTTP gateway refuses (HTTP 400, plain text) a client certificate that has a
+ * CommonName (etcd 3.4.23, tested); such an answer is reported with that fix. With a user, the client takes a token from {@code /v3/auth/authenticate} before the
+ * first call and sends it as {@code Authorization} on every call, watches included; when etcd
+ * answers that the token is invalid or expired (simple tokens expire after {@code
+ * --auth-token-ttl} idle seconds, and every token dies with a member restart), it
+ * re-authenticates once and repeats the call. The password is read from its file for each
+ * authentication (its char[] cleared after; the request's JSON string is left to the garbage
+ * collector, as the JDK's client takes strings); it is never logged or kept in a field.
  *
  * <p>Thread-safe; a call blocks the calling thread (never an engine thread: see {@link EtcdHostStore}).
  */
@@ -65,16 +79,77 @@ public final class EtcdClient {
   private final List<URI> endpoints;
   private final Duration timeout;
   private final HttpClient http;
+  private final EtcdSecurity security;
   private volatile int current;
   private final java.util.concurrent.atomic.AtomicLong failovers = new java.util.concurrent.atomic.AtomicLong();
+  private final java.util.concurrent.atomic.AtomicLong authentications = new java.util.concurrent.atomic.AtomicLong();
+  /** The etcd auth token; null before the first authentication. Never logged. */
+  private volatile String token;
 
+  /** A client for plain etcd (no TLS files, no user). */
   public EtcdClient(List<URI> endpoints, Duration timeout) {
+    this(endpoints, timeout, EtcdSecurity.NONE, null); // https endpoints: the JDK's trust store
+  }
+
+  /**
+   * A client for {@code endpoints} (all http or all https) with {@code security}.
+   *
+   * @throws IOException when the TLS files cannot be used (the message names the file)
+   * @throws IllegalArgumentException when the endpoints mix http and https, or TLS files come with http
+   */
+  public EtcdClient(List<URI> endpoints, Duration timeout, EtcdSecurity security) throws IOException {
+    this(endpoints, timeout, security, security.hasTlsFiles() && tls(endpoints) ? security.sslContext() : null);
+  }
+
+  private EtcdClient(List<URI> endpoints, Duration timeout, EtcdSecurity security, SSLContext ssl) {
     if (endpoints.isEmpty()) {
       throw new IllegalArgumentException("no etcd endpoints");
     }
     this.endpoints = List.copyOf(endpoints);
     this.timeout = timeout;
-    this.http = HttpClient.newBuilder().version(HttpClient.Version.HTTP_1_1).connectTimeout(timeout).build();
+    this.security = java.util.Objects.requireNonNull(security, "security");
+    boolean tls = tls(this.endpoints);
+    if (!tls && security.hasTlsFiles()) {
+      throw new IllegalArgumentException("etcd TLS files are set but the endpoints are http://; use https://");
+    }
+    HttpClient.Builder b = HttpClient.newBuilder().version(HttpClient.Version.HTTP_1_1).connectTimeout(timeout);
+    if (ssl != null) {
+      b.sslContext(ssl);
+    }
+    this.http = b.build();
+  }
+
+  /**
+   * Whether the endpoints are https (true) or http (false).
+   *
+   * @throws IllegalArgumentException when they mix both, or one is neither
+   */
+  public static boolean tls(List<URI> endpoints) {
+    boolean https = false;
+    boolean plain = false;
+    for (URI u : endpoints) {
+      if ("https".equals(u.getScheme())) {
+        https = true;
+      } else if ("http".equals(u.getScheme())) {
+        plain = true;
+      } else {
+        throw new IllegalArgumentException("etcd endpoint " + u + " is neither http:// nor https://");
+      }
+    }
+    if (https && plain) {
+      throw new IllegalArgumentException("etcd endpoints mix http:// and https://; use one for all");
+    }
+    return https;
+  }
+
+  /** How many times this client took a token from etcd (0 without a user). */
+  public long authentications() {
+    return authentications.get();
+  }
+
+  /** Forgets the token, as if etcd had dropped it: the next call authenticates again (tests). */
+  void forgetToken() {
+    token = "invalidated-by-dctun-test";
   }
 
   public List<URI> endpoints() {
@@ -162,19 +237,61 @@ public final class EtcdClient {
         .put("range_end", EtcdCodec.rangeEnd(prefix)).put("start_revision", Long.toString(fromRevision));
     ObjectNode req = EtcdCodec.JSON.createObjectNode();
     req.set("create_request", create);
+    ensureToken();
+    try {
+      return openWatch(req);
+    } catch (AuthTokenRejected e) {
+      authenticate(); // the token expired or the member restarted: once more with a fresh one
+      try {
+        return openWatch(req);
+      } catch (AuthTokenRejected again) {
+        throw new EtcdException(16, again.getMessage());
+      }
+    }
+  }
+
+  /** etcd refused the token of a watch (its first answer is a cancel for an invalid token). */
+  private static final class AuthTokenRejected extends IOException {
+    AuthTokenRejected(String message) {
+      super(message);
+    }
+  }
+
+  private Watch openWatch(ObjectNode req) throws IOException {
     IOException last = null;
     for (int i = 0; i < endpoints.size(); i++) {
       int e = (current + i) % endpoints.size();
       try {
         HttpResponse<InputStream> r = http.send(request(e, "/v3/watch", req), HttpResponse.BodyHandlers.ofInputStream());
         if (r.statusCode() != 200) {
+          byte[] text = r.body().readNBytes(MAX_ERROR_BODY);
           r.body().close();
-          last = new IOException("watch: HTTP " + r.statusCode() + " from " + endpoints.get(e));
+          last = new IOException("watch: HTTP " + r.statusCode() + " from " + endpoints.get(e) + ": "
+              + errorText(r.statusCode(), text));
           continue;
         }
-        return new Watch(r.body(), endpoints.get(e));
+        Watch w = new Watch(r.body(), endpoints.get(e));
+        if (security.hasUser()) {
+          // etcd checks the token when the watch is created: a bad one comes back as a cancel
+          // (created and canceled, "invalid auth token"); a watch once created outlives its token.
+          Watch.Batch first;
+          try {
+            first = w.next();
+          } catch (IOException ex) {
+            w.close();
+            throw ex;
+          }
+          if (first.canceled() && authTokenError(first.cancelReason())) {
+            w.close();
+            throw new AuthTokenRejected("watch at " + endpoints.get(e) + ": " + first.cancelReason());
+          }
+          w.pushBack(first);
+        }
+        return w;
+      } catch (AuthTokenRejected ex) {
+        throw ex;
       } catch (IOException ex) {
-        last = ex;
+        last = describe("/v3/watch", e, ex);
       } catch (InterruptedException ex) {
         Thread.currentThread().interrupt();
         throw new IOException("interrupted", ex);
@@ -186,11 +303,13 @@ public final class EtcdClient {
   /** One watch stream: a sequence of responses, each a batch of events. */
   public static final class Watch implements AutoCloseable {
     /** A response: events in revision order (empty for the "created" answer), or the end of the watch. */
-    public record Batch(List<RawKv> events, long revision, boolean created, boolean canceled, long compactRevision) {}
+    public record Batch(List<RawKv> events, long revision, boolean created, boolean canceled, long compactRevision,
+        String cancelReason) {}
 
     private final InputStream body;
     private final MappingIterator<JsonNode> it;
     private final URI endpoint;
+    private Batch pushedBack;
 
     Watch(InputStream body, URI endpoint) throws IOException {
       this.body = body;
@@ -202,8 +321,17 @@ public final class EtcdClient {
       return endpoint;
     }
 
+    void pushBack(Batch b) {
+      pushedBack = b;
+    }
+
     /** The next response; blocks. Throws at the end of the stream or on a broken one. */
     public Batch next() throws IOException {
+      Batch b = pushedBack;
+      if (b != null) {
+        pushedBack = null;
+        return b;
+      }
       if (!it.hasNextValue()) {
         throw new IOException("watch stream from " + endpoint + " ended");
       }
@@ -217,7 +345,7 @@ public final class EtcdClient {
         events.add(kv(ev.path("kv"), "DELETE".equals(ev.path("type").asText())));
       }
       return new Batch(events, r.path("header").path("revision").asLong(), r.path("created").asBoolean(false),
-          r.path("canceled").asBoolean(false), r.path("compact_revision").asLong(0));
+          r.path("canceled").asBoolean(false), r.path("compact_revision").asLong(0), r.path("cancel_reason").asText(""));
     }
 
     /** Ends the watch; a thread blocked in {@link #next} gets an exception. */
@@ -231,6 +359,16 @@ public final class EtcdClient {
     }
   }
 
+  /** Whether an answer looks like JSON (its first non-blank byte opens an object). */
+  private static boolean json(byte[] body) {
+    for (byte c : body) {
+      if (c != ' ' && c != '\n' && c != '\r' && c != '\t') {
+        return c == '{' || c == '[';
+      }
+    }
+    return true;
+  }
+
   private static RawKv kv(JsonNode kv, boolean deleted) {
     String key = new String(Base64.getDecoder().decode(kv.path("key").asText("")), StandardCharsets.UTF_8);
     byte[] value = Base64.getDecoder().decode(kv.path("value").asText(""));
@@ -238,13 +376,117 @@ public final class EtcdClient {
   }
 
   private HttpRequest request(int endpoint, String path, JsonNode body) {
-    return HttpRequest.newBuilder(endpoints.get(endpoint).resolve(path)).timeout(timeout)
-        .header("Content-Type", "application/json")
-        .POST(HttpRequest.BodyPublishers.ofString(body.toString())).build();
+    HttpRequest.Builder b = HttpRequest.newBuilder(endpoints.get(endpoint).resolve(path)).timeout(timeout)
+        .header("Content-Type", "application/json");
+    String t = token;
+    if (t != null && !path.equals(AUTHENTICATE)) {
+      b.header("Authorization", t);
+    }
+    return b.POST(HttpRequest.BodyPublishers.ofString(body.toString())).build();
+  }
+
+  private static final String AUTHENTICATE = "/v3/auth/authenticate";
+  /** How much of an answer that is not JSON is read for an error message. */
+  private static final int MAX_ERROR_BODY = 512;
+
+  /** Whether etcd's message says the token is no good any more (and a new one would be). */
+  static boolean authTokenError(String message) {
+    return message != null && (message.contains("invalid auth token") || message.contains("auth token is expired")
+        || message.contains("revision of auth store is old"));
+  }
+
+  private void ensureToken() throws IOException {
+    if (security.hasUser() && token == null) {
+      authenticate();
+    }
+  }
+
+  /** Takes a new token from etcd with the user and the password file's password. */
+  private synchronized void authenticate() throws IOException {
+    char[] pw = security.password();
+    ObjectNode req = EtcdCodec.JSON.createObjectNode().put("name", security.user());
+    try {
+      req.put("password", new String(pw));
+    } finally {
+      java.util.Arrays.fill(pw, '\0');
+    }
+    JsonNode r;
+    try {
+      r = postOnce(AUTHENTICATE, req);
+    } catch (EtcdException e) {
+      throw new EtcdException(e.code, "etcd authentication as user '" + security.user() + "' failed: " + e.getMessage());
+    } finally {
+      req.remove("password");
+    }
+    String t = r.path("token").asText("");
+    if (t.isEmpty()) {
+      throw new EtcdException(0, "etcd authentication as user '" + security.user()
+          + "' returned no token (is authentication enabled on etcd? etcdctl auth enable)");
+    }
+    token = t;
+    authentications.incrementAndGet();
+  }
+
+  /**
+   * POSTs with the token (taken first if there is none yet); when etcd says the token is invalid
+   * or expired, authenticates once more and repeats the call.
+   */
+  private JsonNode post(String path, JsonNode body) throws IOException {
+    ensureToken();
+    try {
+      return postOnce(path, body);
+    } catch (EtcdException e) {
+      if (!security.hasUser() || !authTokenError(e.getMessage())) {
+        throw e;
+      }
+      authenticate();
+      return postOnce(path, body);
+    }
+  }
+
+  /** An answer that is not etcd's JSON, for a message: printable ASCII only, bounded, with the fix when known. */
+  private static String errorText(int status, byte[] body) {
+    StringBuilder b = new StringBuilder();
+    for (int i = 0; i < body.length && b.length() < 200; i++) {
+      char c = (char) (body[i] & 0xff);
+      b.append(c >= 0x20 && c < 0x7f ? c : ' ');
+    }
+    String text = b.toString().strip();
+    if (text.contains("CommonName")) {
+      text += " (with authentication on, etcd's HTTP gateway refuses client certificates that have a CommonName:"
+          + " issue dctun's certificate without CN, e.g. subject /O=dctun, and authenticate with etcd-user)";
+    }
+    return "HTTP " + status + (text.isEmpty() ? "" : ": " + text);
+  }
+
+  /** A network or TLS failure at endpoint {@code e}, said plainly. */
+  private IOException describe(String path, int e, IOException ex) {
+    URI u = endpoints.get(e);
+    Throwable ssl = ex;
+    while (ssl != null && !(ssl instanceof javax.net.ssl.SSLException)) {
+      ssl = ssl.getCause();
+    }
+    String why = null;
+    if (ssl != null) {
+      why = ssl.getMessage();
+    } else if ("https".equals(u.getScheme()) && (ex instanceof java.io.EOFException
+        || String.valueOf(ex.getMessage()).contains("received no bytes")
+        || String.valueOf(ex.getMessage()).contains("Connection reset"))) {
+      // TLS 1.3: the client's side of the handshake is done before etcd checks the client's
+      // certificate, so a refusal may arrive as a bare close instead of an alert
+      why = "etcd closed the connection without an answer, as it does when it refuses the client certificate: "
+          + ex.getMessage();
+    }
+    if (why != null) {
+      return new IOException(path + " at " + u + ": TLS failed (" + why
+          + "); check etcd-ca-file (trust for etcd's certificate, which must name this host or IP) and"
+          + " etcd-cert-file/etcd-key-file (etcd with --client-cert-auth needs a client certificate its CA signed)", ex);
+    }
+    return new IOException(path + " at " + u + ": " + ex, ex);
   }
 
   /** POSTs to the current endpoint, then the others in turn while they are unavailable. */
-  private JsonNode post(String path, JsonNode body) throws IOException {
+  private JsonNode postOnce(String path, JsonNode body) throws IOException {
     IOException last = null;
     int start = current;
     for (int i = 0; i < endpoints.size(); i++) {
@@ -254,6 +496,13 @@ public final class EtcdClient {
       }
       try {
         HttpResponse<byte[]> r = http.send(request(e, path, body), HttpResponse.BodyHandlers.ofByteArray());
+        if (r.body().length > 0 && !json(r.body())) {
+          if (r.statusCode() >= 500) {
+            last = new EtcdException(-1, path + " at " + endpoints.get(e) + ": " + errorText(r.statusCode(), r.body()));
+            continue;
+          }
+          throw new EtcdException(-1, path + " at " + endpoints.get(e) + ": " + errorText(r.statusCode(), r.body()));
+        }
         JsonNode n = r.body().length == 0 ? EtcdCodec.JSON.createObjectNode() : EtcdCodec.JSON.readTree(r.body());
         if (r.statusCode() == 200 && !n.has("error")) {
           current = e;
@@ -272,7 +521,7 @@ public final class EtcdClient {
       } catch (EtcdException ex) {
         throw ex;
       } catch (IOException ex) {
-        last = new IOException(path + " at " + endpoints.get(e) + ": " + ex, ex);
+        last = describe(path, e, ex);
       } catch (InterruptedException ex) {
         Thread.currentThread().interrupt();
         throw new IOException("interrupted", ex);

@@ -55,11 +55,24 @@ public final class EtcdHostStore implements StatusSource, AutoCloseable {
     void routeChanged(Prefix host, String owner);
   }
 
-  /** Settings: etcd's client URLs, the mesh name (key prefix), the lease and the per-call timeout. */
-  public record Config(List<URI> endpoints, String meshName, int leaseMillis, Duration timeout) {
+  /**
+   * Settings: etcd's client URLs, the mesh name (key prefix), the lease, the per-call timeout, and
+   * TLS and authentication ({@link EtcdSecurity#NONE} for plain etcd).
+   */
+  public record Config(List<URI> endpoints, String meshName, int leaseMillis, Duration timeout, EtcdSecurity security) {
+    /** Plain etcd: http endpoints, no user. */
+    public Config(List<URI> endpoints, String meshName, int leaseMillis, Duration timeout) {
+      this(endpoints, meshName, leaseMillis, timeout, EtcdSecurity.NONE);
+    }
+
     public Config {
       endpoints = List.copyOf(endpoints);
       Objects.requireNonNull(meshName, "meshName");
+      Objects.requireNonNull(security, "security");
+      boolean tls = EtcdClient.tls(endpoints);
+      if (!tls && security.hasTlsFiles()) {
+        throw new IllegalArgumentException("etcd TLS files are set but the endpoints are http://; use https://");
+      }
       if (leaseMillis < 2000) {
         throw new IllegalArgumentException("etcd lease must be at least 2000 ms (etcd's minimum TTL), got " + leaseMillis);
       }
@@ -114,7 +127,11 @@ public final class EtcdHostStore implements StatusSource, AutoCloseable {
   public EtcdHostStore(Config config, String self, long incarnation, RouteListener listener) {
     this.config = config;
     this.codec = new EtcdCodec(config.meshName());
-    this.client = new EtcdClient(config.endpoints(), config.timeout());
+    try {
+      this.client = new EtcdClient(config.endpoints(), config.timeout(), config.security());
+    } catch (IOException e) {
+      throw new java.io.UncheckedIOException("etcd TLS: " + e.getMessage(), e);
+    }
     this.listener = Objects.requireNonNull(listener, "listener");
     this.table = new EtcdHostTable(self, incarnation, this::routeChanged);
     this.thread = new Thread(this::run, "dctun-etcd");
@@ -383,7 +400,8 @@ public final class EtcdHostStore implements StatusSource, AutoCloseable {
       while (running) {
         EtcdClient.Watch.Batch b = w.next();
         if (b.canceled() || b.compactRevision() != 0) {
-          deliver(gen, new WatchEnded(gen, b.compactRevision() != 0 ? "compacted at " + b.compactRevision() : "canceled"));
+          deliver(gen, new WatchEnded(gen, b.compactRevision() != 0 ? "compacted at " + b.compactRevision()
+              : b.cancelReason().isEmpty() ? "canceled" : "canceled: " + b.cancelReason()));
           return;
         }
         if (!b.events().isEmpty() || b.created()) {
@@ -532,5 +550,8 @@ public final class EtcdHostStore implements StatusSource, AutoCloseable {
     s.counter("keep-alives", keepAlives);
     s.counter("malformed-records", malformed);
     s.counter("events-dropped", eventsDropped.get());
+    if (config.security().hasUser()) {
+      s.counter("authentications", client.authentications()); // tokens taken; more than 1: re-authenticated
+    }
   }
 }
