@@ -32,11 +32,23 @@ import java.util.Map;
  * taking part; a master going to FAULT sends a priority-0 advert first); priority tracking by
  * weight; preempt delay (no preemption for that long after start or leaving FAULT).
  *
+ * <p>A master that hears a lower-priority master (its twin took over by mistake, say a backup
+ * starved of CPU past Master_Down_Interval) keeps the VIPs, and announces them again
+ * {@link #REANNOUNCE_AFTER_CONFLICT_NANOS} later (keepalived's {@code garp_lower_prio_delay}):
+ * the other box's gratuitous ARP pointed the neighbours at its MAC, and once it is backup again
+ * nothing else would point them back until their entries expire (measured in {@code dctun demo}:
+ * 24-42 s of a site's traffic into a muted backup). Not at once: a neighbour ignores an update
+ * within {@code locktime} (1 s) of the last one, which was the other box's. One such
+ * re-announcement is pending at a time, so a stream of adverts costs at most one burst per
+ * 1.1 s, and it moves no advert timer.
+ *
  * <p>Thread-safety: none. One thread drives a router (the I/O loop, or a test).
  */
 public final class VrrpRouter {
   /** No deadline pending. */
   public static final long NEVER = Long.MAX_VALUE;
+  /** A master announces its VIPs again this long after hearing a lower-priority master: past the neighbours' 1 s locktime. */
+  public static final long REANNOUNCE_AFTER_CONFLICT_NANOS = 1_100_000_000L;
   static final String GROUP_FAULT = "sync-group";
 
   private final VrrpConfig config;
@@ -56,6 +68,8 @@ public final class VrrpRouter {
   private int masterAdverCentis;
   private long adverTimer = NEVER;
   private long masterDownTimer = NEVER;
+  /** MASTER: gratuitous ARP due then, after a lower-priority master was heard (NEVER: none pending). */
+  private long reannounceTimer = NEVER;
   private long preemptAllowedAt;
   private int failedWeight;
   private int faults;
@@ -160,7 +174,7 @@ public final class VrrpRouter {
   /** The earliest time {@link #poll} has something to do, or {@link #NEVER}. */
   public long nextDeadline() {
     return switch (state) {
-      case MASTER -> adverTimer;
+      case MASTER -> reannounceTimer != NEVER && reannounceTimer - adverTimer < 0 ? reannounceTimer : adverTimer;
       case BACKUP -> masterDownTimer;
       default -> NEVER;
     };
@@ -193,6 +207,10 @@ public final class VrrpRouter {
   /** Timer events due at {@code now}. */
   public List<VrrpAction> poll(long now) {
     List<VrrpAction> out = new ArrayList<>(4);
+    if (state == VrrpState.MASTER && reannounceTimer != NEVER && now - reannounceTimer >= 0) {
+      reannounceTimer = NEVER;
+      out.add(new GratuitousArp(name));
+    }
     if (state == VrrpState.MASTER && now - adverTimer >= 0) {
       sendAdvert(out, effectivePriority());
       long interval = config.advertIntervalNanos();
@@ -277,6 +295,9 @@ public final class VrrpRouter {
             + " (priority " + a.priority + ")");
       } else {
         counters.count(Event.MASTER_CONFLICT_WON);
+        if (reannounceTimer == NEVER) {
+          reannounceTimer = now + REANNOUNCE_AFTER_CONFLICT_NANOS;
+        }
       }
     }
     return out;
@@ -447,6 +468,7 @@ public final class VrrpRouter {
   private void transition(List<VrrpAction> out, VrrpState to, String why) {
     VrrpState from = state;
     wantsMaster = false;
+    reannounceTimer = NEVER; // a new master announces anyway; any other state holds no VIP
     state = to;
     if (from != to) {
       out.add(new StateChange(name, from, to, why));

@@ -12,6 +12,7 @@ import io.dctun.ha.VrrpCounters.Event;
 import java.time.Duration;
 import java.util.ArrayList;
 import java.util.List;
+import java.util.Map;
 import org.junit.jupiter.api.Test;
 
 /** The state machine, one thread, fake clock (nanoseconds from an arbitrary origin). */
@@ -358,5 +359,74 @@ class VrrpRouterTest {
     rx(r, T0 + S, PEER_HIGH, 200, 100);
     assertThat(r.counters().get(Event.ADVERTS_ACCEPTED)).isEqualTo(1);
     assertThat(r.nextDeadline()).isEqualTo(T0 + S + masterDown(100, 100));
+  }
+
+  /** Polls {@code r} at each of its deadlines up to {@code until}; the actions, each with its time. */
+  static List<Map.Entry<Long, VrrpAction>> runUntil(VrrpRouter r, long until) {
+    List<Map.Entry<Long, VrrpAction>> out = new ArrayList<>();
+    for (int guard = 0; guard < 100_000 && r.nextDeadline() - until <= 0; guard++) {
+      long now = r.nextDeadline();
+      for (VrrpAction a : r.poll(now)) {
+        out.add(Map.entry(now, a));
+      }
+    }
+    return out;
+  }
+
+  @Test
+  void masterHearingALowerPriorityMasterAnnouncesItsVipsAgainPastTheLocktime() {
+    VrrpRouter r = new VrrpRouter(cfg(200, 10).build()); // 100 ms adverts
+    r.start(T0);
+    long masterAt = T0 + masterDown(200, 10);
+    runUntil(r, masterAt);
+    assertThat(r.state()).isEqualTo(VrrpState.MASTER);
+    long conflict = masterAt + 250 * MS;
+    runUntil(r, conflict);
+    // The twin, starved past Master_Down_Interval, took over and sent its own gratuitous ARP.
+    assertThat(rx(r, conflict, PEER_LOW, 100, 10)).isEmpty();
+    assertThat(r.counters().get(Event.MASTER_CONFLICT_WON)).isEqualTo(1);
+    List<Map.Entry<Long, VrrpAction>> after = runUntil(r, conflict + 2 * S);
+    assertThat(after).filteredOn(e -> e.getValue() instanceof GratuitousArp)
+        .extracting(Map.Entry::getKey).containsExactly(conflict + VrrpRouter.REANNOUNCE_AFTER_CONFLICT_NANOS);
+    // Its adverts keep their schedule: the conflict moved no advert timer.
+    assertThat(after).filteredOn(e -> e.getValue() instanceof SendAdvert).extracting(Map.Entry::getKey)
+        .allMatch(t -> (t - masterAt) % (100 * MS) == 0).hasSize(20);
+    assertThat(r.state()).isEqualTo(VrrpState.MASTER);
+  }
+
+  @Test
+  void aStreamOfLowerPriorityAdvertsCostsAtMostOneAnnouncementPerReannounceDelay() {
+    VrrpRouter r = new VrrpRouter(cfg(200, 10).build());
+    r.start(T0);
+    long masterAt = T0 + masterDown(200, 10);
+    runUntil(r, masterAt);
+    List<Long> garps = new ArrayList<>();
+    long now = masterAt;
+    for (int i = 0; i < 500; i++) { // one every 10 ms for 5 s
+      now += 10 * MS;
+      for (Map.Entry<Long, VrrpAction> e : runUntil(r, now)) {
+        if (e.getValue() instanceof GratuitousArp) {
+          garps.add(e.getKey());
+        }
+      }
+      assertThat(rx(r, now, PEER_LOW, 100, 10)).isEmpty();
+    }
+    assertThat(garps).hasSize(4); // 5 s / 1.1 s
+    for (int i = 1; i < garps.size(); i++) {
+      assertThat(garps.get(i) - garps.get(i - 1)).isGreaterThanOrEqualTo(VrrpRouter.REANNOUNCE_AFTER_CONFLICT_NANOS);
+    }
+  }
+
+  @Test
+  void leavingMasterCancelsAPendingReannouncement() {
+    VrrpRouter r = new VrrpRouter(cfg(150, 10).build());
+    r.start(T0);
+    long masterAt = T0 + masterDown(150, 10);
+    runUntil(r, masterAt);
+    rx(r, masterAt + 10 * MS, PEER_LOW, 100, 10); // a lower master: re-announce pending
+    rx(r, masterAt + 20 * MS, PEER_HIGH, 200, 10); // a higher one: this box steps down
+    assertThat(r.state()).isEqualTo(VrrpState.BACKUP);
+    assertThat(r.nextDeadline()).isEqualTo(masterAt + 20 * MS + masterDown(150, 10));
+    assertThat(runUntil(r, masterAt + 300 * MS)).isEmpty();
   }
 }
