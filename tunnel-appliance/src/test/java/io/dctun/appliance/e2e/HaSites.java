@@ -310,13 +310,18 @@ final class HaSites implements AutoCloseable {
 
   /** One box of site A's pair (pairAtA only): key A, its own WAN and LAN A interfaces, VRIDs 61/62. */
   Gw startGwA(int box, int priority, int advertMillis) {
+    return startGwA(box, priority, advertMillis, "", "");
+  }
+
+  /** As above, with {@code haExtra} inside the {@code ha:} section and {@code topExtra} at the top level. */
+  Gw startGwA(int box, int priority, int advertMillis, String haExtra, String topExtra) {
     if (!pairAtA) {
       throw new IllegalStateException("site A has one gateway: startGwA()");
     }
     String tun = topology.ifName("dta" + box);
     String yaml = pairMember(tun, keyFileA, Sites.TUN_A, "siteB", keyB, PUBLIC_VIP, Sites.LAN_B, Sites.TUN_B,
         priority, advertMillis, box == 1 ? wanA1 : wanA2, VRID_A_PUBLIC, PUBLIC_VIP_A,
-        box == 1 ? lanA1 : lanA2, VRID_A_PRIVATE, PRIVATE_VIP_A, "", "", "");
+        box == 1 ? lanA1 : lanA2, VRID_A_PRIVATE, PRIVATE_VIP_A, "", haExtra, topExtra);
     return launch(box == 1 ? gwA1 : gwA2, "gwA" + box, tun, yaml);
   }
 
