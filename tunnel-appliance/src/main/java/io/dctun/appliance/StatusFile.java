@@ -54,7 +54,8 @@ final class StatusFile {
 
   /**
    * The {@code key value} lines of a status file (written whole by a rename, so never half a
-   * snapshot); empty if there is none (yet).
+   * snapshot); empty if there is none (yet). A key that repeats maps to its values joined by
+   * newlines.
    */
   static java.util.Map<String, String> read(Path file) throws IOException {
     java.util.Map<String, String> m = new java.util.LinkedHashMap<>();
@@ -67,7 +68,8 @@ final class StatusFile {
     for (String line : text.split("\n")) {
       int sp = line.indexOf(' ');
       if (sp > 0) {
-        m.put(line.substring(0, sp), line.substring(sp + 1).strip());
+        // A key may repeat (one "peer NAME KEY" line per peer): its values, one per line.
+        m.merge(line.substring(0, sp), line.substring(sp + 1).strip(), (a, b) -> a + "\n" + b);
       }
     }
     return m;

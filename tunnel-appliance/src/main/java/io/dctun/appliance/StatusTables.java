@@ -19,6 +19,41 @@ final class StatusTables {
     StringBuilder sb = new StringBuilder();
     Map<String, String> rest = new LinkedHashMap<>(status);
 
+    // Peers as the gateway sees them, with the transport each is reached over (the UAPI's peer
+    // table shows UDP endpoints only: wg cannot parse anything else).
+    Map<String, String[]> peers = new LinkedHashMap<>();
+    for (String k : new ArrayList<>(rest.keySet())) {
+      if (!k.startsWith("peer.") || k.lastIndexOf('.') <= "peer.".length()) {
+        continue;
+      }
+      String name = k.substring("peer.".length(), k.lastIndexOf('.'));
+      String field = k.substring(k.lastIndexOf('.') + 1);
+      int col = switch (field) {
+        case "endpoint" -> 2;
+        case "latest-handshake-unix" -> 3;
+        case "rx-bytes" -> 4;
+        case "tx-bytes" -> 5;
+        case "allowed-ips" -> 6;
+        default -> -1;
+      };
+      if (col < 0) {
+        continue;
+      }
+      String[] row = peers.computeIfAbsent(name, n -> new String[] {n, "", "", "", "", "", ""});
+      String v = rest.remove(k);
+      row[col] = v;
+      if (col == 2) {
+        row[1] = v.startsWith("tcp://") ? "tcp" : v.startsWith("tls://") ? "tls" : "none".equals(v) ? "-" : "udp";
+      }
+      if (col == 3) {
+        row[3] = "0".equals(v) ? "never" : java.time.Instant.ofEpochSecond(Long.parseLong(v)).toString();
+      }
+    }
+    if (!peers.isEmpty()) {
+      section(sb, "Peers", List.of("peer", "transport", "endpoint", "latest handshake", "rx bytes", "tx bytes",
+          "allowed ips"), new ArrayList<>(peers.values()));
+    }
+
     List<String[]> ha = take(rest, "ha.");
     if (!ha.isEmpty()) {
       section(sb, "HA pair", List.of("key", "value"), ha);
@@ -97,7 +132,10 @@ final class StatusTables {
     return sb.toString();
   }
 
-  /** Every key, flat, in the file's order; a value that is a whole number is a JSON number. */
+  /**
+   * Every key, flat, in the file's order; a value that is a whole number is a JSON number, a key
+   * that repeats ({@code peer}) an array of strings.
+   */
   static String json(Map<String, String> status) {
     StringBuilder sb = new StringBuilder("{");
     boolean first = true;
@@ -105,6 +143,15 @@ final class StatusTables {
       sb.append(first ? "" : ",").append(StatusCommand.quote(e.getKey())).append(':');
       first = false;
       String v = e.getValue();
+      if (v.indexOf('\n') >= 0) { // a repeated key ("peer"): an array of its values
+        sb.append('[');
+        String[] vs = v.split("\n");
+        for (int i = 0; i < vs.length; i++) {
+          sb.append(i == 0 ? "" : ",").append(StatusCommand.quote(vs[i]));
+        }
+        sb.append(']');
+        continue;
+      }
       sb.append(v.matches("-?(0|[1-9][0-9]{0,17})") ? v : StatusCommand.quote(v));
     }
     return sb.append('}').toString();

@@ -100,6 +100,10 @@ class StatusCommandTest {
       "peer siteA cLIsqbiMW6VJIlUXldIE3trrATCaETbGlNRfSPUMNV8=",
       "peer.siteA.endpoint 198.18.0.1:51820",
       "peer.siteA.rx-bytes 13367824",
+      "peer.siteA.latest-handshake-unix 1796408477",
+      "peer siteC 3nKLsSj6lnG9Z3GX1FqOJ9ndiX6A1+zLcBvNQ1W7NF0=",
+      "peer.siteC.endpoint tls://198.18.0.3:443",
+      "peer.siteC.latest-handshake-unix 0",
       "drop.BAD_MAC1 0",
       "drop.FILTERED 3",
       "drop.NO_ROUTE 0",
@@ -132,6 +136,8 @@ class StatusCommandTest {
     assertThat(text).containsPattern("\n  198\\.18\\.70\\.5/32 +gw2 +learned from mesh\n");
     assertThat(text).contains("\nDrops (non-zero)\n").containsPattern("\n  FILTERED +3\n").doesNotContain("BAD_MAC1");
     assertThat(text).containsPattern("\n  tcp\\.connections-timed-out +2\n").containsPattern("\n  last +add peer siteC");
+    assertThat(text).contains("\nPeers\n").containsPattern("\n  siteA +udp +198\\.18\\.0\\.1:51820 +2026-")
+        .containsPattern("\n  siteC +tls +tls://198\\.18\\.0\\.3:443 +never");
     assertThat(text).doesNotContain(key.toBase64());
   }
 
@@ -146,7 +152,9 @@ class StatusCommandTest {
     assertThat(j.get("status").get("firewall.rule.bulk-in.packets").asLong()).isEqualTo(10292);
     assertThat(j.get("status").get("ha.state").asText()).isEqualTo("MASTER");
     assertThat(j.get("status").get("route.198.18.70.5/32").asText()).isEqualTo("gw2 learned from mesh");
-    assertThat(j.get("status").size()).isEqualTo(STATUS.strip().split("\n").length);
+    assertThat(j.get("status").get("peer").isArray()).as("one 'peer' line per peer").isTrue();
+    assertThat(j.get("status").get("peer").get(1).asText()).startsWith("siteC ");
+    assertThat(j.get("status").size()).as("every key, the repeated one once").isEqualTo(STATUS.strip().split("\n").length - 1);
   }
 
   @Test
