@@ -128,6 +128,7 @@ public final class EndpointSet {
   private long moves;
   private long movesBack;
   private long probesSent;
+  private long handshakeProbes;
   private long checks;
 
   /**
@@ -313,7 +314,7 @@ public final class EndpointSet {
       } else if (question[cur] == NEVER) {
         for (int i = 0; i < cur; i++) {
           if (lastAsked[i] == NEVER || now - lastAsked[i] >= STOCK_PROBE_INTERVAL) {
-            probesSent++;
+            handshakeProbes++; // a stock peer is asked by a handshake, never by a control probe
             a.initiate = i;
             break;
           }
@@ -367,8 +368,14 @@ public final class EndpointSet {
     return movesBack;
   }
 
+  /** Authenticated control probes sent to a dctun peer's endpoints. */
   public synchronized long probesSent() {
     return probesSent;
+  }
+
+  /** Handshake initiations sent to a stock peer's better endpoint, to see whether it answers again. */
+  public synchronized long handshakeProbes() {
+    return handshakeProbes;
   }
 
   /** Handshakes sent to check a stock peer's current endpoint. */
@@ -377,13 +384,15 @@ public final class EndpointSet {
   }
 
   /**
-   * {@code endpoint-moves}, {@code endpoint-moves-back},
-   * {@code endpoint-probes}, and per endpoint {@code path.I.address} and {@code path.I.state}.
+   * {@code endpoint-moves}, {@code endpoint-moves-back}, {@code endpoint-probes} (control
+   * probes, dctun peers), {@code endpoint-handshake-probes} (stock peers), {@code endpoint-checks},
+   * and per endpoint {@code path.I.address} and {@code path.I.state}.
    */
   public synchronized void report(StatusSink s) {
     s.counter("endpoint-moves", moves);
     s.counter("endpoint-moves-back", movesBack);
     s.counter("endpoint-probes", probesSent);
+    s.counter("endpoint-handshake-probes", handshakeProbes);
     s.counter("endpoint-checks", checks);
     for (int i = 0; i < endpoints.length; i++) {
       StatusSink p = s.scope("path", Integer.toString(i));
