@@ -190,7 +190,7 @@ class NettyTlsTransportTest {
   @Test
   void aSilentClientIsClosedAfterTheFirstMessageBoundAndCounted() throws Exception {
     Node server = new Node("srv", true);
-    server.tls.timeouts(300_000_000L, StreamCounters.IDLE_TIMEOUT_NANOS);
+    server.tls.timeouts(3_000_000_000L, StreamCounters.IDLE_TIMEOUT_NANOS); // room for a slow TLS handshake
     server.start();
     talkerThatSentOneMessage(server);
 
@@ -219,10 +219,10 @@ class NettyTlsTransportTest {
   @Test
   void anIdleConnectionIsClosedAndCounted() throws Exception {
     Node server = new Node("srv", true);
-    server.tls.timeouts(StreamCounters.FIRST_MESSAGE_TIMEOUT_NANOS, 500_000_000L);
+    server.tls.timeouts(StreamCounters.FIRST_MESSAGE_TIMEOUT_NANOS, 3_000_000_000L); // the TLS handshake counts as quiet
     server.start();
     NettyTlsTransport talker = talkerThatSentOneMessage(server);
-    assertThat(await(() -> server.tls.connections() == 0)).as("closed after 0.5 s of silence").isTrue();
+    assertThat(await(() -> server.tls.connections() == 0)).as("closed after 3 s of silence").isTrue();
     assertThat(server.tls.counters().connectionsTimedOut()).isEqualTo(1);
     assertThat(await(() -> talker.connections() == 0)).as("the talker sees it closed").isTrue();
   }
