@@ -266,13 +266,7 @@ public final class Gateway implements GatewayProcess.Running {
         tunnel.addRoute(p);
         addedRoutes.add(p);
       } catch (IOException e) {
-        for (Prefix undo : addedRoutes) {
-          try {
-            tunnel.removeRoute(undo);
-          } catch (IOException ignored) {
-            // already failing; the interface's routes go with it at shutdown
-          }
-        }
+        removeRoutes(addedRoutes);
         return refuseReload(file + ": the kernel refused the route " + p + ": " + e.getMessage(),
             "kernel route " + p + ": " + e.getMessage());
       }
@@ -281,13 +275,7 @@ public final class Gateway implements GatewayProcess.Running {
     // established flows would not fit is refused, and the kernel routes just added are undone.
     int lost = firewall.resize(next);
     if (lost > 0) {
-      for (Prefix undo : addedRoutes) {
-        try {
-          tunnel.removeRoute(undo);
-        } catch (IOException ignored) {
-          // already failing; the interface's routes go with it at shutdown
-        }
-      }
+      removeRoutes(addedRoutes);
       return refuseReload(file + ": firewall.max-flows " + next.firewall().get().options().maxFlows() + ": " + lost
           + " established flow(s) would not fit in the smaller table; shrink when fewer are held, or restart",
           "max-flows: " + lost + " established flows would not fit");
@@ -323,9 +311,7 @@ public final class Gateway implements GatewayProcess.Running {
         }
       }
       for (StaticRoute r : plan.routesAdded()) {
-        io.dctun.appliance.config.PeerConfig via = next.peers().stream()
-            .filter(p -> p.name().filter(r.via()::equals).isPresent()).findFirst().orElseThrow();
-        RouteResult res = device.learnRoute(r.prefix(), via.publicKey(), StaticRoute.SOURCE, 1, Long.MAX_VALUE);
+        RouteResult res = learnStaticRoute(next, device, r);
         if (res != RouteResult.ADDED && res != RouteResult.UNCHANGED) {
           LOG.warn("{}: reload: static route {} not installed: {}", next.interfaceName(), r, res);
         }
@@ -396,12 +382,28 @@ public final class Gateway implements GatewayProcess.Running {
    */
   static void installStaticRoutes(GatewayConfig cfg, Device device) {
     for (StaticRoute r : cfg.routes()) {
-      io.dctun.appliance.config.PeerConfig via = cfg.peers().stream()
-          .filter(p -> p.name().filter(r.via()::equals).isPresent()).findFirst()
-          .orElseThrow(() -> new IllegalStateException("route " + r + ": no such peer"));
-      RouteResult res = device.learnRoute(r.prefix(), via.publicKey(), StaticRoute.SOURCE, 1, Long.MAX_VALUE);
+      RouteResult res = learnStaticRoute(cfg, device, r);
       if (res != RouteResult.ADDED && res != RouteResult.UNCHANGED) {
         throw new IllegalStateException("static route " + r + " not installed: " + res);
+      }
+    }
+  }
+
+  /** Routes {@code r} to the peer of {@code cfg} it names (the loader checked that it exists). */
+  private static RouteResult learnStaticRoute(GatewayConfig cfg, Device device, StaticRoute r) {
+    io.dctun.appliance.config.PeerConfig via = cfg.peers().stream()
+        .filter(p -> p.name().filter(r.via()::equals).isPresent()).findFirst()
+        .orElseThrow(() -> new IllegalStateException("route " + r + ": no such peer"));
+    return device.learnRoute(r.prefix(), via.publicKey(), StaticRoute.SOURCE, 1, Long.MAX_VALUE);
+  }
+
+  /** Takes back kernel routes a reload added before it was refused; best effort. */
+  private void removeRoutes(List<Prefix> added) {
+    for (Prefix p : added) {
+      try {
+        tunnel.removeRoute(p);
+      } catch (IOException ignored) {
+        // already failing; the interface's routes go with it at shutdown
       }
     }
   }

@@ -188,8 +188,7 @@ final class GatewayReload {
         && a.persistentKeepalive() == b.persistentKeepalive()
         && a.role() == b.role()
         && a.groups().equals(b.groups())
-        && MessageDigest.isEqual(a.presharedKey().toBase64().getBytes(StandardCharsets.US_ASCII),
-            b.presharedKey().toBase64().getBytes(StandardCharsets.US_ASCII));
+        && samePsk(a.presharedKey(), b.presharedKey());
   }
 
   /** Whether the device already runs {@code want} for that peer (as after a {@code wg set}, maybe not). */
@@ -200,8 +199,13 @@ final class GatewayReload {
         && had.persistentKeepaliveSeconds() == want.persistentKeepaliveSeconds()
         && had.dctun() == want.dctun()
         && had.roaming() == want.roaming()
-        && MessageDigest.isEqual(had.presharedKey().toBase64().getBytes(StandardCharsets.US_ASCII),
-            want.presharedKey().toBase64().getBytes(StandardCharsets.US_ASCII));
+        && samePsk(had.presharedKey(), want.presharedKey());
+  }
+
+  /** In constant time: a preshared key is a secret. */
+  private static boolean samePsk(io.dctun.crypto.PresharedKey a, io.dctun.crypto.PresharedKey b) {
+    return MessageDigest.isEqual(a.toBase64().getBytes(StandardCharsets.US_ASCII),
+        b.toBase64().getBytes(StandardCharsets.US_ASCII));
   }
 
   /**
