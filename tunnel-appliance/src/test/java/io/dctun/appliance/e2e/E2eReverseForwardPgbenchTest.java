@@ -76,8 +76,8 @@ class E2eReverseForwardPgbenchTest {
           }
         }
       });
-      String outerPub = genkey(dmz, dir.resolve("outer.key"));
-      String innerPub = genkey(db, dir.resolve("inner.key"));
+      String outerPub = E2eReverseForwardTest.genkey(dmz, dir.resolve("outer.key"));
+      String innerPub = E2eReverseForwardTest.genkey(db, dir.resolve("inner.key"));
       Files.writeString(dir.resolve("outer.yaml"), String.join("\n", "outer:", "  listen: 198.18.63.1:" + SSH_PORT,
           "  key-file: " + dir.resolve("outer.key"), "  inner-key: " + innerPub, "  bind: 198.18.63.1",
           "  ports: [" + PORT + "]", "  heartbeat: 1s", ""));
@@ -86,8 +86,8 @@ class E2eReverseForwardPgbenchTest {
           "  forwards: [{port: " + PORT + ", target: 127.0.0.1:" + Postgres.PORT + "}]", "  heartbeat: 1s", ""));
       List<Spawned> procs = new ArrayList<>();
       try {
-        procs.add(dmz.spawn(command("forward", "-c", dir.resolve("outer.yaml").toString())));
-        procs.add(db.spawn(command("forward", "-c", dir.resolve("inner.yaml").toString())));
+        procs.add(dmz.spawn(E2eReverseForwardTest.command("forward", "-c", dir.resolve("outer.yaml").toString())));
+        procs.add(db.spawn(E2eReverseForwardTest.command("forward", "-c", dir.resolve("inner.yaml").toString())));
         Duration up = awaitQuery(pg, dmz, Duration.ofSeconds(30), procs);
         System.out.printf("forward up, first query through it after %d ms%n", up.toMillis());
 
@@ -151,16 +151,5 @@ class E2eReverseForwardPgbenchTest {
     }
     throw new AssertionError("no answer through the forward within " + bound + "\n" + (r == null ? "" : r.describe())
         + "\n" + procs.get(0).describe() + "\n" + procs.get(1).describe());
-  }
-
-  private static String genkey(NetNs ns, Path key) {
-    return ns.run(Duration.ofSeconds(30), command("forward", "genkey", key.toString())).stdout().strip();
-  }
-
-  private static String[] command(String... args) {
-    List<String> cmd = new ArrayList<>(Sites.javaCommand());
-    cmd.add("io.dctun.appliance.Main");
-    cmd.addAll(List.of(args));
-    return cmd.toArray(String[]::new);
   }
 }

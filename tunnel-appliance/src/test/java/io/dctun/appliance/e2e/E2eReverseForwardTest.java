@@ -130,12 +130,14 @@ class E2eReverseForwardTest {
     }
   }
 
-  private static String genkey(NetNs ns, Path key) {
+  /** {@code dctun forward genkey KEY} in {@code ns}: the public line it prints. */
+  static String genkey(NetNs ns, Path key) {
     ExecResult r = ns.run(Duration.ofSeconds(30), command("forward", "genkey", key.toString()));
     return r.stdout().strip();
   }
 
-  private static String[] command(String... args) {
+  /** {@code dctun} (this build's classes) with {@code args}. */
+  static String[] command(String... args) {
     List<String> cmd = new ArrayList<>(Sites.javaCommand());
     cmd.add("io.dctun.appliance.Main");
     cmd.addAll(List.of(args));
